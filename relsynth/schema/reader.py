@@ -1,0 +1,908 @@
+"""Read a schema and its rows from a database, without ever writing to it.
+
+:func:`connect` opens SQLite files read-only (and refuses paths that do not exist, which
+SQLAlchemy would silently create), PostgreSQL sessions with ``default_transaction_read_only``
+and MySQL/MariaDB sessions with ``SET SESSION TRANSACTION READ ONLY``. :func:`read_schema`
+reflects tables, columns (mapped onto portable kinds), keys, UNIQUE and CHECK constraints and
+row counts; :func:`read_tables` returns the rows in the frame convention (see
+:mod:`relsynth.schema.frames`), through ``COPY ... TO STDOUT`` on PostgreSQL.
+
+Kind mapping decisions worth knowing:
+
+* ``NUMERIC(p, 0)`` stays ``decimal`` with scale 0 (values travel as float64, exact to 2**53);
+  it is not turned into ``integer`` because its precision may exceed 64 bits.
+* Integer precision follows the declared type (SMALLINT 16, INTEGER 32, BIGINT 64), on SQLite
+  too; unsigned MySQL INT is 64.
+* MySQL ``TINYINT(1)`` and ``BIT(1)`` are ``boolean``; wider ``BIT`` is ``integer``; MariaDB
+  LONGTEXT columns with a ``json_valid()`` check are ``json`` (the check is then dropped).
+* ``autoincrement`` is set for PostgreSQL serial/identity columns, MySQL AUTO_INCREMENT and
+  SQLite columns declared with the AUTOINCREMENT keyword, not for plain rowid aliases.
+* PostgreSQL domains map through their base type and contribute their CHECKs to the table;
+  declarative partitions are skipped (their rows are read through the partitioned parent),
+  while legacy inheritance children are tables of their own (parents are read with ONLY).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import sqlite3
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
+
+from relsynth.errors import (
+    ConfigError,
+    MissingExtraError,
+    RelsynthError,
+    SchemaError,
+    SourceError,
+    did_you_mean,
+)
+from relsynth.schema.frames import coerce_frame, empty_frame
+from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table, UniqueConstraint
+
+__all__ = ["connect", "mask_url", "read_schema", "read_tables", "sqlite_check_constraints"]
+
+log = logging.getLogger("relsynth")
+
+# Plain backend names are mapped onto the drivers relsynth installs through its extras.
+_DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+    "sqlite": "sqlite+pysqlite",
+}
+# Driver module → (package, extra) for the pip line of MissingExtraError.
+_EXTRAS = {
+    "psycopg": ("psycopg", "postgres"),
+    "psycopg2": ("psycopg2", "postgres"),
+    "pymysql": ("pymysql", "mysql"),
+}
+_SUPPORTED = "sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER@HOST/DB (mariadb:// too)"
+
+
+# --------------------------------------------------------------------------------------------
+# URLs and engines
+
+
+def mask_url(url: str | URL | sa.Engine) -> str:
+    """Return ``url`` as text with its password replaced by ``***``.
+
+    Args:
+        url: A database URL (text or SQLAlchemy URL) or an engine.
+
+    Returns:
+        The URL, safe to print or log.
+    """
+    if isinstance(url, sa.Engine):
+        url = url.url
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - unparseable text: mask what looks like user:password@
+        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", str(url))
+
+
+def connect(url: str | sa.Engine, read_only: bool = True) -> sa.Engine:
+    """Create an engine for ``url`` and check that the database answers.
+
+    Plain ``postgresql://`` URLs use psycopg 3 and ``mysql://``/``mariadb://`` URLs PyMySQL.
+    With ``read_only`` (the default), SQLite files are opened in read-only mode and must exist,
+    PostgreSQL sessions default to read-only transactions and MySQL/MariaDB sessions run
+    ``SET SESSION TRANSACTION READ ONLY``. An engine passed in is returned as it is.
+
+    Args:
+        url: Database URL, or an existing engine.
+        read_only: Open the source so that nothing can be written through the engine.
+
+    Returns:
+        A SQLAlchemy engine.
+
+    Raises:
+        SourceError: The SQLite file does not exist, or the server cannot be reached or refuses
+            the login (the message shows the URL with its password masked).
+        ConfigError: The URL is malformed or names a database relsynth does not know.
+        MissingExtraError: The driver for the URL's database is not installed.
+    """
+    if isinstance(url, sa.Engine):
+        return url
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa_exc.ArgumentError:
+        raise ConfigError(f"cannot parse database URL {mask_url(url)!r}; use {_SUPPORTED}") from None
+    drivername = _DEFAULT_DRIVERS.get(parsed.drivername, parsed.drivername)
+    parsed = parsed.set(drivername=drivername)
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        path = parsed.database or ""
+        if read_only and path and path != ":memory:" and not path.startswith("file:"):
+            file = Path(path).expanduser()
+            if not file.is_file():
+                raise SourceError(f"source database file '{path}' does not exist; check the path")
+            resolved = file.resolve()
+            parsed = parsed.set(database=str(resolved))
+            uri = "file:" + _quote_path(resolved) + "?mode=ro"
+            kwargs["creator"] = lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+    elif backend == "postgresql":
+        connect_args: dict[str, Any] = {}
+        if read_only:
+            options = str(parsed.query.get("options", "")).strip()
+            connect_args["options"] = (options + " -c default_transaction_read_only=on").strip()
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = 10
+        kwargs["connect_args"] = connect_args
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except sa_exc.NoSuchModuleError:
+        raise ConfigError(
+            f"unknown database type {parsed.drivername!r} in URL {mask_url(parsed)!r}; use {_SUPPORTED}"
+        ) from None
+    except ImportError as exc:
+        module = (getattr(exc, "name", None) or "").split(".")[0]
+        if module in _EXTRAS:
+            package, extra = _EXTRAS[module]
+            raise MissingExtraError(package, extra, f"reading {backend} URLs") from None
+        raise ConfigError(
+            f"the driver for {parsed.drivername!r} cannot be imported ({exc}); install it or use {_SUPPORTED}"
+        ) from None
+    if read_only and backend in ("mysql", "mariadb"):
+        sa.event.listen(engine, "connect", _mysql_read_only)
+    try:
+        with engine.connect() as conn:
+            if backend == "sqlite":
+                # Opening a file that is not a database succeeds; the first query fails.
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+    except sa_exc.DBAPIError as exc:
+        engine.dispose()
+        hint = ("check that the path is a SQLite database file" if backend == "sqlite"
+                else "check host, port, database name, user and password")
+        raise SourceError(f"cannot connect to {mask_url(parsed)}: {_first_line(exc)}; {hint}") from None
+    return engine
+
+
+def _quote_path(path: Path) -> str:
+    """Percent-encode a filesystem path for a SQLite ``file:`` URI ('?', '#', '%' are special)."""
+    from urllib.parse import quote
+
+    return quote(path.as_posix(), safe="/:")
+
+
+def _mysql_read_only(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET SESSION TRANSACTION READ ONLY")
+    finally:
+        cursor.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's message, first line only, without SQLAlchemy's background link."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip() or type(inner).__name__
+    return text.splitlines()[0].strip().rstrip(".;")
+
+
+@contextmanager
+def _source(source: str | sa.Engine) -> Iterator[sa.Engine]:
+    """An engine for ``source``; one created here is disposed of afterwards."""
+    if isinstance(source, sa.Engine):
+        yield source
+        return
+    engine = connect(source, read_only=True)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _read_only_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection inside one read-only, snapshot-consistent transaction, rolled back at the end.
+
+    Engines passed in by callers may not be read-only sessions, so the transaction itself is
+    declared read-only too; repeatable read keeps parents and children of one snapshot.
+    """
+    try:
+        with engine.connect() as conn:
+            name = conn.dialect.name
+            if name == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            elif name in ("mysql", "mariadb"):
+                try:
+                    conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                except sa_exc.DBAPIError as exc:  # a transaction already open: the session still is read-only
+                    log.debug("could not declare the MySQL transaction read-only: %s", _first_line(exc))
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+    except sa_exc.DBAPIError as exc:
+        raise SourceError(f"reading {mask_url(engine)} failed: {_first_line(exc)}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# SQLite CREATE TABLE scanning (CHECK constraints, AUTOINCREMENT)
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<comment>--[^\n]*|/\*.*?(?:\*/|$))
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<ident>"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\])
+  | (?P<word>[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*)
+  | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _sql_tokens(sql: str) -> list[tuple[str, str, int, int]]:
+    """(kind, text, start, end) of each token, skipping blanks and comments; quotes kept whole."""
+    tokens = []
+    for m in _TOKEN_RE.finditer(sql):
+        kind = m.lastgroup or "other"
+        if kind not in ("space", "comment"):
+            tokens.append((kind, m.group(), m.start(), m.end()))
+    return tokens
+
+
+def _unquote(token: str) -> str:
+    if token[:1] in "\"'`" and token[-1:] == token[:1] and len(token) >= 2:
+        q = token[0]
+        return token[1:-1].replace(q + q, q)
+    if token.startswith("[") and token.endswith("]"):
+        return token[1:-1]
+    return token
+
+
+def sqlite_check_constraints(create_sql: str) -> list[CheckConstraint]:
+    """Every CHECK in a SQLite ``CREATE TABLE`` statement, column-level ones included.
+
+    A token scan (quotes, identifiers and comments are skipped whole) finds each ``CHECK``
+    keyword and takes the text up to its balancing parenthesis, so nested parentheses, commas,
+    newlines and the word CHECK inside a string or a quoted name do not confuse it.
+
+    Args:
+        create_sql: The statement as ``sqlite_master.sql`` stores it.
+
+    Returns:
+        The CHECK constraints in the order they appear, named where ``CONSTRAINT name`` precedes.
+    """
+    tokens = _sql_tokens(create_sql)
+    checks = []
+    for i, (kind, text, _, _) in enumerate(tokens):
+        if kind != "word" or text.upper() != "CHECK" or i + 1 >= len(tokens) or tokens[i + 1][1] != "(":
+            continue
+        depth, j = 0, i + 1
+        while j < len(tokens):
+            if tokens[j][0] == "other" and tokens[j][1] == "(":
+                depth += 1
+            elif tokens[j][0] == "other" and tokens[j][1] == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        if j >= len(tokens):
+            log.warning("unbalanced CHECK in %r; skipped", create_sql[:80])
+            continue
+        body = create_sql[tokens[i + 1][3]:tokens[j][2]].strip()
+        name = None
+        if i >= 2 and tokens[i - 2][0] == "word" and tokens[i - 2][1].upper() == "CONSTRAINT":
+            name = _unquote(tokens[i - 1][1])
+        checks.append(CheckConstraint(sqltext=body, name=name))
+    return checks
+
+
+def _sqlite_has_autoincrement(create_sql: str) -> bool:
+    return any(k == "word" and t.upper() == "AUTOINCREMENT" for k, t, _, _ in _sql_tokens(create_sql))
+
+
+# --------------------------------------------------------------------------------------------
+# type mapping
+
+
+def _int_bits(type_: Any) -> int:
+    name = type(type_).__name__.upper()
+    unsigned = bool(getattr(type_, "unsigned", False))
+    if isinstance(type_, sa.BigInteger) or name == "BIGINT":
+        return 64
+    if isinstance(type_, sa.SmallInteger) or name in ("SMALLINT", "TINYINT"):
+        return 32 if unsigned else 16
+    if name == "MEDIUMINT":
+        return 32
+    return 64 if unsigned else 32
+
+
+# _Binary is the common base of LargeBinary/BLOB/BYTEA and BINARY/VARBINARY/MySQL *BLOB types.
+_BINARY_TYPES = (getattr(sa.types, "_Binary", sa.LargeBinary), sa.LargeBinary, sa.BINARY, sa.VARBINARY)
+
+
+def _kind_of(type_: Any) -> dict[str, Any]:
+    """Column attributes (kind, length, precision, scale, timezone, enum_values) for a SQLAlchemy type."""
+    name = type(type_).__name__.upper()
+    if name == "DOMAIN" and getattr(type_, "data_type", None) is not None:
+        return _kind_of(type_.data_type)
+    if isinstance(type_, sa.ARRAY):
+        return {"kind": "string"}
+    if isinstance(type_, sa.Boolean):
+        return {"kind": "boolean"}
+    if name == "TINYINT" and getattr(type_, "display_width", None) == 1:
+        return {"kind": "boolean"}
+    if name == "BIT" and hasattr(type_, "length") and not hasattr(type_, "varying"):
+        # MySQL BIT(n); PostgreSQL BIT has a "varying" attribute and stays text.
+        return {"kind": "boolean"} if (type_.length or 1) == 1 else {"kind": "integer", "precision": 64}
+    if name == "YEAR":
+        return {"kind": "integer", "precision": 16}
+    if isinstance(type_, sa.Integer):
+        return {"kind": "integer", "precision": _int_bits(type_)}
+    if isinstance(type_, sa.Float):
+        return {"kind": "float"}
+    if isinstance(type_, sa.Numeric):
+        return {"kind": "decimal", "precision": type_.precision, "scale": type_.scale}
+    if name == "MONEY":
+        return {"kind": "decimal", "precision": 19, "scale": 2}
+    if isinstance(type_, sa.Enum):
+        return {"kind": "string", "enum_values": [str(v) for v in type_.enums]}
+    if isinstance(type_, sa.Uuid):
+        return {"kind": "uuid"}
+    if isinstance(type_, sa.JSON):
+        return {"kind": "json"}
+    if isinstance(type_, sa.String):
+        return {"kind": "string", "length": type_.length}
+    if isinstance(type_, sa.DateTime):
+        return {"kind": "datetime", "timezone": bool(getattr(type_, "timezone", False))}
+    if isinstance(type_, sa.Date):
+        return {"kind": "date"}
+    if isinstance(type_, sa.Time):
+        return {"kind": "time"}
+    if isinstance(type_, _BINARY_TYPES) or name in ("BYTEA", "TINYBLOB", "MEDIUMBLOB", "LONGBLOB"):
+        return {"kind": "binary", "length": getattr(type_, "length", None)}
+    # XML, intervals, network types, ranges, tsvector, NullType, ...: kept as their text form.
+    return {"kind": "string"}
+
+
+_SQLITE_NAMES: dict[str, dict[str, Any]] = {
+    "UUID": {"kind": "uuid"},
+    "GUID": {"kind": "uuid"},
+    "UNIQUEIDENTIFIER": {"kind": "uuid"},
+    "JSON": {"kind": "json"},
+    "JSONB": {"kind": "json"},
+    "MONEY": {"kind": "decimal", "precision": 19, "scale": 4},
+    "SMALLMONEY": {"kind": "decimal", "precision": 10, "scale": 4},
+    "DATETIME2": {"kind": "datetime"},
+    "SMALLDATETIME": {"kind": "datetime"},
+    "DATETIMEOFFSET": {"kind": "datetime", "timezone": True},
+    "TIMESTAMPTZ": {"kind": "datetime", "timezone": True},
+    "XML": {"kind": "string"},
+}
+
+
+def _sqlite_kind(declared: str, type_: Any) -> dict[str, Any]:
+    """Kind of a SQLite column from its declared type text.
+
+    SQLAlchemy falls back to SQLite's affinity rules for names it does not know, which turns a
+    "UUID" or "DATETIME2" column into NUMERIC; known extra names and a text fallback avoid that.
+    """
+    from sqlalchemy.dialects.sqlite.base import SQLiteDialect
+
+    base = re.sub(r"\(.*", "", declared).strip().upper()
+    if not base:
+        return {"kind": "string"}  # untyped column: values of any storage class, read as text
+    if base in SQLiteDialect.ischema_names:
+        return _kind_of(type_)
+    if base in _SQLITE_NAMES:
+        return dict(_SQLITE_NAMES[base])
+    if "INT" in base:
+        return {"kind": "integer", "precision": 64}
+    if any(w in base for w in ("CHAR", "CLOB", "TEXT")):
+        return {"kind": "string"}
+    if "BLOB" in base or "BINARY" in base:
+        return {"kind": "binary"}
+    if any(w in base for w in ("REAL", "FLOA", "DOUB")):
+        return {"kind": "float"}
+    if any(w in base for w in ("NUM", "DEC")):
+        return _kind_of(type_) if isinstance(type_, sa.Numeric) else {"kind": "decimal"}
+    if "TIMESTAMP" in base or "DATETIME" in base:
+        return {"kind": "datetime"}
+    if "DATE" in base:
+        return {"kind": "date"}
+    if "BOOL" in base:
+        return {"kind": "boolean"}
+    return {"kind": "string"}
+
+
+def _type_text(type_: Any, dialect: sa.Dialect) -> str | None:
+    try:
+        return str(type_.compile(dialect=dialect))
+    except Exception:  # noqa: BLE001 - NullType and exotic types cannot be compiled
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# read_schema
+
+
+def read_schema(
+    source: str | sa.Engine,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    schema_name: str | None = None,
+) -> Schema:
+    """Reflect the tables of a database into a :class:`~relsynth.schema.model.Schema`.
+
+    Views, SQLite's internal tables and PostgreSQL partitions (read through their parent) are
+    left out. Each column gets a portable kind, nullability, its source type text and whether
+    the database generates it; each table its ordered primary key, foreign keys (composite ones
+    as ordered column lists), UNIQUE constraints and unique indexes (deduplicated, without the
+    primary key), CHECK constraints and ``COUNT(*)``.
+
+    Args:
+        source: Database URL or engine.
+        include: Only these tables (default: all).
+        exclude: Leave out these tables.
+        schema_name: Database schema to read (default: the connection's default, e.g. ``public``).
+
+    Returns:
+        The schema, with ``dialect`` set to the source's SQLAlchemy dialect name.
+
+    Raises:
+        SchemaError: The source has no tables, a named table does not exist, or a foreign key
+            points at a table the selection leaves out.
+        SourceError: The source cannot be reached or read.
+    """
+    with _source(source) as engine, _read_only_connection(engine) as conn, warnings.catch_warnings():
+        # SQLAlchemy warns about every type it does not know (xml, tsvector, ...); those map to
+        # "string" on purpose, so the warnings are noise here.
+        warnings.simplefilter("ignore", sa_exc.SAWarning)
+        insp = sa.inspect(conn)
+        dialect = conn.dialect.name
+        pg = _pg_catalog(conn, schema_name or insp.default_schema_name) if dialect == "postgresql" else {}
+        names = sorted(insp.get_table_names(schema=schema_name))
+        if pg:
+            names = [n for n in names if not pg.get(n, {}).get("partition")]
+        where = f" in schema {schema_name!r}" if schema_name else ""
+        if not names:
+            raise SchemaError(f"source {mask_url(engine)} has no tables{where}; "
+                              "point relsynth at a database that holds the tables to copy")
+        for name in (include or []) + (exclude or []):
+            if name not in names:
+                raise SchemaError(f"no table {name!r} in the source{where}{did_you_mean(name, names)}; "
+                                  f"tables are: {', '.join(names)}")
+        selected = [n for n in names if (include is None or n in include) and n not in (exclude or [])]
+        if not selected:
+            raise SchemaError("the include/exclude selection leaves no tables; include at least one table")
+        tables = _reflect(conn, insp, selected, schema_name, pg)
+        for table in tables.values():
+            for fk in table.foreign_keys:
+                if fk.ref_table not in tables:
+                    raise SchemaError(
+                        f"table {table.name!r} has foreign key {fk.label} to {fk.ref_table!r}, which the "
+                        f"selection leaves out; include {fk.ref_table!r} or exclude {table.name!r}"
+                    )
+        schema = Schema(tables, dialect=dialect)
+    log.info("read schema of %d tables", len(tables))
+    return schema
+
+
+def _pg_catalog(conn: sa.Connection, schema: str | None) -> dict[str, dict[str, Any]]:
+    """Per table: relkind, whether it is a partition, and each column's ``format_type`` text."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT c.relname, c.relkind, c.relispartition, a.attname, "
+            "format_type(a.atttypid, a.atttypmod) "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')"
+        ),
+        {"schema": schema or "public"},
+    ).fetchall()
+    info: dict[str, dict[str, Any]] = {}
+    for relname, relkind, partition, attname, type_text in rows:
+        entry = info.setdefault(relname, {"relkind": relkind, "partition": bool(partition), "types": {}})
+        if attname is not None:
+            entry["types"][attname] = type_text
+    return info
+
+
+def _reflect(
+    conn: sa.Connection,
+    insp: sa.Inspector,
+    names: list[str],
+    schema_name: str | None,
+    pg: dict[str, dict[str, Any]],
+) -> dict[str, Table]:
+    dialect = conn.dialect.name
+    key = {n: (schema_name, n) for n in names}
+    columns = insp.get_multi_columns(schema=schema_name, filter_names=names)
+    pks = insp.get_multi_pk_constraint(schema=schema_name, filter_names=names)
+    fks = insp.get_multi_foreign_keys(schema=schema_name, filter_names=names)
+    try:
+        uniques = insp.get_multi_unique_constraints(schema=schema_name, filter_names=names)
+    except NotImplementedError:
+        uniques = {}
+    indexes = insp.get_multi_indexes(schema=schema_name, filter_names=names)
+    if dialect == "sqlite":
+        checks = {key[n]: [] for n in names}  # parsed from the CREATE text below
+    elif dialect in ("mysql", "mariadb"):
+        checks = _mysql_checks(conn, names, schema_name) or _sa_checks(insp, names, schema_name)
+    else:
+        checks = _sa_checks(insp, names, schema_name)
+
+    tables = {}
+    for name in names:
+        k = key[name]
+        cols_info = columns.get(k, [])
+        pk = list((pks.get(k) or {}).get("constrained_columns") or [])
+        table_checks = [CheckConstraint(sqltext=str(c["sqltext"]), name=c.get("name")) for c in checks.get(k, [])]
+        create_sql = ""
+        declared: dict[str, str] = {}
+        if dialect == "sqlite":
+            create_sql, declared = _sqlite_table_info(conn, name, schema_name)
+            table_checks = sqlite_check_constraints(create_sql)
+        cols = []
+        json_cols = _json_valid_columns(table_checks) if dialect in ("mysql", "mariadb") else set()
+        if json_cols:
+            table_checks = [c for c in table_checks if not _is_json_valid_check(c.sqltext)]
+        for info in cols_info:
+            col, extra_checks = _column(info, conn.dialect, pg.get(name, {}).get("types", {}), declared,
+                                        json_cols)
+            cols.append(col)
+            table_checks += extra_checks
+        if dialect == "sqlite" and len(pk) == 1 and _sqlite_has_autoincrement(create_sql):
+            for col in cols:
+                if col.name == pk[0] and col.kind == "integer":
+                    col.autoincrement = True
+        for col in cols:
+            if col.name in pk:
+                col.nullable = False
+        table = Table(
+            name=name,
+            columns=cols,
+            primary_key=pk,
+            foreign_keys=_foreign_keys(name, fks.get(k, []), names, schema_name, insp, dialect),
+            unique=_uniques(uniques.get(k, []), indexes.get(k, []), pk, conn, name, schema_name),
+            checks=table_checks,
+        )
+        tables[name] = table
+    for name, table in tables.items():
+        table.row_count = _count(conn, name, schema_name, pg.get(name, {}).get("relkind"))
+    return tables
+
+
+def _column(
+    info: dict[str, Any],
+    dialect: sa.Dialect,
+    pg_types: dict[str, str],
+    sqlite_declared: dict[str, str],
+    json_cols: set[str],
+) -> tuple[Column, list[CheckConstraint]]:
+    name = info["name"]
+    type_ = info["type"]
+    checks: list[CheckConstraint] = []
+    if dialect.name == "sqlite":
+        attrs = _sqlite_kind(sqlite_declared.get(name, ""), type_)
+        sql_type = sqlite_declared.get(name) or None
+    else:
+        attrs = _kind_of(type_)
+        sql_type = pg_types.get(name) or _type_text(type_, dialect)
+    if name in json_cols:
+        attrs = {"kind": "json"}
+    nullable = bool(info.get("nullable", True))
+    if type(type_).__name__ == "DOMAIN":
+        if getattr(type_, "not_null", False):
+            nullable = False
+        if getattr(type_, "check", None) is not None:
+            # Domain checks speak of VALUE; as a table CHECK they speak of the column.
+            text = re.sub(r"\bVALUE\b", dialect.identifier_preparer.quote(name), str(type_.check))
+            checks.append(CheckConstraint(sqltext=text, name=getattr(type_, "constraint_name", None)))
+    if sql_type and sql_type.lower() == "money":
+        attrs = {"kind": "decimal", "precision": 19, "scale": 2}
+    autoincrement = False
+    if dialect.name != "sqlite":
+        default = str(info.get("default") or "")
+        autoincrement = bool(info.get("identity")) or default.startswith("nextval(") or (
+            dialect.name in ("mysql", "mariadb") and info.get("autoincrement") is True
+        )
+    return Column(name=name, nullable=nullable, sql_type=sql_type, autoincrement=autoincrement, **attrs), checks
+
+
+def _sqlite_table_info(conn: sa.Connection, name: str, schema_name: str | None) -> tuple[str, dict[str, str]]:
+    """CREATE TABLE text and each column's declared type of a SQLite table."""
+    q = conn.dialect.identifier_preparer.quote_identifier
+    prefix = f"{q(schema_name)}." if schema_name else ""
+    sql = conn.exec_driver_sql(
+        f"SELECT sql FROM {prefix}sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).scalar() or ""
+    declared = {row[1]: row[2] or "" for row in conn.exec_driver_sql(f"PRAGMA {prefix}table_info({q(name)})")}
+    return sql, declared
+
+
+def _sa_checks(insp: sa.Inspector, names: list[str], schema_name: str | None) -> dict[Any, list[dict[str, Any]]]:
+    try:
+        return insp.get_multi_check_constraints(schema=schema_name, filter_names=names)
+    except NotImplementedError:
+        return {}
+
+
+def _mysql_checks(conn: sa.Connection, names: list[str], schema_name: str | None) -> dict[Any, list[dict[str, Any]]]:
+    """CHECKs from MariaDB's information_schema, which has column-level ones SQLAlchemy misses.
+
+    MySQL 8's CHECK_CONSTRAINTS has no TABLE_NAME column; the query then fails and the caller
+    falls back to SQLAlchemy (MySQL lists every CHECK at table level, where SQLAlchemy sees it).
+    """
+    try:
+        rows = conn.execute(
+            sa.text(
+                "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) ORDER BY TABLE_NAME, CONSTRAINT_NAME"
+            ),
+            {"schema": schema_name},
+        ).fetchall()
+    except sa_exc.DBAPIError:
+        # A failed statement does not end a MySQL transaction, so the read-only snapshot stays.
+        return {}
+    out: dict[Any, list[dict[str, Any]]] = {(schema_name, n): [] for n in names}
+    for table, cname, clause in rows:
+        if (schema_name, table) in out:
+            out[(schema_name, table)].append({"name": cname, "sqltext": clause})
+    return out
+
+
+_JSON_VALID_RE = re.compile(r"^\s*\(?\s*json_valid\s*\(\s*[`\"]?([^`\"()]+)[`\"]?\s*\)\s*\)?\s*$", re.IGNORECASE)
+
+
+def _is_json_valid_check(sqltext: str) -> bool:
+    return bool(_JSON_VALID_RE.match(sqltext))
+
+
+def _json_valid_columns(checks: list[CheckConstraint]) -> set[str]:
+    """Columns that MariaDB declared JSON (it stores them as LONGTEXT CHECK (json_valid(col)))."""
+    return {m.group(1) for c in checks if (m := _JSON_VALID_RE.match(c.sqltext))}
+
+
+def _foreign_keys(
+    name: str,
+    fks: list[dict[str, Any]],
+    names: list[str],
+    schema_name: str | None,
+    insp: sa.Inspector,
+    dialect: str,
+) -> list[ForeignKey]:
+    out = []
+    lower = {n.lower(): n for n in names}
+    for fk in fks:
+        ref_schema = fk.get("referred_schema")
+        ref = fk["referred_table"]
+        if ref_schema not in (None, schema_name):
+            raise SchemaError(
+                f"foreign key {name}({', '.join(fk['constrained_columns'])}) points at {ref_schema}.{ref}, "
+                "outside the schema being read; read that schema instead or drop the key"
+            )
+        if dialect == "sqlite" and ref not in names and ref.lower() in lower:
+            ref = lower[ref.lower()]  # SQLite matches table names case-insensitively
+        ref_cols = [c for c in fk.get("referred_columns") or [] if c is not None]
+        if not ref_cols and ref in names:
+            # SQLite allows "REFERENCES parent" without columns: the parent's primary key.
+            ref_cols = list(insp.get_pk_constraint(ref, schema=schema_name).get("constrained_columns") or [])
+        out.append(ForeignKey(columns=list(fk["constrained_columns"]), ref_table=ref, ref_columns=ref_cols,
+                              name=fk.get("name")))
+    return out
+
+
+def _uniques(
+    constraints: list[dict[str, Any]],
+    indexes: list[dict[str, Any]],
+    pk: list[str],
+    conn: sa.Connection,
+    table: str,
+    schema_name: str | None,
+) -> list[UniqueConstraint]:
+    candidates: list[tuple[list[str], str | None]] = [
+        (list(c["column_names"]), c.get("name")) for c in constraints
+    ]
+    for ix in indexes:
+        opts = ix.get("dialect_options") or {}
+        partial = any(k.endswith("_where") and v is not None for k, v in opts.items())
+        if ix.get("unique") and not partial:
+            candidates.append((list(ix["column_names"]), ix.get("name")))
+    if conn.dialect.name == "sqlite":
+        candidates += _sqlite_unique_indexes(conn, table, schema_name)
+    out: list[UniqueConstraint] = []
+    seen = {frozenset(pk)} if pk else set()
+    for cols, cname in candidates:
+        if not cols or any(c is None for c in cols):  # expression index: not a column set
+            continue
+        key = frozenset(cols)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(UniqueConstraint(columns=cols, name=cname))
+    return out
+
+
+def _sqlite_unique_indexes(conn: sa.Connection, table: str, schema_name: str | None) -> list[tuple[list[str], None]]:
+    """UNIQUE constraints SQLite keeps only as autoindexes (e.g. inline ``col TEXT UNIQUE``)."""
+    q = conn.dialect.identifier_preparer.quote_identifier
+    prefix = f"{q(schema_name)}." if schema_name else ""
+    out = []
+    for row in conn.exec_driver_sql(f"PRAGMA {prefix}index_list({q(table)})").fetchall():
+        _, index_name, unique, origin, partial = row[:5]
+        if not unique or partial or origin != "u":
+            continue
+        cols = [r[2] for r in conn.exec_driver_sql(f"PRAGMA {prefix}index_info({q(index_name)})").fetchall()]
+        out.append((cols, None))
+    return out
+
+
+def _count(conn: sa.Connection, name: str, schema_name: str | None, relkind: str | None) -> int:
+    t = sa.table(name, schema=schema_name)
+    stmt = sa.select(sa.func.count()).select_from(t)
+    if relkind == "r":
+        # Inheritance children are tables of their own; count (and read) the parent's rows only.
+        stmt = stmt.with_hint(t, "ONLY", "postgresql")
+    return int(conn.execute(stmt).scalar() or 0)
+
+
+# --------------------------------------------------------------------------------------------
+# read_tables
+
+
+def read_tables(
+    source: str | sa.Engine,
+    schema: Schema,
+    tables: list[str] | None = None,
+    schema_name: str | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Read the rows of ``schema``'s tables into frames in the frame convention.
+
+    All tables are read inside one read-only repeatable-read transaction, so parents and
+    children come from the same snapshot. PostgreSQL (psycopg 3) rows travel through
+    ``COPY (SELECT ...) TO STDOUT`` in text format; other databases through a plain SELECT.
+
+    Args:
+        source: Database URL or engine.
+        schema: The schema to read (usually from :func:`read_schema`).
+        tables: Only these tables (default: every table of ``schema``), returned in schema order.
+        schema_name: Database schema the tables live in (default: the connection's default).
+
+    Returns:
+        ``{table name: DataFrame}`` with each table's columns in schema order.
+
+    Raises:
+        SchemaError: A name in ``tables`` is not in the schema.
+        SourceError: The source cannot be read or a value does not fit its column's kind.
+    """
+    for name in tables or []:
+        schema.table(name)
+    names = [n for n in schema.tables if tables is None or n in tables]
+    frames: dict[str, pd.DataFrame] = {}
+    with _source(source) as engine, _read_only_connection(engine) as conn:
+        use_copy = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+        relkinds = {}
+        if conn.dialect.name == "postgresql":
+            relkinds = {n: v["relkind"] for n, v in
+                        _pg_catalog(conn, schema_name or sa.inspect(conn).default_schema_name).items()}
+        for name in names:
+            table = schema.tables[name]
+            try:
+                if use_copy:
+                    raw = _read_pg_copy(conn, table, schema_name, relkinds.get(name, "r"))
+                else:
+                    raw = _read_select(conn, table, schema_name, relkinds.get(name))
+            except sa_exc.DBAPIError as exc:
+                raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {_first_line(exc)}; "
+                                  "check that the schema matches the source") from None
+            except RelsynthError:
+                raise
+            except Exception as exc:  # driver errors outside SQLAlchemy (psycopg COPY)
+                if type(exc).__module__.split(".")[0] not in ("psycopg", "pymysql", "sqlite3"):
+                    raise
+                raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {_first_line(exc)}; "
+                                  "check that the schema matches the source") from None
+            frames[name] = coerce_frame(raw, table)
+            log.info("read %s: %d rows", name, len(frames[name]))
+    return frames
+
+
+def _read_select(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str | None) -> pd.DataFrame:
+    """Rows through SELECT with untyped columns, so SQLAlchemy hands over the driver's raw values."""
+    names = table.column_names
+    if not names:
+        return empty_frame(table)
+    source = sa.table(table.name, schema=schema_name)
+    stmt = sa.select(*[sa.column(n) for n in names]).select_from(source)
+    if relkind == "r":  # PostgreSQL through another driver: inheritance children are separate tables
+        stmt = stmt.with_hint(source, "ONLY", "postgresql")
+    rows = conn.execute(stmt).fetchall()
+    # Object columns, built per column: DataFrame(rows) would turn integers with NULLs into
+    # floats and lose precision above 2**53 before coerce_frame sees them.
+    columns = list(zip(*rows)) if rows else [()] * len(names)
+    df = pd.DataFrame({n: pd.Series(list(v), dtype=object) for n, v in zip(names, columns)}, columns=names)
+    if conn.dialect.name in ("mysql", "mariadb"):
+        for col in table.columns:
+            if (col.sql_type or "").upper().startswith("BIT"):
+                # PyMySQL returns BIT(n) as big-endian bytes.
+                df[col.name] = pd.Series([None if v is None else int.from_bytes(bytes(v), "big") if
+                                          isinstance(v, (bytes, bytearray)) else v for v in df[col.name]],
+                                         dtype=object)
+    return df
+
+
+_PG_UNESCAPE = {"\\": "\\", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_PG_ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _pg_unescape(s: pd.Series) -> pd.Series:
+    """Undo COPY text-format backslash escapes in the values that have any."""
+    present = s.notna()
+    has = present & s.where(present, "").str.contains("\\", regex=False)
+    if has.any():
+        s = s.copy()
+        s[has] = s[has].str.replace(_PG_ESCAPE_RE, lambda m: _PG_UNESCAPE.get(m.group(1), m.group(1)), regex=True)
+    return s
+
+
+def _read_pg_copy(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str) -> pd.DataFrame:
+    """Rows through ``COPY (SELECT ...) TO STDOUT`` (text format) parsed by ``pd.read_csv``.
+
+    Text format is used instead of CSV because it tells NULL (``\\N``) from an empty string:
+    a literal backslash in the data is always doubled, so ``\\N`` can only mean NULL.
+    """
+    from psycopg import sql as psql
+
+    names = table.column_names
+    if not names:
+        return empty_frame(table)
+    # Session output settings that make the text unambiguous: ISO dates, UTC for timestamptz,
+    # hex bytea. SET LOCAL ends with the (read-only) transaction.
+    for setting in ("DateStyle = 'ISO, YMD'", "TimeZone = 'UTC'", "bytea_output = 'hex'",
+                    "IntervalStyle = 'postgres'", "extra_float_digits = 3"):
+        conn.exec_driver_sql(f"SET LOCAL {setting}")
+    exprs = []
+    for col in table.columns:
+        ident = psql.Identifier(col.name)
+        if (col.sql_type or "").lower() == "money":
+            # money prints with the locale's currency sign; numeric prints plain digits.
+            exprs.append(psql.SQL("{}::numeric").format(ident))
+        else:
+            exprs.append(ident)
+    target = psql.Identifier(schema_name, table.name) if schema_name else psql.Identifier(table.name)
+    only = psql.SQL("ONLY ") if relkind == "r" else psql.SQL("")
+    query = psql.SQL("COPY (SELECT {} FROM {}{}) TO STDOUT").format(psql.SQL(", ").join(exprs), only, target)
+    raw = conn.connection.driver_connection
+    buf = io.BytesIO()
+    with raw.cursor() as cur, cur.copy(query) as copy:
+        for chunk in copy:
+            buf.write(chunk)
+    if buf.tell() == 0:
+        return pd.DataFrame({n: pd.Series([], dtype=object) for n in names}, columns=names)
+    buf.seek(0)
+    df = pd.read_csv(
+        buf, sep="\t", header=None, names=names, dtype=object, quoting=csv.QUOTE_NONE,
+        na_values=["\\N"], keep_default_na=False, skip_blank_lines=False, encoding="utf-8",
+        engine="c", lineterminator="\n",
+    )
+    for col in table.columns:
+        s = df[col.name]
+        if col.kind in ("integer", "float", "decimal", "date", "datetime", "time", "uuid", "boolean"):
+            continue  # these never contain backslashes
+        s = _pg_unescape(s)
+        if col.kind == "binary":
+            # bytea in hex output: "\x0a1b..." (after unescaping the doubled backslash).
+            s = pd.Series([(bytes.fromhex(v[2:]) if v.startswith("\\x") else v.encode("utf-8"))
+                           if isinstance(v, str) else None for v in s], dtype=object)
+        df[col.name] = s
+    return df
