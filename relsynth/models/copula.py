@@ -1,0 +1,653 @@
+"""Per-table Gaussian copula, conditioned on the parent row.
+
+Every modeled column becomes one or two standard-normal *dimensions* (its value, and a NULL
+indicator where the column has NULLs). A table's dimensions also include one *count* dimension
+per child relationship it drives (children per row), so the number of children follows the
+row's attributes. A child table's copula is fitted over ``[parent dims | own dims]`` on child
+rows joined to their parent rows; sampling then draws the child's own dims from the Gaussian
+conditional given the synthetic parent's dims (Schur complement), for all children of all
+parents in one matrix product.
+
+Date/datetime columns that are never earlier than a NOT NULL date of the parent row or of an
+earlier column of the same row are encoded as the (non-negative) offset from it, so the order
+holds in every generated row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from relsynth.schema.model import Column, Table
+from relsynth.transform.encoders import (
+    UUID_RE,
+    BinaryGenerator,
+    CategoricalEncoder,
+    ConditionalNumericEncoder,
+    NumericEncoder,
+    TextGenerator,
+    UuidGenerator,
+    correlation_ratio,
+)
+
+__all__ = ["ColumnModel", "TableModel", "Role", "TEXT_DISTINCT_RATIO", "TEXT_MIN_DISTINCT"]
+
+Role = Literal["key", "fk", "copula", "derived", "text", "uuid", "binary", "null"]
+
+#: A string column whose distinct share is above this (with enough distinct values) is treated as
+#: free text (generated from patterns) rather than as a category (learned, values reproduced).
+TEXT_DISTINCT_RATIO = 0.5
+TEXT_MIN_DISTINCT = 20
+#: Ridge added to the context block before solving, for rank-deficient parents.
+_RIDGE = 1e-6
+#: A numeric column gets per-category marginals when a category explains this share of its rank variance.
+GIVEN_MIN_ETA2 = 0.6
+#: Categorical columns with more categories than this are not used as "given" or derivation sources.
+MAX_GIVEN_CATEGORIES = 100
+#: Fewest rows of a category for it to get its own correlation matrix.
+SPLIT_MIN_ROWS = 50
+_NUMERIC_KINDS = {"integer", "float", "decimal", "date", "datetime", "time"}
+_TEMPORAL = {"date", "datetime"}
+
+
+@dataclass
+class ColumnModel:
+    """How one column is produced.
+
+    Attributes:
+        name: Column name.
+        kind: The column's logical kind.
+        role: ``key`` (new unique key), ``fk`` (filled from parent keys by the sampler), ``copula``
+            (learned, one value dim plus a NULL dim if needed), ``text``/``uuid``/``binary``
+            (generated, never learned), ``null`` (always NULL in the source).
+        generator: Key/text/uuid/binary generator state, by role.
+        null_rate: Share of NULLs for generated roles.
+        offset_ref: For copula dates: ``"parent:<col>"`` or ``"self:<col>"`` the value is an offset from.
+        key_start: First integer of an integer key sequence.
+        given: For copula numerics: the categorical column whose categories have their own marginals.
+        mapping: For ``derived`` columns: ``[[source value, value], ...]`` of the column named by ``given``.
+    """
+
+    name: str
+    kind: str
+    role: Role
+    generator: TextGenerator | UuidGenerator | BinaryGenerator | None = None
+    null_rate: float = 0.0
+    offset_ref: str | None = None
+    key_start: int = 1
+    given: str | None = None
+    mapping: list[list[Any]] | None = None
+
+    @property
+    def value_dim(self) -> str:
+        return f"value:{self.name}"
+
+    @property
+    def null_dim(self) -> str:
+        return f"null:{self.name}"
+
+    def to_state(self) -> dict[str, Any]:
+        gen = None
+        if self.generator is not None:
+            gen = {"type": type(self.generator).__name__, "state": self.generator.to_state()}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "role": self.role,
+            "generator": gen,
+            "null_rate": self.null_rate,
+            "offset_ref": self.offset_ref,
+            "key_start": self.key_start,
+            "given": self.given,
+            "mapping": self.mapping,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ColumnModel:
+        gen = state.get("generator")
+        generator = None
+        if gen is not None:
+            types = {c.__name__: c for c in (TextGenerator, UuidGenerator, BinaryGenerator)}
+            generator = types[gen["type"]].from_state(gen["state"])
+        return cls(**{**state, "generator": generator})
+
+
+@dataclass
+class TableModel:
+    """A fitted table: column roles, dimension encoders and the copula correlation.
+
+    Attributes:
+        name: Table name.
+        n_rows: Rows in the training data.
+        n_unparented: Training rows whose driver FK is NULL (generated without a parent).
+        n_parent_rows: Rows of the driver parent in the training data.
+        columns: One :class:`ColumnModel` per column, in table order.
+        dims: Names of the table's own dimensions.
+        encoders: Encoder of each own dimension.
+        context: Names of the parent's dimensions this table is conditioned on.
+        corr: Correlation of ``context + dims`` normal scores.
+        split: Categorical column with a correlation matrix per category (``split_corr``, over
+            ``context + dims`` without the split's own dims), or None.
+    """
+
+    name: str
+    n_rows: int
+    columns: list[ColumnModel]
+    dims: list[str]
+    encoders: dict[str, NumericEncoder | CategoricalEncoder]
+    context: list[str] = field(default_factory=list)
+    corr: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    n_unparented: int = 0
+    n_parent_rows: int = 0
+    split: str | None = None
+    split_categories: list[Any] = field(default_factory=list)
+    split_corr: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+
+    # ------------------------------------------------------------------ fitting
+    @classmethod
+    def fit(
+        cls,
+        table: Table,
+        frame: pd.DataFrame,
+        rng: np.random.Generator,
+        *,
+        fk_columns: set[str],
+        counts: dict[str, np.ndarray] | None = None,
+        parent: ParentContext | None = None,
+    ) -> tuple[TableModel, np.ndarray]:
+        """Fit one table.
+
+        Args:
+            table: The table's schema.
+            frame: Its rows, in the frame convention.
+            rng: Random generator (the distributional transform uses it).
+            fk_columns: Columns filled from parent keys (not learned).
+            counts: Children per row for each relationship this table drives, by dim name.
+            parent: The driver parent's training dims and frame, with each row's parent row.
+
+        Returns:
+            The model and the table's own normal scores (rows × dims), the context of its children.
+        """
+        n = len(frame)
+        dims: list[str] = []
+        encoders: dict[str, Any] = {}
+        scores: list[np.ndarray] = []
+        key_cols = _key_columns(table, fk_columns)
+        unique_single = {u[0] for u in table.unique_sets if len(u) == 1}
+        offsets = _choose_offsets(table, frame, parent)
+
+        def add_dim(name: str, enc: Any, z: np.ndarray) -> None:
+            dims.append(name)
+            encoders[name] = enc
+            scores.append(z)
+
+        # 1. Roles: what is filled by the sampler, generated, derived, or learned by the copula.
+        models: dict[str, ColumnModel] = {}
+        for col in table.columns:
+            series = frame[col.name]
+            n_valid = int(series.notna().sum())
+            if col.name in fk_columns:
+                models[col.name] = ColumnModel(col.name, col.kind, "fk")
+            elif col.name in key_cols:
+                models[col.name] = _key_model(col, series.dropna())
+            elif n_valid == 0:
+                models[col.name] = ColumnModel(col.name, col.kind, "null", null_rate=1.0)
+            elif (role := _generated_role(col, series.dropna(), n_valid)) is not None:
+                values = series.dropna().to_numpy()
+                if role == "uuid":
+                    gen: Any = UuidGenerator.fit(values)
+                elif role == "binary":
+                    gen = BinaryGenerator.fit(list(values), rng)
+                else:
+                    gen = TextGenerator.fit(values, unique=col.name in unique_single)
+                models[col.name] = ColumnModel(col.name, col.kind, role, gen, null_rate=1.0 - n_valid / n)
+            else:
+                models[col.name] = ColumnModel(col.name, col.kind, "copula", offset_ref=offsets.get(col.name))
+        categorical = [c.name for c in table.columns
+                       if models[c.name].role == "copula" and c.kind not in _NUMERIC_KINDS]
+        _find_derived(frame, categorical, models, unique_single)
+        sources = [c for c in categorical if models[c].role == "copula"
+                   and 2 <= frame[c].nunique() <= MAX_GIVEN_CATEGORIES]
+
+        # 2. Copula dims, in column order.
+        for col in table.columns:
+            cm = models[col.name]
+            if cm.role != "copula":
+                continue
+            series = frame[col.name]
+            notna = series.notna().to_numpy()
+            n_valid = int(notna.sum())
+            values = series[notna]
+            z = np.zeros(n)
+            z_valid: np.ndarray
+            if col.kind in _NUMERIC_KINDS:
+                x = to_number(values, col.kind)
+                if cm.offset_ref is not None:
+                    x = x - _reference_numbers(cm.offset_ref, col.kind, frame, parent)[notna]
+                integer = col.kind in ("integer", "date") or _whole_seconds(col.kind, x)
+                decimals = col.scale if col.kind == "decimal" else None
+                cm.given = None if cm.offset_ref else _best_given(x, frame.loc[notna, sources])
+                if cm.given is not None:
+                    given = frame.loc[notna, cm.given].to_numpy(dtype=object)
+                    enc, z_valid = ConditionalNumericEncoder.fit_transform(x, given, rng, integer, decimals)
+                else:
+                    enc, z_valid = NumericEncoder.fit_transform(x, rng, integer=integer, decimals=decimals)
+            else:
+                enc, z_valid = CategoricalEncoder.fit_transform(values.to_numpy(dtype=object), rng)
+            # NULL rows get independent noise: keeps the dim standard normal without inventing
+            # a correlation; the NULL dim carries where NULLs fall.
+            z[notna] = z_valid
+            z[~notna] = rng.standard_normal(n - n_valid)
+            add_dim(cm.value_dim, enc, z)
+            if n_valid < n:
+                nenc, nz = NumericEncoder.fit_transform((~notna).astype(np.float64), rng, integer=True)
+                add_dim(cm.null_dim, nenc, nz)
+        columns = [models[c.name] for c in table.columns]
+
+        for name, c in (counts or {}).items():
+            enc, z = NumericEncoder.fit_transform(c.astype(np.float64), rng, integer=True)
+            add_dim(name, enc, z)
+
+        own = np.column_stack(scores) if scores else np.zeros((n, 0))
+        model = cls(table.name, n, columns, dims, encoders)
+        rows = np.arange(n)
+        joint = own
+        if parent is not None:
+            has_parent = parent.rows >= 0
+            model.context = list(parent.dims)
+            model.n_parent_rows = len(parent.frame)
+            model.n_unparented = int((~has_parent).sum())
+            rows = np.flatnonzero(has_parent)
+            joint = np.hstack([parent.z[parent.rows[rows]], own[rows]])
+        model.corr = _correlation(joint)
+        model._fit_split(frame.iloc[rows] if len(rows) != n else frame, joint)
+        return model, own
+
+    def _fit_split(self, frame: pd.DataFrame, joint: np.ndarray) -> None:
+        """One correlation per category of the column most numerics take their marginal from.
+
+        Within "lab test = glucose" the value follows BMI, within "hemoglobin" it does not; one
+        matrix would average the two. Categories too small for a stable matrix use the global one.
+        """
+        givens = [c.given for c in self.columns if c.role == "copula" and c.given]
+        if not givens:
+            return
+        split = max(set(givens), key=lambda g: (givens.count(g), -givens.index(g)))
+        keep = self._split_keep(split)
+        m = len(keep)
+        labels = frame[split].to_numpy(dtype=object)
+        cats, mats = [], []
+        for cat in self.encoders[f"value:{split}"].categories:
+            rows = np.flatnonzero(labels == cat)
+            if rows.size >= max(SPLIT_MIN_ROWS, 3 * m):
+                cats.append(cat)
+                mats.append(_correlation(joint[rows][:, keep]))
+        if cats:
+            self.split, self.split_categories, self.split_corr = split, cats, np.stack(mats)
+
+    def _split_keep(self, split: str) -> np.ndarray:
+        """Indices of ``context + dims`` used by the per-category matrices (all but the split's dims)."""
+        k = len(self.context)
+        drop = {k + i for i, d in enumerate(self.dims) if d in (f"value:{split}", f"null:{split}")}
+        return np.array([i for i in range(k + len(self.dims)) if i not in drop], dtype=np.int64)
+
+    # ----------------------------------------------------------------- sampling
+    def sample_scores(self, context: np.ndarray | None, n_free: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw own normal scores: one row per context row (conditional), then ``n_free`` unconditioned rows."""
+        k = len(self.context)
+        ctx = context if context is not None else np.zeros((0, k))
+        z = np.vstack([_conditional_draw(self.corr, k, ctx, rng), _conditional_draw(self.corr[k:, k:], 0, np.zeros((n_free, 0)), rng)])
+        if self.split is None or z.shape[0] == 0:
+            return z
+        # Redraw every dim but the split's within each category, from that category's matrix.
+        pos = self.dims.index(f"value:{self.split}")
+        labels = self.encoders[f"value:{self.split}"].decode(z[:, pos])
+        keep = self._split_keep(self.split)
+        own_keep = keep[keep >= k] - k
+        k_keep = int((keep < k).sum())
+        n_ctx = ctx.shape[0]
+        for cat, corr in zip(self.split_categories, self.split_corr):
+            rows = np.flatnonzero(labels == cat)
+            if rows.size == 0:
+                continue
+            with_ctx = rows[rows < n_ctx]
+            free = rows[rows >= n_ctx]
+            if with_ctx.size:
+                z[np.ix_(with_ctx, own_keep)] = _conditional_draw(corr, k_keep, ctx[with_ctx], rng)
+            if free.size:
+                z[np.ix_(free, own_keep)] = _conditional_draw(corr[k_keep:, k_keep:], 0, np.zeros((free.size, 0)), rng)
+        return z
+
+    def decode(
+        self,
+        table: Table,
+        z: np.ndarray,
+        rng: np.random.Generator,
+        parent_frame: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Turn own scores into a frame (key and FK columns left empty for the sampler).
+
+        ``parent_frame`` holds each row's synthetic parent row (aligned, NaN-filled for rows
+        without a parent), for date offsets from parent columns.
+        """
+        n = z.shape[0]
+        pos = {name: i for i, name in enumerate(self.dims)}
+        out: dict[str, Any] = {}
+        # Categories first (numerics may take their marginal from one), then numerics, then
+        # offsets (their reference must exist), then derived columns.
+        def stage(cm: ColumnModel) -> int:
+            if cm.role == "derived":
+                return 3
+            if cm.role != "copula":
+                return 0
+            return 2 if cm.offset_ref else 1 if cm.given else 0
+
+        for cm in sorted(self.columns, key=stage):
+            col = table.column(cm.name)
+            if cm.role == "copula":
+                enc = self.encoders[cm.value_dim]
+                zc = z[:, pos[cm.value_dim]]
+                raw = enc.decode(zc, out[cm.given].to_numpy(dtype=object)) if cm.given else enc.decode(zc)
+                if cm.offset_ref is not None:
+                    raw = raw + _reference_numbers(cm.offset_ref, cm.kind, pd.DataFrame(out), None, parent_frame)
+                values = from_number(raw, cm.kind) if cm.kind in _NUMERIC_KINDS else pd.Series(raw, dtype=object)
+                if cm.null_dim in pos:
+                    isnull = self.encoders[cm.null_dim].decode(z[:, pos[cm.null_dim]]) >= 0.5
+                    values = values.mask(isnull)
+                if not col.nullable and values.isna().any():
+                    # A NOT NULL column had no NULLs in training, so this only comes from an offset
+                    # whose reference is NULL: borrow neighbouring rows' values.
+                    values = values.ffill().bfill()
+                out[cm.name] = values
+            elif cm.role == "derived":
+                lookup = {_hashable(a): b for a, b in cm.mapping or []}
+                out[cm.name] = pd.Series([lookup.get(_hashable(v)) for v in out[cm.given]], dtype=object)
+            elif cm.role in ("text", "uuid", "binary"):
+                values = pd.Series(cm.generator.generate(n, rng), dtype=object)
+                if cm.null_rate > 0:
+                    values = values.mask(rng.random(n) < cm.null_rate)
+                out[cm.name] = values
+            else:  # key, fk and null columns are filled by the sampler
+                out[cm.name] = pd.Series([None] * n, dtype=object)
+        return pd.DataFrame({c.name: out[c.name] for c in self.columns}, index=pd.RangeIndex(n))
+
+    def count_dim(self, child: str, fk_index: int) -> str:
+        """Name of the dim holding children-per-row for ``child`` under its FK number ``fk_index``."""
+        return f"count:{child}:{fk_index}"
+
+    # ------------------------------------------------------------------- state
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "n_rows": self.n_rows,
+            "n_unparented": self.n_unparented,
+            "n_parent_rows": self.n_parent_rows,
+            "columns": [c.to_state() for c in self.columns],
+            "dims": list(self.dims),
+            "encoders": {
+                name: {"type": type(e).__name__, "state": e.to_state()} for name, e in self.encoders.items()
+            },
+            "context": list(self.context),
+            "corr": self.corr,
+            "split": self.split,
+            "split_categories": list(self.split_categories),
+            "split_corr": self.split_corr,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TableModel:
+        types = {c.__name__: c for c in (NumericEncoder, CategoricalEncoder, ConditionalNumericEncoder)}
+        return cls(
+            name=state["name"],
+            n_rows=int(state["n_rows"]),
+            n_unparented=int(state["n_unparented"]),
+            n_parent_rows=int(state["n_parent_rows"]),
+            columns=[ColumnModel.from_state(c) for c in state["columns"]],
+            dims=list(state["dims"]),
+            encoders={n: types[e["type"]].from_state(e["state"]) for n, e in state["encoders"].items()},
+            context=list(state["context"]),
+            corr=np.asarray(state["corr"], dtype=np.float64),
+            split=state["split"],
+            split_categories=list(state["split_categories"]),
+            split_corr=np.asarray(state["split_corr"], dtype=np.float64),
+        )
+
+
+@dataclass
+class ParentContext:
+    """What a child's fit needs from its driver parent: its dims, scores and rows, and the match."""
+
+    dims: list[str]
+    z: np.ndarray
+    frame: pd.DataFrame
+    rows: np.ndarray  # parent row of each child row, -1 where the FK is NULL or dangling
+
+
+# ---------------------------------------------------------------------- helpers
+def _key_columns(table: Table, fk_columns: set[str]) -> set[str]:
+    """Columns that get new unique keys: non-FK primary key columns and single-column UNIQUE
+    integer/uuid columns (text UNIQUE columns are made unique by their text generator)."""
+    keys = {c for c in table.primary_key if c not in fk_columns}
+    for u in table.unique_sets:
+        if len(u) == 1 and u[0] not in fk_columns and table.column(u[0]).kind in ("integer", "uuid"):
+            keys.add(u[0])
+    return keys
+
+
+def _key_model(col: Column, values: pd.Series) -> ColumnModel:
+    if col.kind == "uuid" or (
+        col.kind == "string" and len(values) and values.astype(str).str.match(UUID_RE).all()
+    ):
+        return ColumnModel(col.name, col.kind, "key", UuidGenerator.fit(values.to_numpy()))
+    if col.kind == "string":
+        return ColumnModel(col.name, col.kind, "key", TextGenerator.fit(values.to_numpy(), unique=True))
+    return ColumnModel(col.name, col.kind, "key", key_start=1)
+
+
+def _generated_role(col: Column, values: pd.Series, n_valid: int) -> Role | None:
+    if col.kind == "binary":
+        return "binary"
+    if col.kind == "uuid":
+        return "uuid"
+    if col.kind not in ("string", "json"):
+        return None
+    n_distinct = values.nunique()
+    if col.kind == "string" and n_distinct > 1 and values.astype(str).str.match(UUID_RE).all():
+        return "uuid"
+    if n_distinct >= TEXT_MIN_DISTINCT and n_distinct > TEXT_DISTINCT_RATIO * n_valid:
+        return "text"
+    return None
+
+
+def _find_derived(frame: pd.DataFrame, categorical: list[str], models: dict[str, ColumnModel],
+                  unique: set[str]) -> None:
+    """Mark categorical columns that are a function of another one (unit of a test) as derived."""
+    n = len(frame)
+    for target in categorical:
+        if target in unique:
+            continue
+        for source in categorical:
+            if source == target or models[source].role != "copula":
+                continue
+            n_source = frame[source].nunique(dropna=False)
+            # A source with about one row per category makes anything look like a function of it.
+            if n_source > MAX_GIVEN_CATEGORIES or n_source * 5 > n:
+                continue
+            pairs = frame[[source, target]].astype(object).drop_duplicates()
+            if pairs[source].duplicated().any():
+                continue
+            cm = models[target]
+            cm.role, cm.given = "derived", source
+            cm.mapping = [[_plain_value(a), _plain_value(b)] for a, b in pairs.itertuples(index=False, name=None)]
+            break
+
+
+def _plain_value(v: Any) -> Any:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _hashable(v: Any) -> Any:
+    return _plain_value(v)
+
+
+def _best_given(x: np.ndarray, candidates: pd.DataFrame) -> str | None:
+    """The categorical column explaining most of ``x``'s rank variance, if it explains enough."""
+    best: tuple[float, str | None] = (GIVEN_MIN_ETA2, None)
+    for name in candidates.columns:
+        eta2 = correlation_ratio(x, candidates[name].to_numpy(dtype=object))
+        if eta2 > best[0]:
+            best = (eta2, name)
+    return best[1]
+
+
+def _whole_seconds(kind: str, x: np.ndarray) -> bool:
+    return kind in ("datetime", "time") and bool(np.all(x == np.round(x)))
+
+
+_EPOCH = np.datetime64("1970-01-01T00:00:00", "s")
+
+
+def to_number(values: pd.Series, kind: str) -> np.ndarray:
+    """Values of a numeric-like kind → float64 (dates as days, datetimes/times as seconds)."""
+    if kind == "date":
+        return (values.to_numpy(dtype="datetime64[D]").astype(np.int64)).astype(np.float64)
+    if kind == "datetime":
+        us = values.to_numpy(dtype="datetime64[us]").astype(np.int64)
+        return us / 1e6
+    if kind == "time":
+        return np.array([v.hour * 3600 + v.minute * 60 + v.second + v.microsecond / 1e6 for v in values], dtype=np.float64)
+    return pd.to_numeric(values).to_numpy(dtype=np.float64)
+
+
+def from_number(x: np.ndarray, kind: str) -> pd.Series:
+    """Inverse of :func:`to_number`, into the frame convention's dtype (NaN → NULL)."""
+    nan = np.isnan(x)
+    if kind == "date":
+        days = np.where(nan, 0, np.round(x)).astype(np.int64)
+        out = pd.Series(days.astype("datetime64[D]").astype("datetime64[ns]"))
+        return out.mask(nan)
+    if kind == "datetime":
+        us = np.where(nan, 0, np.round(x * 1e6)).astype(np.int64)
+        out = pd.Series(us.astype("datetime64[us]").astype("datetime64[ns]"))
+        return out.mask(nan)
+    if kind == "time":
+        secs = np.clip(np.where(nan, 0, x), 0, 86399.999999)
+        vals = [None if m else (dt.datetime.min + dt.timedelta(seconds=float(s))).time() for s, m in zip(secs, nan)]
+        return pd.Series(vals, dtype=object)
+    if kind == "integer":
+        return pd.Series(np.round(x)).astype("Int64").mask(nan)
+    return pd.Series(x, dtype=np.float64)
+
+
+def _reference_numbers(
+    ref: str,
+    kind: str,
+    frame: pd.DataFrame,
+    parent: ParentContext | None,
+    parent_frame: pd.DataFrame | None = None,
+) -> np.ndarray:
+    """Numbers (in ``kind``'s unit) of the column a date offset is taken from, row-aligned."""
+    where, name = ref.split(":", 1)
+    if where == "self":
+        series = frame[name]
+    elif parent_frame is not None:
+        series = parent_frame[name]
+    else:
+        assert parent is not None
+        rows = parent.rows
+        src = parent.frame[name].to_numpy(dtype="datetime64[us]")
+        vals = np.full(rows.size, np.datetime64("NaT"), dtype="datetime64[us]")
+        vals[rows >= 0] = src[rows[rows >= 0]]
+        series = pd.Series(vals)
+    # The offset is counted in the unit of the column being generated.
+    if kind == "date":
+        return to_number(series.dt.normalize() if hasattr(series, "dt") else series, "date")
+    return to_number(series, "datetime")
+
+
+def _choose_offsets(table: Table, frame: pd.DataFrame, parent: ParentContext | None) -> dict[str, str]:
+    """For each date/datetime column, the tightest NOT NULL reference it is never earlier than."""
+    temporal = [c for c in table.columns if c.kind in _TEMPORAL]
+    if not temporal or len(frame) == 0:
+        return {}
+    chosen: dict[str, str] = {}
+    candidates: list[tuple[str, Column, np.ndarray]] = []
+    if parent is not None and (parent.rows >= 0).any():
+        for pc in parent.frame.columns:
+            pser = parent.frame[pc]
+            if not pd.api.types.is_datetime64_any_dtype(pser) or pser.isna().any():
+                continue
+            src = pser.to_numpy(dtype="datetime64[us]")
+            vals = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[us]")
+            ok = parent.rows >= 0
+            vals[ok] = src[parent.rows[ok]]
+            is_date = bool((pser == pser.dt.normalize()).all())
+            candidates.append((f"parent:{pc}", Column(pc, "date" if is_date else "datetime"), vals))
+    for col in temporal:
+        values = frame[col.name]
+        mine = values.to_numpy(dtype="datetime64[us]")
+        best: tuple[float, str] | None = None
+        for ref, rcol, rvals in candidates:
+            if col.kind == "date" and rcol.kind == "datetime":
+                continue  # a date cannot be placed after a time of day without rounding past it
+            both = ~(np.isnat(mine) | np.isnat(rvals))
+            if not both.any() or (~np.isnat(mine) & np.isnat(rvals)).any():
+                continue
+            diff = (mine[both] - rvals[both]).astype(np.int64)
+            if (diff < 0).any():
+                continue
+            med = float(np.median(diff))
+            if best is None or med < best[0]:
+                best = (med, ref)
+        if best is not None:
+            chosen[col.name] = best[1]
+        if not values.isna().any():
+            candidates.append((f"self:{col.name}", col, mine))
+    return chosen
+
+
+def _correlation(z: np.ndarray) -> np.ndarray:
+    """Correlation of normal scores, made positive definite with unit diagonal."""
+    d = z.shape[1]
+    if d == 0:
+        return np.zeros((0, 0))
+    if z.shape[0] < 2:
+        return np.eye(d)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.corrcoef(z, rowvar=False)
+    c = np.atleast_2d(np.nan_to_num(c, nan=0.0))
+    np.fill_diagonal(c, 1.0)
+    w, v = np.linalg.eigh((c + c.T) / 2)
+    w = np.maximum(w, 1e-6)
+    c = (v * w) @ v.T
+    s = np.sqrt(np.diag(c))
+    return c / np.outer(s, s)
+
+
+def _conditional_draw(corr: np.ndarray, k: int, context: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw the last ``len(corr) - k`` dims given the first ``k`` (one output row per context row)."""
+    d = corr.shape[0] - k
+    n = context.shape[0]
+    if n == 0:
+        return np.zeros((0, d))
+    if k == 0:
+        return rng.standard_normal((n, d)) @ _sqrtm(corr).T
+    c_cc = corr[:k, :k] + _RIDGE * np.eye(k)
+    c_co = corr[:k, k:]
+    b = np.linalg.solve(c_cc, c_co)
+    cov = corr[k:, k:] - c_co.T @ b
+    return context @ b + rng.standard_normal((n, d)) @ _sqrtm(cov).T
+
+
+def _sqrtm(cov: np.ndarray) -> np.ndarray:
+    """A matrix L with L @ L.T == cov (eigen-based, tolerant of tiny negative eigenvalues)."""
+    if cov.size == 0:
+        return cov
+    w, v = np.linalg.eigh((cov + cov.T) / 2)
+    return v * np.sqrt(np.maximum(w, 0.0))

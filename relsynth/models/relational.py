@@ -1,0 +1,296 @@
+"""The database model: one copula per table plus the statistics of every non-driver FK.
+
+:func:`fit_model` learns it parent-first from a schema and its frames; :meth:`Model.sample`
+draws a synthetic database; :meth:`Model.save` / :func:`load_model` store it as JSON plus numpy
+arrays in a zip file (no pickle, so loading a file never runs code).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relsynth.errors import ModelError, SchemaError
+from relsynth.models.copula import ParentContext, TableModel
+from relsynth.plan import Plan, make_plan
+from relsynth.schema.model import ForeignKey, Schema
+from relsynth.transform.encoders import NumericEncoder
+from relsynth.transform.keys import match_rows, null_any
+
+__all__ = ["Model", "FKStats", "fit_model", "load_model", "FORMAT", "FORMAT_VERSION"]
+
+log = logging.getLogger("relsynth")
+
+FORMAT = "relsynth-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class FKStats:
+    """What is learned about a secondary, deferred or self-referencing FK.
+
+    Attributes:
+        null_rate: Share of child rows whose FK is NULL.
+        degree: Distribution of children per parent row (zeros included).
+        unique: The FK columns are unique in the child (a one-to-one relationship).
+        dangling: Child rows whose non-NULL FK matched no parent row in the source.
+    """
+
+    null_rate: float
+    degree: NumericEncoder
+    unique: bool = False
+    dangling: int = 0
+
+    def to_state(self) -> dict[str, Any]:
+        return {"null_rate": self.null_rate, "degree": self.degree.to_state(), "unique": self.unique,
+                "dangling": self.dangling}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> FKStats:
+        return cls(float(state["null_rate"]), NumericEncoder.from_state(state["degree"]),
+                   bool(state["unique"]), int(state["dangling"]))
+
+
+@dataclass
+class Model:
+    """A fitted synthetic-database model.
+
+    Attributes:
+        schema: The source schema (no data).
+        tables: The copula model of each table.
+        fk_stats: Statistics of each non-driver FK, keyed ``"table#fk_index"``.
+        seed: The seed used for fitting.
+        notes: Things the fit noticed (dangling references, ...), for the user.
+        drivers: The driver FK chosen from data for tables with several parents (index into
+            the table's foreign keys).
+    """
+
+    schema: Schema
+    tables: dict[str, TableModel]
+    fk_stats: dict[str, FKStats] = field(default_factory=dict)
+    seed: int = 0
+    notes: list[str] = field(default_factory=list)
+    drivers: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def plan(self) -> Plan:
+        """The generation plan (derived from the schema and the stored driver choices)."""
+        return make_plan(self.schema, self.drivers)
+
+    def sample(self, scale: float = 1.0, seed: int | None = None) -> dict[str, pd.DataFrame]:
+        """Draw a synthetic database.
+
+        Args:
+            scale: Multiplies the number of rows of tables generated without a parent; child
+                tables follow through their learned children-per-parent counts.
+            seed: Same seed, same output. None draws a fresh seed.
+
+        Returns:
+            One frame per table, in schema order, in the frame convention.
+        """
+        from relsynth.sampling.relational import sample_model
+
+        return sample_model(self, scale=scale, seed=seed)
+
+    # ---------------------------------------------------------------- storage
+    def save(self, path: str | Path) -> Path:
+        """Write the model to ``path`` (a zip of ``model.json`` and ``arrays.npz``; no pickle)."""
+        arrays: dict[str, np.ndarray] = {}
+        state = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "seed": self.seed,
+            "notes": list(self.notes),
+            "drivers": dict(self.drivers),
+            "schema": self.schema.to_dict(),
+            "tables": {n: t.to_state() for n, t in self.tables.items()},
+            "fk_stats": {k: s.to_state() for k, s in self.fk_stats.items()},
+        }
+        doc = json.dumps(_pack(state, arrays), indent=1, allow_nan=False)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        path = Path(path)
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("model.json", doc)
+            zf.writestr("arrays.npz", buf.getvalue())
+        return path
+
+
+def load_model(path: str | Path) -> Model:
+    """Read a model written by :meth:`Model.save`; a damaged or foreign file raises ModelError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file '{path}' does not exist; fit one with `relsynth fit SRC -o {path.name}`")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            doc = json.loads(zf.read("model.json"))
+            with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+        raise ModelError(f"'{path}' is not a readable relsynth model file ({type(exc).__name__}); refit it") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ModelError(f"'{path}' is not a relsynth model file; refit it with `relsynth fit`")
+    if doc.get("version") != FORMAT_VERSION:
+        raise ModelError(
+            f"'{path}' has model format version {doc.get('version')}, this relsynth reads version "
+            f"{FORMAT_VERSION}; refit the model with this version"
+        )
+    try:
+        state = _unpack(doc, arrays)
+        return Model(
+            schema=Schema.from_dict(state["schema"]),
+            tables={n: TableModel.from_state(t) for n, t in state["tables"].items()},
+            fk_stats={k: FKStats.from_state(s) for k, s in state["fk_stats"].items()},
+            seed=int(state["seed"]),
+            notes=list(state["notes"]),
+            drivers={k: int(v) for k, v in state["drivers"].items()},
+        )
+    except (KeyError, TypeError, ValueError, SchemaError) as exc:
+        raise ModelError(f"'{path}' is damaged ({type(exc).__name__}: {exc}); refit it") from None
+
+
+def _pack(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(obj, np.ndarray):
+        if obj.dtype == object:
+            raise ModelError("internal error: object arrays cannot be stored without pickle")
+        key = f"a{len(arrays)}"
+        arrays[key] = obj
+        return {"__array__": key}
+    if isinstance(obj, dict):
+        return {str(k): _pack(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_pack(v, arrays) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _unpack(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {"__array__"}:
+            return arrays[obj["__array__"]]
+        return {k: _unpack(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_unpack(v, arrays) for v in obj]
+    return obj
+
+
+def fk_key(table: str, schema: Schema, fk: ForeignKey) -> str:
+    """Stable key of an FK in :attr:`Model.fk_stats`: ``"table#index"``."""
+    return f"{table}#{_fk_index(schema, table, fk)}"
+
+
+def _fk_index(schema: Schema, table: str, fk: ForeignKey) -> int:
+    for i, candidate in enumerate(schema.tables[table].foreign_keys):
+        if candidate is fk or candidate == fk:
+            return i
+    raise KeyError(fk.label)
+
+
+def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) -> Model:
+    """Learn a :class:`Model` from ``frames`` (one per table of ``schema``, frame convention).
+
+    Tables are fitted parent-first. A child's copula includes its driver parent's dimensions;
+    each parent's copula includes the children-per-row count of every relationship it drives.
+    """
+    missing = [t for t in schema.tables if t not in frames]
+    if missing:
+        raise SchemaError(f"no data given for table(s) {', '.join(missing)}; pass a frame for every table")
+    drivers = choose_drivers(schema, frames)
+    plan = make_plan(schema, drivers)
+    rng = np.random.default_rng(seed)
+    notes: list[str] = []
+
+    # Pass 1: every child's parent row under its driver FK, and children-per-row counts.
+    parent_rows: dict[str, np.ndarray] = {}
+    counts: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
+    for name in plan.order:
+        driver = plan.tables[name].driver
+        if driver is None:
+            continue
+        parent = driver.ref_table
+        rows = match_rows(frames[name], driver.columns, frames[parent], driver.ref_columns)
+        dangling = int(((rows < 0) & ~null_any(frames[name], driver.columns)).sum())
+        if dangling:
+            notes.append(f"{name}.{driver.label}: {dangling} row(s) point at no {parent} row; "
+                         "they were learned as rows without a parent")
+        parent_rows[name] = rows
+        dim = f"count:{name}:{_fk_index(schema, name, driver)}"
+        counts[parent][dim] = np.bincount(rows[rows >= 0], minlength=len(frames[parent]))
+
+    # Pass 2: fit each table, children seeing their parent's dims.
+    models: dict[str, TableModel] = {}
+    scores: dict[str, np.ndarray] = {}
+    for name in plan.order:
+        table = schema.tables[name]
+        driver = plan.tables[name].driver
+        ctx = None
+        if driver is not None:
+            parent = driver.ref_table
+            ctx = ParentContext(models[parent].dims, scores[parent], frames[parent], parent_rows[name])
+        models[name], scores[name] = TableModel.fit(
+            table, frames[name], rng, fk_columns=table.fk_columns, counts=counts.get(name), parent=ctx
+        )
+
+    # Non-driver FKs: NULL share and the degree distribution of their parents.
+    fk_stats: dict[str, FKStats] = {}
+    for name in plan.order:
+        tp = plan.tables[name]
+        child = frames[name]
+        for fk in tp.secondary + tp.deferred + tp.self_refs:
+            parent = frames[fk.ref_table]
+            rows = match_rows(child, fk.columns, parent, fk.ref_columns)
+            is_null = null_any(child, fk.columns)
+            dangling = int(((rows < 0) & ~is_null).sum())
+            if dangling:
+                notes.append(f"{name}.{fk.label}: {dangling} row(s) point at no {fk.ref_table} row; "
+                             "the output gives them existing parents")
+            degree, _ = NumericEncoder.fit_transform(
+                np.bincount(rows[rows >= 0], minlength=len(parent)).astype(np.float64), rng, integer=True
+            )
+            unique = any(set(u) <= set(fk.columns) for u in schema.tables[name].unique_sets)
+            fk_stats[fk_key(name, schema, fk)] = FKStats(
+                null_rate=float(is_null.mean()) if len(child) else 0.0,
+                degree=degree, unique=unique, dangling=dangling,
+            )
+    for note in notes:
+        log.warning(note)
+    return Model(schema=schema, tables=models, fk_stats=fk_stats, seed=seed, notes=notes, drivers=drivers)
+
+
+def choose_drivers(schema: Schema, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """For tables with several parents, the FK whose parent rows most often have children.
+
+    Generating children under the parent they cover best (lines under their invoice, not under
+    the track they happen to sell) keeps the children-per-parent shape where it says most, and
+    leaves the sparse relationships to the degree-preserving assignment.
+    """
+    base = make_plan(schema)
+    drivers: dict[str, int] = {}
+    for name, tp in base.tables.items():
+        candidates = ([tp.driver] if tp.driver else []) + tp.secondary
+        if len(candidates) < 2:
+            continue
+        child = frames[name]
+
+        def score(fk: ForeignKey) -> tuple[float, int]:
+            parent = frames[fk.ref_table]
+            if len(parent) == 0 or len(child) == 0:
+                return (0.0, 0)
+            rows = match_rows(child, fk.columns, parent, fk.ref_columns)
+            covered = np.unique(rows[rows >= 0]).size / len(parent)
+            linked = float((rows >= 0).mean())
+            return (covered * linked, base.tables[fk.ref_table].depth)
+
+        best = max(candidates, key=score)
+        drivers[name] = _fk_index(schema, name, best)
+    return drivers

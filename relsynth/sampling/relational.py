@@ -1,0 +1,292 @@
+"""The relational sampler: parent-first generation where every FK points at a synthetic parent.
+
+For each table in plan order:
+
+1. rows: tables without a driver FK get ``scale × source rows``; a child gets, for each synthetic
+   parent row, the children-per-row count decoded from the parent's own copula draw, plus rows
+   without a parent at the source's rate;
+2. values: the child's copula is drawn conditioned on its parent's normal scores;
+3. keys: new primary keys; the driver FK copies the parent's key; secondary FKs are assigned to
+   existing parents following each parent's degree distribution; self-references form a forest;
+4. UNIQUE sets (the primary key included) are enforced: colliding FK draws are redrawn, rows that
+   still collide are dropped before any child is generated under them.
+
+FKs cut to break a cycle are filled after every table exists.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from relsynth.errors import ConfigError, ModelError
+from relsynth.models.copula import TableModel, from_number
+from relsynth.models.relational import FKStats, Model, fk_key
+from relsynth.schema.model import ForeignKey, Table
+from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
+from relsynth.transform.keys import assign_parents, take_keys
+
+__all__ = ["sample_model"]
+
+#: Attempts at redrawing FK values that collide on a UNIQUE set before dropping the rows.
+_REDRAWS = 25
+
+
+def _check_scale(scale: float) -> float:
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        raise ConfigError(f"scale must be a number, got {scale!r}; use e.g. --scale 2 or scale=0.5") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ConfigError(f"scale must be a positive number, got {scale!r}; use e.g. --scale 2 or scale=0.5")
+    return value
+
+
+def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> dict[str, pd.DataFrame]:
+    """Draw a synthetic database from ``model`` (see :meth:`relsynth.models.relational.Model.sample`)."""
+    scale = _check_scale(scale)
+    if seed is None:
+        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+    schema = model.schema
+    plan = model.plan
+    frames: dict[str, pd.DataFrame] = {}
+    scores: dict[str, np.ndarray] = {}
+    for position, name in enumerate(plan.order):
+        rng = np.random.default_rng([int(seed), position])
+        table = schema.tables[name]
+        tm = model.tables[name]
+        tp = plan.tables[name]
+        driver = tp.driver
+        parent_frame = None
+        if driver is None:
+            z = tm.sample_scores(None, int(round(tm.n_rows * scale)), rng)
+            rows = np.full(z.shape[0], -1, dtype=np.int64)
+        else:
+            parent = driver.ref_table
+            ptm = model.tables[parent]
+            pz = scores[parent]
+            counts = _child_counts(ptm, ptm.count_dim(name, _index(table, driver)), pz)
+            ratio = pz.shape[0] / tm.n_parent_rows if tm.n_parent_rows else scale
+            # Small parents (lookups) make the sum of sampled counts swing widely: apportion the
+            # expected total over the parents in proportion to their sampled counts.
+            counts = _apportion(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
+            parent_rows = np.repeat(np.arange(pz.shape[0]), counts)
+            n_free = int(round(tm.n_unparented * ratio))
+            ctx_idx = [ptm.dims.index(d) for d in tm.context]
+            z = tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng)
+            rows = np.concatenate([parent_rows, np.full(n_free, -1, dtype=np.int64)])
+            if n_free and not _nullable(table, driver):
+                # The source had rows whose NOT NULL FK matched nothing: give them real parents.
+                rows[rows < 0] = rng.integers(0, max(pz.shape[0], 1), size=n_free) if pz.shape[0] else -1
+            parent_frame = _aligned(frames[parent], rows)
+        frame = tm.decode(table, z, rng, parent_frame)
+        _fill_keys(tm, table, frame, rng)
+        if driver is not None:
+            for col, values in zip(driver.columns, take_keys(frames[driver.ref_table], driver.ref_columns, rows).values()):
+                frame[col] = values
+            keep = rows >= 0 if not _nullable(table, driver) else np.ones(len(frame), dtype=bool)
+            frame, z = frame[keep].reset_index(drop=True), z[keep]
+        for fk in tp.secondary:
+            _fill_fk(frame, table, fk, frames[fk.ref_table], model.fk_stats[fk_key(name, schema, fk)], rng)
+        for fk in tp.self_refs:
+            _fill_self_ref(frame, table, fk, model.fk_stats[fk_key(name, schema, fk)], rng)
+        frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
+        frames[name] = frame
+        scores[name] = z
+
+    for name in plan.order:
+        for fk in plan.tables[name].deferred:
+            rng = np.random.default_rng([int(seed), len(plan.order), _index(schema.tables[name], fk)])
+            _fill_fk(frames[name], schema.tables[name], fk, frames[fk.ref_table],
+                     model.fk_stats[fk_key(name, schema, fk)], rng)
+
+    return {name: _finalize(frames[name], schema.tables[name]) for name in schema.tables}
+
+
+# ---------------------------------------------------------------------- helpers
+def _index(table: Table, fk: ForeignKey) -> int:
+    for i, candidate in enumerate(table.foreign_keys):
+        if candidate is fk or candidate == fk:
+            return i
+    raise ModelError(f"foreign key {fk.label} is not part of table {table.name!r}; the model and schema disagree")
+
+
+def _nullable(table: Table, fk: ForeignKey) -> bool:
+    return all(table.column(c).nullable for c in fk.columns)
+
+
+def _child_counts(ptm: TableModel, dim: str, pz: np.ndarray) -> np.ndarray:
+    if dim not in ptm.dims:
+        raise ModelError(f"model of {ptm.name!r} has no children count {dim!r}; the model file does not match its schema")
+    counts = ptm.encoders[dim].decode(pz[:, ptm.dims.index(dim)])
+    return np.maximum(np.round(counts), 0).astype(np.int64)
+
+
+def _apportion(counts: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
+    """Integer counts summing to ``total``, proportional to ``counts`` (zeros stay zero)."""
+    if counts.sum() == 0 or total <= 0:
+        return counts if total > 0 else np.zeros_like(counts)
+    return np.bincount(assign_parents(total, counts, rng), minlength=counts.size)
+
+
+def _aligned(parent: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """Parent rows aligned with child rows (all-NULL where a child has no parent)."""
+    if len(parent) == 0:
+        return pd.DataFrame(index=pd.RangeIndex(rows.size), columns=parent.columns)
+    out = parent.iloc[np.where(rows < 0, 0, rows)].reset_index(drop=True)
+    if (rows < 0).any():
+        out = out.mask(pd.Series(rows < 0), axis=0)
+    return out
+
+
+def _fill_keys(tm: TableModel, table: Table, frame: pd.DataFrame, rng: np.random.Generator) -> None:
+    n = len(frame)
+    for cm in tm.columns:
+        if cm.role != "key":
+            continue
+        if isinstance(cm.generator, (TextGenerator, UuidGenerator)):
+            frame[cm.name] = pd.Series(cm.generator.generate(n, rng), dtype=object)
+        elif cm.kind in ("integer", "float", "decimal", "date", "datetime"):
+            frame[cm.name] = from_number(np.arange(cm.key_start, cm.key_start + n, dtype=np.float64),
+                                         "integer" if cm.kind in ("float", "decimal") else cm.kind)
+        else:
+            frame[cm.name] = pd.Series([f"{i}" for i in range(cm.key_start, cm.key_start + n)], dtype=object)
+
+
+def _fill_fk(
+    frame: pd.DataFrame,
+    table: Table,
+    fk: ForeignKey,
+    parent: pd.DataFrame,
+    stats: FKStats,
+    rng: np.random.Generator,
+    rows_mask: np.ndarray | None = None,
+) -> None:
+    """Assign ``fk`` for all rows (or those in ``rows_mask``) from existing parent rows."""
+    target = np.arange(len(frame)) if rows_mask is None else np.flatnonzero(rows_mask)
+    n = target.size
+    nullable = _nullable(table, fk)
+    rows = np.full(n, -1, dtype=np.int64)
+    live = np.ones(n, dtype=bool)
+    if nullable and stats.null_rate > 0:
+        live = rng.random(n) >= stats.null_rate
+    m = int(live.sum())
+    n_parent = len(parent)
+    if n_parent and m:
+        if stats.unique:
+            chosen = rng.permutation(n_parent)[:m]
+            if chosen.size < m:  # more one-to-one children than parents: the rest must stay NULL
+                live[np.flatnonzero(live)[chosen.size:]] = False
+            rows[live] = chosen
+        else:
+            degrees = stats.degree.decode(rng.standard_normal(n_parent))
+            rows[live] = assign_parents(m, degrees, rng)
+    for col, values in zip(fk.columns, take_keys(parent, fk.ref_columns, rows).values()):
+        if rows_mask is None:
+            frame[col] = values
+        else:
+            column = frame[col].astype(values.dtype) if len(values) else frame[col]
+            column.iloc[target] = values.to_numpy()
+            frame[col] = column
+
+
+def _fill_self_ref(frame: pd.DataFrame, table: Table, fk: ForeignKey, stats: FKStats, rng: np.random.Generator) -> None:
+    """A forest: each non-root row points at an earlier row, so no row is its own ancestor."""
+    n = len(frame)
+    if n == 0:
+        return
+    root = rng.random(n) < stats.null_rate
+    root[0] = True
+    idx = np.arange(n)
+    parent_rows = np.floor(rng.random(n) * idx).astype(np.int64)
+    nullable = _nullable(table, fk)
+    rows = np.where(root, -1 if nullable else idx, parent_rows)
+    snapshot = frame[fk.ref_columns].copy()
+    for col, values in zip(fk.columns, take_keys(snapshot, fk.ref_columns, rows).values()):
+        frame[col] = values
+
+
+def _enforce_unique(
+    frame: pd.DataFrame,
+    z: np.ndarray,
+    table: Table,
+    secondary: list[ForeignKey],
+    frames: dict[str, pd.DataFrame],
+    model: Model,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Make every UNIQUE set (PK included) unique.
+
+    Colliding values of a single learned text column are replaced by unused categories, then by
+    new pattern-generated text; colliding secondary FKs are redrawn; rows still colliding are
+    dropped (before any child row is generated under them).
+    """
+    tm = model.tables[table.name]
+    for columns in table.unique_sets:
+        if len(columns) == 1:
+            _repair_unique_text(frame, tm, columns[0], rng)
+        for _ in range(_REDRAWS):
+            dup = _duplicates(frame, columns)
+            if not dup.any():
+                break
+            movable = [fk for fk in secondary if set(fk.columns) & set(columns)]
+            if not movable:
+                break
+            for fk in movable:
+                _fill_fk(frame, table, fk, frames[fk.ref_table],
+                         model.fk_stats[fk_key(table.name, model.schema, fk)], rng, rows_mask=dup)
+        dup = _duplicates(frame, columns)
+        if dup.any():
+            frame, z = frame[~dup].reset_index(drop=True), z[~dup]
+    return frame, z
+
+
+def _repair_unique_text(frame: pd.DataFrame, tm: TableModel, column: str, rng: np.random.Generator) -> None:
+    cm = next(c for c in tm.columns if c.name == column)
+    enc = tm.encoders.get(cm.value_dim)
+    if cm.role != "copula" or not isinstance(enc, CategoricalEncoder):
+        return
+    dup = _duplicates(frame, [column])
+    if not dup.any():
+        return
+    rows = np.flatnonzero(dup)
+    used = set(frame[column].dropna())
+    unused = [c for c in enc.categories if c not in used]
+    fill = list(rng.permutation(np.asarray(unused, dtype=object))[: rows.size]) if unused else []
+    if len(fill) < rows.size and all(isinstance(c, str) for c in enc.categories):
+        gen = TextGenerator.fit(enc.categories, unique=True)
+        taken = used | set(fill)
+        extra = [v for v in gen.generate(4 * (rows.size - len(fill)) + 16, rng) if v not in taken]
+        fill += extra[: rows.size - len(fill)]
+    if fill:
+        column_values = frame[column].astype(object)
+        column_values.iloc[rows[: len(fill)]] = fill
+        frame[column] = column_values
+
+
+def _duplicates(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Rows repeating an earlier row's value on ``columns`` (rows with a NULL there never collide)."""
+    if len(frame) == 0:
+        return np.zeros(0, dtype=bool)
+    sub = frame[columns]
+    complete = sub.notna().all(axis=1).to_numpy()
+    return sub.duplicated().to_numpy() & complete
+
+
+def _finalize(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Columns in schema order, each in the frame convention's dtype."""
+    out = {}
+    for col in table.columns:
+        s = frame[col.name] if col.name in frame else pd.Series([None] * len(frame), dtype=object)
+        if col.kind == "integer":
+            s = pd.to_numeric(s).astype("Int64") if len(s) else s.astype("Int64")
+        elif col.kind in ("float", "decimal"):
+            s = pd.to_numeric(s).astype("float64")
+        elif col.kind == "boolean":
+            s = s.astype("boolean")
+        elif col.kind in ("date", "datetime"):
+            s = pd.to_datetime(s)
+        else:
+            s = s.astype(object).where(s.notna(), None)
+        out[col.name] = s.reset_index(drop=True)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))

@@ -1,0 +1,464 @@
+"""Column encoders and value generators.
+
+Encoders map a column to standard-normal scores for the Gaussian copula and back:
+
+- :class:`NumericEncoder`: the distributional transform (ties spread uniformly over their
+  probability mass) on the way in; a quantile function on the way out — a step function for
+  columns with few distinct values (exact frequencies), linear interpolation between quantile
+  knots otherwise. Integer-ness and decimal places are restored.
+- :class:`CategoricalEncoder`: each category owns an interval of (0, 1) as wide as its frequency.
+
+Generators make values that are not learned through the copula:
+
+- :class:`TextGenerator`: high-cardinality text (names, titles, codes) from character-class
+  patterns ("Aaaa 99"), so no real value is ever copied; optionally unique.
+- :class:`UuidGenerator` and :class:`BinaryGenerator`.
+
+Every class is plain data: ``to_state()`` returns JSON-able values and numpy arrays, and
+``from_state()`` rebuilds it; the model file stores exactly that (no pickle).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+__all__ = [
+    "to_normal",
+    "from_normal",
+    "NumericEncoder",
+    "ConditionalNumericEncoder",
+    "CategoricalEncoder",
+    "correlation_ratio",
+    "TextGenerator",
+    "UuidGenerator",
+    "BinaryGenerator",
+    "detect_decimals",
+    "UUID_RE",
+]
+
+_EPS = 1e-7
+#: Columns with at most this many distinct values are decoded with an exact step function.
+DISCRETE_LIMIT = 40
+#: Number of quantile knots kept for continuous columns.
+N_KNOTS = 513
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+def to_normal(u: np.ndarray) -> np.ndarray:
+    """Uniform (0, 1) → standard normal scores, clipped away from ±inf."""
+    return ndtri(np.clip(u, _EPS, 1 - _EPS))
+
+
+def from_normal(z: np.ndarray) -> np.ndarray:
+    """Standard normal scores → uniform (0, 1)."""
+    return ndtr(z)
+
+
+def detect_decimals(x: np.ndarray, limit: int = 6) -> int | None:
+    """Smallest number of decimal places that represents every value of ``x``, or None if > limit."""
+    if x.size == 0:
+        return 0
+    sample = x[: 20000]
+    for d in range(limit + 1):
+        scaled = sample * (10.0**d)
+        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6 + 1e-12 * np.abs(scaled)):
+            return d
+    return None
+
+
+def _distributional_transform(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Uniform scores of ``x`` under its own empirical CDF, ties spread over their mass."""
+    n = x.size
+    s = np.sort(x)
+    left = np.searchsorted(s, x, side="left")
+    right = np.searchsorted(s, x, side="right")
+    return (left + rng.random(n) * (right - left)) / n
+
+
+@dataclass
+class NumericEncoder:
+    """Empirical marginal of a numeric column (also used for datetimes as epoch numbers).
+
+    Attributes:
+        discrete: True when decoded through an exact step function over ``values``.
+        values: Distinct values (discrete) or quantile knots (continuous).
+        cum: Cumulative probabilities: upper bound of each value (discrete) or knot positions.
+        integer: Round decoded values to integers.
+        decimals: Round decoded values to this many decimal places (None: leave as is).
+    """
+
+    discrete: bool
+    values: np.ndarray
+    cum: np.ndarray
+    integer: bool = False
+    decimals: int | None = None
+
+    @classmethod
+    def fit_transform(
+        cls, x: np.ndarray, rng: np.random.Generator, integer: bool = False, decimals: int | None = None
+    ) -> tuple[NumericEncoder, np.ndarray]:
+        """Fit on the non-null values ``x`` and return the encoder and their normal scores."""
+        x = np.asarray(x, dtype=np.float64)
+        n = x.size
+        if n == 0:
+            return cls(True, np.array([0.0]), np.array([1.0]), integer, decimals), np.zeros(0)
+        if integer:
+            decimals = 0
+        elif decimals is None:
+            decimals = detect_decimals(x)
+        s = np.sort(x)
+        distinct, counts = np.unique(s, return_counts=True)
+        if distinct.size <= DISCRETE_LIMIT:
+            enc = cls(True, distinct, np.cumsum(counts) / n, integer, decimals)
+        else:
+            p = np.linspace(0.0, 1.0, min(N_KNOTS, n))
+            pos = p * (n - 1)
+            lo = np.floor(pos).astype(np.int64)
+            hi = np.minimum(lo + 1, n - 1)
+            frac = pos - lo
+            knots = s[lo] * (1 - frac) + s[hi] * frac
+            enc = cls(False, knots, p, integer, decimals)
+        return enc, to_normal(_distributional_transform(x, rng))
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Normal scores → values (float64, rounded as the column needs)."""
+        u = from_normal(z)
+        if self.discrete:
+            idx = np.minimum(np.searchsorted(self.cum, u, side="right"), self.values.size - 1)
+            return self.values[idx].astype(np.float64)
+        out = np.interp(u, self.cum, self.values)
+        if self.decimals is not None:
+            out = np.round(out, self.decimals)
+        return out
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "discrete": self.discrete,
+            "values": self.values,
+            "cum": self.cum,
+            "integer": self.integer,
+            "decimals": self.decimals,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> NumericEncoder:
+        return cls(**state)
+
+
+@dataclass
+class CategoricalEncoder:
+    """Categories, most frequent first, each owning a slice of (0, 1) as wide as its frequency."""
+
+    categories: list[Any]
+    cum: np.ndarray
+
+    @classmethod
+    def fit_transform(cls, values: np.ndarray, rng: np.random.Generator) -> tuple[CategoricalEncoder, np.ndarray]:
+        """Fit on non-null ``values`` (any hashable) and return the encoder and normal scores."""
+        codes, uniques = _factorize(values)
+        n = codes.size
+        if n == 0:
+            return cls([], np.array([1.0])), np.zeros(0)
+        counts = np.bincount(codes, minlength=len(uniques))
+        order = np.argsort(-counts, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        freq = counts[order] / n
+        cum = np.cumsum(freq)
+        lo = cum - freq
+        r = rank[codes]
+        u = lo[r] + rng.random(n) * freq[r]
+        cats = [_plain(uniques[i]) for i in order]
+        return cls(cats, cum), to_normal(u)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Normal scores → an object array of categories."""
+        if not self.categories:
+            return np.full(z.shape, None, dtype=object)
+        idx = np.minimum(np.searchsorted(self.cum, from_normal(z), side="right"), len(self.categories) - 1)
+        return np.asarray(self.categories, dtype=object)[idx]
+
+    def to_state(self) -> dict[str, Any]:
+        return {"categories": list(self.categories), "cum": self.cum}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CategoricalEncoder:
+        return cls(list(state["categories"]), np.asarray(state["cum"]))
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=False, use_na_sentinel=False)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars → Python scalars, so categories are JSON-able."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+_CLASS_TABLE = str.maketrans(
+    {**{c: "A" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+     **{c: "a" for c in "abcdefghijklmnopqrstuvwxyz"},
+     **{c: "9" for c in "0123456789"}}
+)
+
+
+@dataclass
+class TextGenerator:
+    """Text from character-class patterns of the source values.
+
+    Each value is reduced to its shape (``"Aaaa Aaaaa"``, ``"AAAAA"``, ``"aaa.aaa@aaaa.aaa"``):
+    uppercase, lowercase and digits become classes, punctuation and spaces stay. Generated values
+    take a pattern by its frequency and fill each class with letters drawn at the column's own
+    letter frequencies. No real value is stored or reproduced.
+    """
+
+    patterns: list[str]
+    weights: np.ndarray
+    upper: str
+    upper_p: np.ndarray
+    lower: str
+    lower_p: np.ndarray
+    unique: bool = False
+    max_patterns: ClassVar[int] = 300
+
+    @classmethod
+    def fit(cls, values: list[str] | np.ndarray, unique: bool = False) -> TextGenerator:
+        """Learn patterns and letter frequencies from non-null string ``values``."""
+        import pandas as pd
+
+        vals = [str(v) for v in values]
+        shapes = pd.Series([v.translate(_CLASS_TABLE) for v in vals], dtype=object)
+        counts = shapes.value_counts()
+        # Non-ASCII letters would survive the class table verbatim: keep only patterns made of
+        # classes and ASCII punctuation, so no real character sequence can be stored.
+        counts = counts[[all(ord(ch) < 128 for ch in p) for p in counts.index]]
+        if counts.empty:
+            counts = pd.Series({"Aaaaa": 1})
+        counts = counts.iloc[: cls.max_patterns]
+        joined = "".join(vals)
+        upper, upper_p = _letter_freq(joined, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        lower, lower_p = _letter_freq(joined, "abcdefghijklmnopqrstuvwxyz")
+        return cls(
+            patterns=list(counts.index),
+            weights=counts.to_numpy(dtype=np.float64) / counts.sum(),
+            upper=upper,
+            upper_p=upper_p,
+            lower=lower,
+            lower_p=lower_p,
+            unique=unique,
+        )
+
+    def generate(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` new strings (object array); unique if the generator was fitted with unique=True."""
+        out = self._draw(n, rng)
+        if self.unique and n:
+            for _ in range(20):
+                dup = _duplicated(out)
+                if not dup.any():
+                    break
+                out[dup] = self._draw(int(dup.sum()), rng)
+            dup = _duplicated(out)
+            if dup.any():  # tiny pattern spaces: make them unique with a counter suffix
+                idx = np.flatnonzero(dup)
+                out[idx] = [f"{v}{i}" for v, i in zip(out[idx], range(1, idx.size + 1))]
+        return out
+
+    def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        out = np.empty(n, dtype=object)
+        which = rng.choice(len(self.patterns), size=n, p=self.weights)
+        up = np.array(list(self.upper), dtype="<U1")
+        lo = np.array(list(self.lower), dtype="<U1")
+        digits = np.array(list("0123456789"), dtype="<U1")
+        for k in np.unique(which):
+            rows = np.flatnonzero(which == k)
+            pattern = self.patterns[k]
+            length = len(pattern)
+            if length == 0:
+                out[rows] = ""
+                continue
+            chars = np.empty((rows.size, length), dtype="<U1")
+            for j, ch in enumerate(pattern):
+                if ch == "A":
+                    chars[:, j] = rng.choice(up, size=rows.size, p=self.upper_p)
+                elif ch == "a":
+                    chars[:, j] = rng.choice(lo, size=rows.size, p=self.lower_p)
+                elif ch == "9":
+                    chars[:, j] = rng.choice(digits, size=rows.size)
+                else:
+                    chars[:, j] = ch
+            out[rows] = chars.view(f"<U{length}").ravel().tolist()
+        return out
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "patterns": list(self.patterns),
+            "weights": self.weights,
+            "upper": self.upper,
+            "upper_p": self.upper_p,
+            "lower": self.lower,
+            "lower_p": self.lower_p,
+            "unique": self.unique,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TextGenerator:
+        return cls(**state)
+
+
+def _letter_freq(text: str, alphabet: str) -> tuple[str, np.ndarray]:
+    counts = np.array([text.count(c) for c in alphabet], dtype=np.float64) + 0.5
+    return alphabet, counts / counts.sum()
+
+
+def _duplicated(values: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return pd.Series(values, dtype=object).duplicated().to_numpy()
+
+
+@dataclass
+class UuidGenerator:
+    """Random version-4 UUIDs as canonical lowercase text (or 32 hex digits without dashes)."""
+
+    dashes: bool = True
+    upper: bool = False
+
+    @classmethod
+    def fit(cls, values: list[str] | np.ndarray) -> UuidGenerator:
+        vals = [str(v) for v in values[:1000]]
+        return cls(dashes=all("-" in v for v in vals), upper=any(v != v.lower() for v in vals))
+
+    def generate(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
+        raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+        raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+        hexes = [row.tobytes().hex() for row in raw]
+        if self.dashes:
+            hexes = [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in hexes]
+        if self.upper:
+            hexes = [h.upper() for h in hexes]
+        return np.asarray(hexes, dtype=object)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"dashes": self.dashes, "upper": self.upper}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> UuidGenerator:
+        return cls(**state)
+
+
+@dataclass
+class BinaryGenerator:
+    """Random bytes whose lengths follow the source's length distribution (capped); never copied."""
+
+    lengths: NumericEncoder
+    cap: ClassVar[int] = 4096
+
+    @classmethod
+    def fit(cls, values: list[bytes], rng: np.random.Generator) -> BinaryGenerator:
+        lengths = np.array([min(len(v), cls.cap) for v in values], dtype=np.float64)
+        enc, _ = NumericEncoder.fit_transform(lengths, rng, integer=True)
+        return cls(enc)
+
+    def generate(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        lengths = self.lengths.decode(rng.standard_normal(n)).astype(np.int64)
+        blob = rng.bytes(int(lengths.sum()))
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        return np.asarray([blob[s:e] for s, e in zip(starts, ends)], dtype=object)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"lengths": self.lengths.to_state()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> BinaryGenerator:
+        return cls(NumericEncoder.from_state(state["lengths"]))
+
+
+@dataclass
+class ConditionalNumericEncoder:
+    """A numeric marginal per category of another column ("value by test", "dose by drug").
+
+    A single copula blurs a numeric column whose distribution depends on a category; fitting its
+    quantile function per category keeps each category's distribution, and its normal score
+    becomes the value's rank *within* the category, which is what correlates with other columns.
+    Categories with fewer than ``min_rows`` rows share a pooled marginal.
+    """
+
+    categories: list[Any]
+    encoders: list[NumericEncoder]
+    pooled: NumericEncoder
+    min_rows: ClassVar[int] = 30
+
+    @classmethod
+    def fit_transform(
+        cls, x: np.ndarray, given: np.ndarray, rng: np.random.Generator, integer: bool = False, decimals: int | None = None
+    ) -> tuple[ConditionalNumericEncoder, np.ndarray]:
+        """Fit on non-null ``x`` with the category ``given`` of each row (object array, may hold None)."""
+        x = np.asarray(x, dtype=np.float64)
+        if not integer and decimals is None:
+            decimals = detect_decimals(x)
+        pooled, z = NumericEncoder.fit_transform(x, rng, integer=integer, decimals=decimals)
+        codes, uniques = _factorize(given)
+        cats: list[Any] = []
+        encs: list[NumericEncoder] = []
+        for k, cat in enumerate(uniques):
+            rows = np.flatnonzero(codes == k)
+            if rows.size < cls.min_rows:
+                continue
+            enc, zk = NumericEncoder.fit_transform(x[rows], rng, integer=integer, decimals=decimals)
+            z[rows] = zk
+            cats.append(_plain(cat))
+            encs.append(enc)
+        return cls(cats, encs, pooled), z
+
+    def decode(self, z: np.ndarray, given: np.ndarray) -> np.ndarray:
+        """Normal scores and each row's category → values."""
+        out = self.pooled.decode(z)
+        given = np.asarray(given, dtype=object)
+        for cat, enc in zip(self.categories, self.encoders):
+            rows = np.flatnonzero(given == cat)
+            if rows.size:
+                out[rows] = enc.decode(z[rows])
+        return out
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "categories": list(self.categories),
+            "encoders": [e.to_state() for e in self.encoders],
+            "pooled": self.pooled.to_state(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ConditionalNumericEncoder:
+        return cls(
+            list(state["categories"]),
+            [NumericEncoder.from_state(e) for e in state["encoders"]],
+            NumericEncoder.from_state(state["pooled"]),
+        )
+
+
+def correlation_ratio(x: np.ndarray, given: np.ndarray) -> float:
+    """η²: the share of the variance of rank(x) explained by the category ``given`` (0..1)."""
+    import pandas as pd
+
+    if x.size < 2:
+        return 0.0
+    r = pd.Series(x).rank().to_numpy()
+    codes, uniques = _factorize(given)
+    counts = np.bincount(codes, minlength=len(uniques))
+    sums = np.bincount(codes, weights=r, minlength=len(uniques))
+    total = ((r - r.mean()) ** 2).sum()
+    if total <= 0:
+        return 0.0
+    means = sums / np.maximum(counts, 1)
+    between = (counts * (means - r.mean()) ** 2).sum()
+    return float(between / total)

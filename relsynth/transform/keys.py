@@ -1,0 +1,95 @@
+"""Key matching and key assignment, vectorized.
+
+- :func:`match_rows` finds, for each child row, the row of the parent its (possibly composite)
+  FK points at.
+- :func:`assign_parents` draws parent rows for child rows so each parent's number of children
+  follows a learned degree distribution.
+- :func:`take_keys` copies the parent key columns of chosen parent rows into child FK columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["match_rows", "assign_parents", "take_keys", "null_any"]
+
+
+def null_any(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """True where any of ``columns`` is NULL (an FK with a NULL part references nothing)."""
+    return frame[columns].isna().any(axis=1).to_numpy()
+
+
+def _comparable(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Cast two key columns to one type so equal keys compare equal (SQLite is loosely typed)."""
+    if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+        return a.astype("Float64"), b.astype("Float64")
+    if pd.api.types.is_datetime64_any_dtype(a) and pd.api.types.is_datetime64_any_dtype(b):
+        return a, b
+    return a.astype(object).map(_text_key), b.astype(object).map(_text_key)
+
+
+def _text_key(v: object) -> object:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def match_rows(child: pd.DataFrame, columns: list[str], parent: pd.DataFrame, ref_columns: list[str]) -> np.ndarray:
+    """Parent row position for each child row; -1 where the FK is NULL or points at no parent row."""
+    n = len(child)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(parent) == 0:
+        return np.full(n, -1, dtype=np.int64)
+    keys = [f"k{i}" for i in range(len(columns))]
+    left = pd.DataFrame(index=pd.RangeIndex(n))
+    right = pd.DataFrame(index=pd.RangeIndex(len(parent)))
+    for key, c, p in zip(keys, columns, ref_columns):
+        left[key], right[key] = _comparable(child[c].reset_index(drop=True), parent[p].reset_index(drop=True))
+    right["__row"] = np.arange(len(parent))
+    right = right.dropna(subset=keys).drop_duplicates(keys)
+    merged = left.merge(right, how="left", on=keys, sort=False)
+    rows = merged["__row"].to_numpy(dtype=np.float64, na_value=np.nan)
+    rows = np.where(np.isnan(rows), -1, rows).astype(np.int64)
+    rows[null_any(child.reset_index(drop=True), columns)] = -1
+    return rows
+
+
+def assign_parents(n_child: int, degrees: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Parent row for each of ``n_child`` rows, parents weighted by their sampled ``degrees``.
+
+    Each parent receives ``floor(share)`` children outright and the remainders are drawn, so the
+    realised degrees follow the sampled ones closely (no extra Poisson spread).
+    """
+    n_parent = degrees.size
+    if n_child == 0 or n_parent == 0:
+        return np.zeros(0 if n_parent == 0 else n_child, dtype=np.int64)[: n_child if n_parent else 0]
+    w = np.maximum(degrees.astype(np.float64), 0.0)
+    if w.sum() <= 0:
+        w = np.ones(n_parent)
+    target = w * (n_child / w.sum())
+    base = np.floor(target).astype(np.int64)
+    rows = np.repeat(np.arange(n_parent), base)
+    rest = n_child - rows.size
+    if rest > 0:
+        frac = target - base
+        p = frac / frac.sum() if frac.sum() > 0 else np.full(n_parent, 1.0 / n_parent)
+        rows = np.concatenate([rows, rng.choice(n_parent, size=rest, p=p)])
+    return rng.permutation(rows)
+
+
+def take_keys(parent: pd.DataFrame, ref_columns: list[str], rows: np.ndarray) -> dict[str, pd.Series]:
+    """Values of ``parent[ref_columns]`` at ``rows`` (NULL where a row is -1), one series per column."""
+    missing = rows < 0
+    safe = np.where(missing, 0, rows)
+    out = {}
+    for col in ref_columns:
+        if len(parent) == 0:
+            out[col] = pd.Series([None] * rows.size, dtype=object)
+            continue
+        values = parent[col].iloc[safe].reset_index(drop=True)
+        out[col] = values.mask(missing) if missing.any() else values
+    return out

@@ -1,0 +1,128 @@
+"""Fit and sample in memory on the demo hospital: integrity, sizes, correlations, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relsynth.data import build_hospital, hospital_schema
+from relsynth.errors import ConfigError, ModelError
+from relsynth.models.relational import fit_model, load_model
+from relsynth.transform.keys import match_rows
+
+
+@pytest.fixture(scope="module")
+def real() -> dict[str, pd.DataFrame]:
+    return build_hospital(5000, seed=0)
+
+
+@pytest.fixture(scope="module")
+def model(real: dict[str, pd.DataFrame]):
+    return fit_model(hospital_schema(), real, seed=0)
+
+
+@pytest.fixture(scope="module")
+def synth(model) -> dict[str, pd.DataFrame]:
+    return model.sample(seed=11)
+
+
+def _labs_per_patient(fr: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
+    p = fr["patients"]
+    n = fr["lab_results"].groupby("patient_id").size().reindex(p["patient_id"], fill_value=0)
+    return p["age"].to_numpy(dtype=float), n.to_numpy(dtype=float)
+
+
+def test_every_fk_points_at_a_synthetic_parent(synth: dict[str, pd.DataFrame]) -> None:
+    schema = hospital_schema()
+    for name, table in schema.tables.items():
+        frame = synth[name]
+        for fk in table.foreign_keys:
+            rows = match_rows(frame, fk.columns, synth[fk.ref_table], fk.ref_columns)
+            assert (rows >= 0).all(), f"{name}.{fk.label} has dangling values"
+        assert not frame[table.primary_key].duplicated().any()
+        for col in table.columns:
+            if not col.nullable:
+                assert frame[col.name].notna().all(), f"{name}.{col.name} has NULLs"
+
+
+def test_row_counts_scale(model, real, synth) -> None:
+    for name in real:
+        assert abs(len(synth[name]) - len(real[name])) <= 0.1 * len(real[name])
+    double = model.sample(scale=2.0, seed=3)
+    for name in ("patients", "lab_results", "treatments"):
+        assert abs(len(double[name]) / len(real[name]) - 2.0) < 0.2
+
+
+def test_correlations_survive(real, synth) -> None:
+    a, n = _labs_per_patient(real)
+    b, m = _labs_per_patient(synth)
+    assert abs(np.corrcoef(a, n)[0, 1] - np.corrcoef(b, m)[0, 1]) < 0.1
+
+    def lab_bmi(fr: dict[str, pd.DataFrame], test: str | None) -> float:
+        j = fr["lab_results"].merge(fr["patients"], on="patient_id")
+        if test:
+            j = j[j["test"] == test]
+        return np.corrcoef(j["bmi"], j["value"])[0, 1]
+
+    for test in (None, "glucose", "hba1c", "hemoglobin"):
+        assert abs(lab_bmi(real, test) - lab_bmi(synth, test)) < 0.1, test
+
+
+def test_category_dependent_values_and_functional_columns(real, synth) -> None:
+    r = real["lab_results"].groupby("test")["value"].median()
+    s = synth["lab_results"].groupby("test")["value"].median()
+    assert ((s - r).abs() / r < 0.15).all()
+    # unit is a function of test in the source, and stays one.
+    assert synth["lab_results"].groupby("test")["unit"].nunique().max() == 1
+    dose_r = real["treatments"].groupby("drug")["dose_mg"].median()
+    dose_s = synth["treatments"].groupby("drug")["dose_mg"].median()
+    assert ((dose_s - dose_r).abs() / dose_r < 0.25).all()
+
+
+def test_child_dates_never_precede_parent_dates(synth) -> None:
+    p = synth["patients"][["patient_id", "admission_date"]]
+    for child, col in (("lab_results", "taken_at"), ("treatments", "start_date")):
+        j = synth[child].merge(p, on="patient_id")
+        assert (j[col] >= j["admission_date"]).all()
+    d = synth["patients"].dropna(subset=["discharge_date"])
+    assert (d["discharge_date"] >= d["admission_date"]).all()
+
+
+def test_types_precision_and_ranges(real, synth) -> None:
+    p, q = real["patients"], synth["patients"]
+    assert str(q["age"].dtype) == "Int64" and str(q["smoker"].dtype) == "boolean"
+    assert q["age"].between(p["age"].min(), p["age"].max()).all()
+    assert np.allclose(q["bmi"], q["bmi"].round(1))
+    assert set(q["sex"]) <= set(p["sex"])
+    assert q["discharge_date"].isna().mean() == pytest.approx(p["discharge_date"].isna().mean(), abs=0.03)
+    assert set(synth["departments"]["name"]) == set(real["departments"]["name"])
+
+
+def test_same_seed_same_output_and_save_load(model, tmp_path) -> None:
+    a = model.sample(seed=5)
+    b = model.sample(seed=5)
+    c = model.sample(seed=6)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name])
+    assert not a["patients"].equals(c["patients"])
+    path = model.save(tmp_path / "m.rsm")
+    loaded = load_model(path)
+    d = loaded.sample(seed=5)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], d[name])
+
+
+def test_bad_scale_and_bad_model_file(model, tmp_path) -> None:
+    for bad in (-1, 0, "x", float("nan")):
+        with pytest.raises(ConfigError, match="scale"):
+            model.sample(scale=bad)
+    junk = tmp_path / "junk.rsm"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="not a readable relsynth model"):
+        load_model(junk)
+    good = model.save(tmp_path / "ok.rsm")
+    truncated = tmp_path / "trunc.rsm"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ModelError):
+        load_model(truncated)
