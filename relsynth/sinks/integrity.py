@@ -1,0 +1,164 @@
+"""Count what a written database violates: duplicate keys, dangling foreign keys, NULLs.
+
+Every count is one SQL query built with SQLAlchemy Core (so identifiers are quoted by the target's
+dialect) and runs on PostgreSQL, MariaDB/MySQL and SQLite alike. The writer reuses
+:func:`fk_violations` to validate foreign keys it loaded with checks switched off.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+from relsynth.errors import SinkError, did_you_mean
+from relsynth.schema.model import ForeignKey, Schema, Table
+
+__all__ = ["duplicate_count", "fk_violations", "verify_integrity"]
+
+log = logging.getLogger("relsynth")
+
+
+def _table(name: str, columns: list[str]) -> sa.TableClause:
+    return sa.table(name, *[sa.column(c) for c in columns])
+
+
+def duplicate_count(conn: sa.Connection, table: str, columns: list[str]) -> int:
+    """Rows beyond the first of each repeated, fully non-NULL ``columns`` tuple.
+
+    NULLs never collide (SQL UNIQUE semantics); rows with a NULL key part are not counted here.
+    """
+    t = _table(table, columns)
+    cols = [t.c[c] for c in columns]
+    groups = (
+        sa.select(sa.func.count().label("n"))
+        .select_from(t)
+        .where(*[c.is_not(None) for c in cols])
+        .group_by(*cols)
+        .having(sa.func.count() > 1)
+        .subquery("dups")
+    )
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(groups.c.n - 1), 0))).scalar_one())
+
+
+def fk_violations(conn: sa.Connection, table: Table, fk: ForeignKey) -> int:
+    """Rows of ``table`` whose non-NULL foreign-key tuple has no parent row (MATCH SIMPLE).
+
+    A LEFT JOIN anti-join on every column pair, so composite and self-referencing keys work.
+    """
+    child = _table(table.name, list(fk.columns)).alias("c")
+    parent = _table(fk.ref_table, list(fk.ref_columns)).alias("p")
+    on = sa.and_(*[child.c[a] == parent.c[b] for a, b in zip(fk.columns, fk.ref_columns)])
+    query = (
+        sa.select(sa.func.count())
+        .select_from(child.outerjoin(parent, on))
+        .where(*[child.c[a].is_not(None) for a in fk.columns], parent.c[fk.ref_columns[0]].is_(None))
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def _check_tables(conn: sa.Connection, schema: Schema, label: str) -> None:
+    present = set(sa.inspect(conn).get_table_names())
+    missing = [n for n in schema.tables if n not in present]
+    if missing:
+        hint = did_you_mean(missing[0], present)
+        raise SinkError(
+            f"target {label} has no table(s) {', '.join(missing)}{hint}; write the data first or check the target URL"
+        )
+
+
+def verify_integrity(target: str | sa.Engine, schema: Schema) -> dict[str, dict[str, int]]:
+    """Count integrity violations of ``schema``'s keys in the data at ``target``.
+
+    Args:
+        target: Database URL (``postgresql://``, ``mysql://``, ``mariadb://``, ``sqlite:///``) or an
+            SQLAlchemy engine.
+        schema: The tables and keys to check; every table must exist in the target.
+
+    Returns:
+        Per table a dict of plain integers:
+
+        - ``rows``: row count;
+        - ``pk_duplicates``: rows beyond the first of each repeated primary key;
+        - ``not_null_violations``: NULLs in NOT NULL or primary-key columns (summed over columns);
+        - ``unique_duplicates`` and ``unique_duplicates:(a, b)``: the same, for UNIQUE constraints
+          (total and per constraint);
+        - ``fk_violations`` and ``fk_violations:(a) -> parent(x)``: rows whose non-NULL
+          foreign-key tuple has no parent row (total and per foreign key);
+        - on SQLite also ``sqlite_fk_check``: rows reported by ``PRAGMA foreign_key_check``
+          (-1 where SQLite cannot check, e.g. "foreign key mismatch").
+
+        A clean table has zeros everywhere except ``rows``.
+
+    Raises:
+        SinkError: The target cannot be reached or lacks a table of the schema.
+    """
+    from relsynth.sinks.sql import (  # circular at import time otherwise
+        open_engine,
+        target_label,
+    )
+
+    engine, owned = open_engine(target, purpose="checking integrity of")
+    label = target_label(engine)
+    try:
+        with engine.connect() as conn:
+            _check_tables(conn, schema, label)
+            sqlite_counts = _sqlite_fk_check(conn, schema) if engine.dialect.name == "sqlite" else None
+            report: dict[str, dict[str, int]] = {}
+            for table in schema.tables.values():
+                report[table.name] = _table_report(conn, table, sqlite_counts)
+                log.debug("integrity of %s: %s", table.name, report[table.name])
+            conn.rollback()  # read-only: end the implicit transaction without writing
+    except sa.exc.DBAPIError as exc:
+        raise SinkError(f"checking integrity of {label} failed: {_first_line(exc)}") from None
+    finally:
+        if owned:
+            engine.dispose()
+    return report
+
+
+def _first_line(exc: sa.exc.DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]
+
+
+def _table_report(conn: sa.Connection, table: Table, sqlite_counts: dict[str, int] | None) -> dict[str, int]:
+    required = [c.name for c in table.columns if not c.nullable or c.name in table.primary_key]
+    t = _table(table.name, table.column_names)
+    row = conn.execute(sa.select(sa.func.count(), *[sa.func.count(t.c[c]) for c in required]).select_from(t)).one()
+    rows = int(row[0])
+    out: dict[str, int] = {
+        "rows": rows,
+        "pk_duplicates": duplicate_count(conn, table.name, list(table.primary_key)) if table.primary_key else 0,
+        "not_null_violations": sum(rows - int(n) for n in row[1:]),
+    }
+    total = 0
+    for uq in table.unique:
+        n = duplicate_count(conn, table.name, list(uq.columns))
+        out[f"unique_duplicates:({', '.join(uq.columns)})"] = n
+        total += n
+    out["unique_duplicates"] = total
+    total = 0
+    for fk in table.foreign_keys:
+        n = fk_violations(conn, table, fk)
+        out[f"fk_violations:{fk.label}"] = n
+        total += n
+    out["fk_violations"] = total
+    if sqlite_counts is not None:
+        out["sqlite_fk_check"] = sqlite_counts.get(table.name, 0)
+    return out
+
+
+def _sqlite_fk_check(conn: sa.Connection, schema: Schema) -> dict[str, int]:
+    """Rows per table reported by SQLite's own ``PRAGMA foreign_key_check`` (-1: cannot check)."""
+    preparer = conn.dialect.identifier_preparer
+    counts: dict[str, int] = {}
+    for name in schema.tables:
+        try:
+            rows = conn.exec_driver_sql(f"PRAGMA foreign_key_check({preparer.quote(name)})").fetchall()
+        except sa.exc.DBAPIError as exc:
+            # e.g. "foreign key mismatch": the parent key is not PRIMARY KEY/UNIQUE in that file.
+            log.warning("PRAGMA foreign_key_check(%s) failed: %s", name, _first_line(exc))
+            counts[name] = -1
+            continue
+        counts[name] = len(rows)
+    return counts
