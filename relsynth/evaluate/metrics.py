@@ -40,7 +40,7 @@ def column_shape(real: pd.Series, synth: pd.Series, kind: str) -> float | None:
         a, b = _as_number(real), _as_number(synth)
         if a.size == 0 or b.size == 0:
             return None
-        return float(1.0 - stats.ks_2samp(a, b).statistic)
+        return float(1.0 - stats.ks_2samp(a, b, method="asymp").statistic)
     p = real.dropna().astype(str).value_counts(normalize=True)
     q = synth.dropna().astype(str).value_counts(normalize=True)
     p, q = p.align(q, fill_value=0.0)
@@ -98,7 +98,7 @@ def cardinality_shape(schema: Schema, name: str, real: dict[str, pd.DataFrame], 
             rows = match_rows(child, fk.columns, parent, fk.ref_columns)
             per.append(np.bincount(rows[rows >= 0], minlength=len(parent)))
         if len(per) == 2 and per[0].size and per[1].size:
-            scores.append(1.0 - stats.ks_2samp(per[0], per[1]).statistic)
+            scores.append(1.0 - stats.ks_2samp(per[0], per[1], method="asymp").statistic)
     return float(np.mean(scores)) if scores else None
 
 

@@ -68,6 +68,7 @@ class ColumnModel:
         null_rate: Share of NULLs for generated roles.
         offset_ref: For copula dates: ``"parent:<col>"`` or ``"self:<col>"`` the value is an offset from.
         key_start: First integer of an integer key sequence.
+        key_scope: ``global`` (unique in the table) or ``parent`` (numbered within each parent).
         given: For copula numerics: the categorical column whose categories have their own marginals.
         mapping: For ``derived`` columns: ``[[source value, value], ...]`` of the column named by ``given``.
     """
@@ -81,6 +82,7 @@ class ColumnModel:
     key_start: int = 1
     given: str | None = None
     mapping: list[list[Any]] | None = None
+    key_scope: str = "global"
 
     @property
     def value_dim(self) -> str:
@@ -104,6 +106,7 @@ class ColumnModel:
             "key_start": self.key_start,
             "given": self.given,
             "mapping": self.mapping,
+            "key_scope": self.key_scope,
         }
 
     @classmethod
@@ -158,6 +161,7 @@ class TableModel:
         fk_columns: set[str],
         counts: dict[str, np.ndarray] | None = None,
         parent: ParentContext | None = None,
+        driver_columns: list[str] = (),
     ) -> tuple[TableModel, np.ndarray]:
         """Fit one table.
 
@@ -168,6 +172,7 @@ class TableModel:
             fk_columns: Columns filled from parent keys (not learned).
             counts: Children per row for each relationship this table drives, by dim name.
             parent: The driver parent's training dims and frame, with each row's parent row.
+            driver_columns: The driver FK's columns (composite keys are numbered within them).
 
         Returns:
             The model and the table's own normal scores (rows × dims), the context of its children.
@@ -176,7 +181,7 @@ class TableModel:
         dims: list[str] = []
         encoders: dict[str, Any] = {}
         scores: list[np.ndarray] = []
-        key_cols = _key_columns(table, fk_columns)
+        key_cols = _key_columns(table, fk_columns, driver_columns)
         unique_single = {u[0] for u in table.unique_sets if len(u) == 1}
         offsets = _choose_offsets(table, frame, parent)
 
@@ -193,7 +198,7 @@ class TableModel:
             if col.name in fk_columns:
                 models[col.name] = ColumnModel(col.name, col.kind, "fk")
             elif col.name in key_cols:
-                models[col.name] = _key_model(col, series.dropna())
+                models[col.name] = _key_model(col, series.dropna(), key_cols[col.name])
             elif n_valid == 0:
                 models[col.name] = ColumnModel(col.name, col.kind, "null", null_rate=1.0)
             elif (role := _generated_role(col, series.dropna(), n_valid)) is not None:
@@ -428,17 +433,32 @@ class ParentContext:
 
 
 # ---------------------------------------------------------------------- helpers
-def _key_columns(table: Table, fk_columns: set[str]) -> set[str]:
-    """Columns that get new unique keys: non-FK primary key columns and single-column UNIQUE
-    integer/uuid columns (text UNIQUE columns are made unique by their text generator)."""
-    keys = {c for c in table.primary_key if c not in fk_columns}
+def _key_columns(table: Table, fk_columns: set[str], driver_columns: list[str]) -> dict[str, str]:
+    """Columns that get new keys, with their scope.
+
+    ``global``: a single-column primary key, or a single-column UNIQUE integer/uuid column.
+    ``parent``: an integer part of a composite primary key beside the driver FK (an order's
+    line numbers), numbered 1.. within each parent. Other parts of composite keys are learned
+    and the key tuple is made unique by the sampler.
+    """
+    keys: dict[str, str] = {}
+    pk = list(table.primary_key)
+    if len(pk) == 1 and pk[0] not in fk_columns:
+        keys[pk[0]] = "global"
+    elif len(pk) > 1 and driver_columns and set(driver_columns) <= set(pk):
+        for c in pk:
+            if c not in fk_columns and table.column(c).kind == "integer":
+                keys[c] = "parent"
     for u in table.unique_sets:
         if len(u) == 1 and u[0] not in fk_columns and table.column(u[0]).kind in ("integer", "uuid"):
-            keys.add(u[0])
+            keys.setdefault(u[0], "global")
     return keys
 
 
-def _key_model(col: Column, values: pd.Series) -> ColumnModel:
+def _key_model(col: Column, values: pd.Series, scope: str = "global") -> ColumnModel:
+    if scope == "parent":
+        start = int(values.min()) if len(values) else 1
+        return ColumnModel(col.name, col.kind, "key", key_start=start, key_scope="parent")
     if col.kind == "uuid" or (
         col.kind == "string" and len(values) and values.astype(str).str.match(UUID_RE).all()
     ):

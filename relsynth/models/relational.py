@@ -238,7 +238,8 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
             parent = driver.ref_table
             ctx = ParentContext(models[parent].dims, scores[parent], frames[parent], parent_rows[name])
         models[name], scores[name] = TableModel.fit(
-            table, frames[name], rng, fk_columns=table.fk_columns, counts=counts.get(name), parent=ctx
+            table, frames[name], rng, fk_columns=table.fk_columns, counts=counts.get(name), parent=ctx,
+            driver_columns=driver.columns if driver is not None else [],
         )
 
     # Non-driver FKs: NULL share and the degree distribution of their parents.

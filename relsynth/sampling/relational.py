@@ -80,7 +80,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
                 rows[rows < 0] = rng.integers(0, max(pz.shape[0], 1), size=n_free) if pz.shape[0] else -1
             parent_frame = _aligned(frames[parent], rows)
         frame = tm.decode(table, z, rng, parent_frame)
-        _fill_keys(tm, table, frame, rng)
+        _fill_keys(tm, table, frame, rng, rows)
         if driver is not None:
             for col, values in zip(driver.columns, take_keys(frames[driver.ref_table], driver.ref_columns, rows).values()):
                 frame[col] = values
@@ -139,12 +139,17 @@ def _aligned(parent: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     return out
 
 
-def _fill_keys(tm: TableModel, table: Table, frame: pd.DataFrame, rng: np.random.Generator) -> None:
+def _fill_keys(tm: TableModel, table: Table, frame: pd.DataFrame, rng: np.random.Generator,
+               parent_rows: np.ndarray) -> None:
     n = len(frame)
     for cm in tm.columns:
         if cm.role != "key":
             continue
-        if isinstance(cm.generator, (TextGenerator, UuidGenerator)):
+        if cm.key_scope == "parent":
+            # Rows of one parent are contiguous (np.repeat): number them key_start.. within it.
+            within = pd.Series(parent_rows).groupby(parent_rows).cumcount().to_numpy()
+            frame[cm.name] = pd.Series(within + cm.key_start).astype("Int64")
+        elif isinstance(cm.generator, (TextGenerator, UuidGenerator)):
             frame[cm.name] = pd.Series(cm.generator.generate(n, rng), dtype=object)
         elif cm.kind in ("integer", "float", "decimal", "date", "datetime"):
             frame[cm.name] = from_number(np.arange(cm.key_start, cm.key_start + n, dtype=np.float64),
@@ -288,5 +293,7 @@ def _finalize(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
             s = pd.to_datetime(s)
         else:
             s = s.astype(object).where(s.notna(), None)
+            if col.kind == "string" and col.length and len(s):
+                s = s.where(s.isna(), s.astype(str).str.slice(0, col.length))
         out[col.name] = s.reset_index(drop=True)
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))

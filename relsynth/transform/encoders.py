@@ -266,9 +266,9 @@ class TextGenerator:
                     break
                 out[dup] = self._draw(int(dup.sum()), rng)
             dup = _duplicated(out)
-            if dup.any():  # tiny pattern spaces: make them unique with a counter suffix
+            if dup.any():  # tiny pattern spaces: write a counter over the value's tail (same length)
                 idx = np.flatnonzero(dup)
-                out[idx] = [f"{v}{i}" for v, i in zip(out[idx], range(1, idx.size + 1))]
+                out[idx] = [f"{v[: max(len(v) - len(str(i)), 0)]}{i}" for v, i in zip(out[idx], range(1, idx.size + 1))]
         return out
 
     def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
