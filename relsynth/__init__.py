@@ -1,0 +1,63 @@
+"""relsynth: synthetic copies of relational databases.
+
+Quickstart::
+
+    import relsynth
+
+    relsynth.clone("sqlite:///prod.db", "postgresql://localhost/test_copy", scale=1.0, seed=7)
+
+    model = relsynth.fit("sqlite:///prod.db")     # learn once
+    model.save("prod.rsm")                        # JSON + numpy arrays, no pickle
+    model = relsynth.load("prod.rsm")
+    tables = model.sample(scale=2.0, seed=1)      # dict[str, pandas.DataFrame]
+    relsynth.write(tables, "sqlite:///copy.db", model.schema)
+
+The schema (tables, keys, constraints) is read with SQLAlchemy; tables are learned parent-first
+with a Gaussian copula each; children are sampled conditioned on their synthetic parents so
+every foreign key points at a real synthetic row; the target database enforces every key.
+"""
+
+from __future__ import annotations
+
+from relsynth.api import CloneResult, Inspection, clone, fit, inspect, load, write
+from relsynth.errors import (
+    ConfigError,
+    ModelError,
+    RelsynthError,
+    SchemaError,
+    SinkError,
+    SourceError,
+    TargetNotEmptyError,
+)
+from relsynth.models.relational import Model
+from relsynth.plan import Plan, make_plan
+from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table, UniqueConstraint
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "clone",
+    "fit",
+    "inspect",
+    "load",
+    "write",
+    "make_plan",
+    "Model",
+    "Plan",
+    "Inspection",
+    "CloneResult",
+    "Schema",
+    "Table",
+    "Column",
+    "ForeignKey",
+    "UniqueConstraint",
+    "CheckConstraint",
+    "RelsynthError",
+    "ConfigError",
+    "SchemaError",
+    "SourceError",
+    "ModelError",
+    "SinkError",
+    "TargetNotEmptyError",
+]

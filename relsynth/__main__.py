@@ -1,0 +1,5 @@
+"""``python -m relsynth`` runs the command line."""
+
+from relsynth.cli import main
+
+main()

@@ -1,0 +1,221 @@
+"""The library's front door: inspect, fit, sample, write, clone.
+
+Each function is one stage (or a chain of them) of::
+
+    source ─► schema ─► plan ─► fit ─► model ─► sample ─► write ─► verify
+
+and takes plain values, so an ETL job can enter at any stage: ``fit`` once, ``Model.save``,
+then ``load`` and ``Model.sample`` as often as needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from relsynth.errors import ConfigError, SourceError
+from relsynth.evaluate.metrics import TableScores, fidelity_summary
+from relsynth.models.relational import Model, fit_model, load_model
+from relsynth.plan import Plan, make_plan
+from relsynth.schema import mask_url, read_schema, read_tables, schema_from_dataframes
+from relsynth.schema.model import Schema
+from relsynth.sinks import IfExists, verify_integrity
+from relsynth.sinks import write as _write
+
+__all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clone"]
+
+log = logging.getLogger("relsynth")
+
+Source = str | sa.Engine | dict[str, pd.DataFrame]
+
+
+@dataclass
+class Inspection:
+    """What ``relsynth inspect`` shows: the schema and the plan derived from it."""
+
+    schema: Schema
+    plan: Plan
+
+    def to_dict(self) -> dict[str, Any]:
+        tables = {}
+        for name, t in self.schema.tables.items():
+            tables[name] = {
+                "rows": t.row_count,
+                "columns": [{"name": c.name, "kind": c.kind, "nullable": c.nullable, "sql_type": c.sql_type}
+                            for c in t.columns],
+                "primary_key": t.primary_key,
+                "foreign_keys": [fk.label for fk in t.foreign_keys],
+                "unique": [u.columns for u in t.unique],
+                "checks": [c.sqltext for c in t.checks],
+            }
+        return {"dialect": self.schema.dialect, "tables": tables, "plan": self.plan.to_dict()}
+
+
+@dataclass
+class CloneResult:
+    """The outcome of :func:`clone`: rows written, timings, integrity and fidelity."""
+
+    rows_source: dict[str, int]
+    rows_written: dict[str, int]
+    seconds: dict[str, float]
+    integrity: dict[str, dict[str, int]]
+    fidelity: dict[str, TableScores]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def violations(self) -> int:
+        """Total integrity violations found in the target (0 when every constraint holds)."""
+        return sum(v for t in self.integrity.values() for k, v in t.items() if k != "rows")
+
+
+def _load_source(source: Source, schema: Schema | None, include: list[str] | None,
+                 exclude: list[str] | None) -> tuple[Schema, dict[str, pd.DataFrame]]:
+    if isinstance(source, dict):
+        if schema is None:
+            schema = schema_from_dataframes(source)
+        schema = schema.select(include, exclude)
+        frames = {n: source[n] for n in schema.tables}
+        from relsynth.schema import coerce_frame
+
+        return schema, {n: coerce_frame(frames[n], schema.tables[n]) for n in schema.tables}
+    if schema is None:
+        schema = read_schema(source, include=include, exclude=exclude)
+    else:
+        schema = schema.select(include, exclude)
+    return schema, read_tables(source, schema)
+
+
+def inspect(source: str | sa.Engine, include: list[str] | None = None, exclude: list[str] | None = None) -> Inspection:
+    """Read a database's schema and make the generation plan (no data is read but row counts).
+
+    Args:
+        source: A SQLAlchemy URL (``sqlite:///file.db``, ``postgresql://…``, ``mysql://…``) or engine.
+        include: Only these tables.
+        exclude: All tables but these.
+    """
+    schema = read_schema(source, include=include, exclude=exclude)
+    return Inspection(schema, make_plan(schema))
+
+
+def fit(
+    source: Source,
+    *,
+    schema: Schema | None = None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    seed: int = 0,
+) -> Model:
+    """Learn a model of a database.
+
+    Args:
+        source: A database URL or engine, or a dict of DataFrames (then ``schema`` describes keys;
+            without it the schema is inferred from dtypes and has no keys).
+        schema: The schema to use instead of reading it from the source.
+        include: Only these tables (every FK must stay inside the selection).
+        exclude: All tables but these.
+        seed: Seed of the fit's own randomness.
+
+    Returns:
+        A :class:`~relsynth.models.relational.Model`; ``model.sample(scale, seed)`` draws data,
+        ``model.save(path)`` stores it.
+    """
+    schema, frames = _load_source(source, schema, include, exclude)
+    if not schema.tables:
+        raise SourceError("the source has no tables to learn from; check the URL or the include/exclude lists")
+    return fit_model(schema, frames, seed=seed)
+
+
+def load(path: str | Path) -> Model:
+    """Load a model saved with ``Model.save`` (JSON + numpy arrays; no code is ever run)."""
+    return load_model(path)
+
+
+def write(
+    tables: dict[str, pd.DataFrame],
+    target: str | sa.Engine,
+    schema: Schema,
+    if_exists: IfExists = "fail",
+) -> dict[str, int]:
+    """Create the schema's tables in ``target`` (any supported dialect) and bulk-load ``tables``.
+
+    Keys and constraints are enforced by the target; a failed load leaves the target as it was
+    (or, on MySQL/MariaDB whose DDL is not transactional, drops what it created).
+    """
+    return _write(tables, target, schema, if_exists=if_exists, order=make_plan(schema).order)
+
+
+def _same_database(a: str | sa.Engine, b: str | sa.Engine) -> bool:
+    def norm(x: str | sa.Engine) -> str:
+        url = x.url if isinstance(x, sa.Engine) else sa.make_url(x)
+        if url.get_backend_name() == "sqlite":
+            return "sqlite:" + (str(Path(url.database).resolve()) if url.database not in (None, "", ":memory:") else ":memory:")
+        return f"{url.get_backend_name()}://{url.host or 'localhost'}:{url.port or ''}/{url.database}"
+
+    try:
+        return norm(a) == norm(b)
+    except Exception:  # noqa: BLE001 - unparsable URLs are reported by the reader/writer
+        return False
+
+
+def clone(
+    source: str | sa.Engine,
+    target: str | sa.Engine,
+    *,
+    scale: float = 1.0,
+    seed: int | None = None,
+    if_exists: IfExists = "fail",
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> CloneResult:
+    """Read ``source``, learn it, sample a synthetic copy and write it to ``target``.
+
+    Args:
+        source: URL or engine of the real database (only read, never written).
+        target: URL or engine of the database to create the copy in.
+        scale: Multiplies the number of rows (children follow their parents).
+        seed: Same seed, same synthetic data.
+        if_exists: What to do when ``target`` already has the tables: ``fail`` (default),
+            ``truncate``, ``append`` or ``replace``.
+        include: Only these tables.
+        exclude: All tables but these.
+
+    Returns:
+        A :class:`CloneResult` with rows per table, timings, target integrity and fidelity scores.
+    """
+    if _same_database(source, target):
+        raise ConfigError(f"target {mask_url(str(target))} is the source database; choose another target")
+    if if_exists not in ("fail", "truncate", "append", "replace"):
+        raise ConfigError(f"if_exists must be fail, truncate, append or replace, got {if_exists!r}")
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    schema, frames = _load_source(source, None, include, exclude)
+    if not schema.tables:
+        raise SourceError("the source has no tables to clone; check the URL or the include/exclude lists")
+    seconds["read"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = fit_model(schema, frames, seed=0)
+    seconds["fit"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    synthetic = model.sample(scale=scale, seed=seed)
+    seconds["sample"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    written = write(synthetic, target, schema, if_exists=if_exists)
+    seconds["write"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    integrity = verify_integrity(target, schema)
+    seconds["verify"] = time.perf_counter() - t0
+    fidelity = fidelity_summary(schema, frames, synthetic)
+    return CloneResult(
+        rows_source={n: len(f) for n, f in frames.items()},
+        rows_written=written,
+        seconds=seconds,
+        integrity=integrity,
+        fidelity=fidelity,
+        notes=list(model.notes),
+    )

@@ -1,0 +1,229 @@
+"""The ``relsynth`` command line: a thin layer over the library's public functions.
+
+Exit codes: 0 success, 1 a failure relsynth explains in one line, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+import relsynth
+from relsynth.errors import ConfigError, RelsynthError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="relsynth",
+    help="Synthetic copies of relational databases: schema-aware, FK-consistent, fast.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Pipes and CI logs get wide lines instead of rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+IfExistsOpt = Annotated[
+    str,
+    typer.Option("--if-exists", help="When the target already has the tables: fail, truncate, append or replace."),
+]
+ScaleOpt = Annotated[float, typer.Option("--scale", help="Multiply the number of rows (children follow parents).")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Same seed, same synthetic data.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"relsynth {relsynth.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """relsynth: synthetic copies of relational databases."""
+    level = getattr(logging, log_level.upper(), None)
+    if not isinstance(level, int):
+        raise ConfigError(f"--log-level must be debug, info, warning or error, got {log_level!r}")
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _check_format(fmt: str) -> Literal["text", "json"]:
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"--format must be text or json, got {fmt!r}")
+    return fmt  # type: ignore[return-value]
+
+
+def _list(value: Optional[str]) -> Optional[list[str]]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@app.command()
+def clone(
+    source: Annotated[str, typer.Argument(help="Source database URL, e.g. sqlite:///prod.db or postgresql://host/db.")],
+    target: Annotated[str, typer.Argument(help="Target database URL (created/filled; never the source).")],
+    scale: ScaleOpt = 1.0,
+    seed: SeedOpt = None,
+    if_exists: IfExistsOpt = "fail",
+    include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to clone (default: all).")] = None,
+    exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
+    fmt: FormatOpt = "text",
+) -> None:
+    """Learn SOURCE and write a synthetic copy into TARGET with every key and constraint enforced."""
+    fmt = _check_format(fmt)
+    result = relsynth.clone(source, target, scale=scale, seed=seed, if_exists=if_exists,  # type: ignore[arg-type]
+                            include=_list(include), exclude=_list(exclude))
+    if fmt == "json":
+        out.print_json(json.dumps(_clone_json(result)))
+        return
+    table = RichTable(title=f"synthetic copy written to {relsynth.api.mask_url(target)}")
+    for col in ("table", "source rows", "synthetic rows", "column shapes", "pair trends", "cardinality"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    for name, scores in result.fidelity.items():
+        table.add_row(name, f"{result.rows_source[name]:,}", f"{result.rows_written.get(name, 0):,}",
+                      _pct(scores.shape), _pct(scores.pair_trend), _pct(scores.cardinality))
+    out.print(table)
+    shapes = [s.shape for s in result.fidelity.values() if s.shape is not None]
+    pairs = [s.pair_trend for s in result.fidelity.values() if s.pair_trend is not None]
+    out.print(
+        f"fidelity: column shapes {_pct(sum(shapes) / len(shapes) if shapes else None)}, "
+        f"pair trends {_pct(sum(pairs) / len(pairs) if pairs else None)} (100% = same as the source)"
+    )
+    verdict = "all keys and constraints hold" if result.violations == 0 else "VIOLATIONS FOUND"
+    out.print(f"integrity: {result.violations} violations in the target ({verdict})")
+    s = result.seconds
+    out.print(f"time: read {s['read']:.2f}s, fit {s['fit']:.2f}s, sample {s['sample']:.2f}s, "
+              f"write {s['write']:.2f}s, verify {s['verify']:.2f}s")
+    for note in result.notes:
+        err.print(f"note: {note}")
+    if result.violations:
+        raise typer.Exit(1)
+
+
+def _short(fk: relsynth.ForeignKey) -> str:
+    return f"{', '.join(fk.columns)} → {fk.ref_table}"
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def _clone_json(result: relsynth.CloneResult) -> dict:
+    return {
+        "rows_source": result.rows_source,
+        "rows_written": result.rows_written,
+        "seconds": result.seconds,
+        "integrity": result.integrity,
+        "violations": result.violations,
+        "fidelity": {
+            n: {"column_shapes": s.column_shapes, "shape": s.shape, "pair_trend": s.pair_trend,
+                "cardinality": s.cardinality}
+            for n, s in result.fidelity.items()
+        },
+        "notes": result.notes,
+    }
+
+
+@app.command()
+def inspect(
+    source: Annotated[str, typer.Argument(help="Database URL to inspect.")],
+    include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to include.")] = None,
+    exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
+    fmt: FormatOpt = "text",
+) -> None:
+    """Show tables, row counts, keys, the parent-first generation order and any cycles."""
+    fmt = _check_format(fmt)
+    info = relsynth.inspect(source, include=_list(include), exclude=_list(exclude))
+    if fmt == "json":
+        out.print_json(json.dumps(info.to_dict()))
+        return
+    table = RichTable(title=f"{relsynth.api.mask_url(source)} ({info.schema.dialect})")
+    for col in ("#", "table", "rows", "primary key", "generated under", "other foreign keys"):
+        table.add_column(col, justify="right" if col in ("#", "rows") else "left")
+    for i, name in enumerate(info.plan.order, 1):
+        t = info.schema.tables[name]
+        tp = info.plan.tables[name]
+        others = [f"{_short(fk)} (secondary)" for fk in tp.secondary]
+        others += [f"{_short(fk)} (self-reference)" for fk in tp.self_refs]
+        others += [f"{_short(fk)} (cycle break, filled last)" for fk in tp.deferred]
+        table.add_row(str(i), name, "?" if t.row_count is None else f"{t.row_count:,}",
+                      ", ".join(t.primary_key) or "(none)", _short(tp.driver) if tp.driver else "(root)",
+                      "\n".join(others))
+    out.print(table)
+    if info.plan.cycles:
+        for cycle in info.plan.cycles:
+            out.print(f"cycle: {' ↔ '.join(cycle)}")
+        for child, fk in info.plan.broken:
+            out.print(f"  broken at {child}.{fk.label}: filled after both tables exist, checked at the end of the load")
+    else:
+        out.print("no FK cycles")
+
+
+@app.command()
+def demo(
+    out_url: Annotated[str, typer.Option("--out", help="Where to write the demo hospital database.")] = "sqlite:///hospital.db",
+    patients: Annotated[int, typer.Option(help="Number of patients.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing demo database.")] = False,
+) -> None:
+    """Build the bundled demo database: a hospital with departments, patients, lab results, treatments."""
+    from relsynth.data import build_hospital, hospital_schema, write_hospital_sqlite
+
+    if out_url.startswith("sqlite:///"):
+        counts = write_hospital_sqlite(out_url.removeprefix("sqlite:///"), n_patients=patients, seed=seed, overwrite=force)
+    else:
+        counts = relsynth.write(build_hospital(patients, seed), out_url, hospital_schema(),
+                                if_exists="replace" if force else "fail")
+    out.print(f"demo database written to {relsynth.api.mask_url(out_url)}: "
+              + ", ".join(f"{n} {c:,} rows" for n, c in counts.items()))
+
+
+@app.command()
+def fit(
+    source: Annotated[str, typer.Argument(help="Source database URL.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")] = Path("model.rsm"),
+    include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to include.")] = None,
+    exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
+) -> None:
+    """Learn SOURCE and save the model (JSON + numpy arrays; no pickle)."""
+    model = relsynth.fit(source, include=_list(include), exclude=_list(exclude))
+    model.save(output)
+    out.print(f"model of {len(model.tables)} tables saved to {output}")
+
+
+@app.command()
+def sample(
+    model_path: Annotated[Path, typer.Argument(help="Model file written by `relsynth fit`.")],
+    to: Annotated[str, typer.Option("--to", help="Target database URL.")],
+    scale: ScaleOpt = 1.0,
+    seed: SeedOpt = None,
+    if_exists: IfExistsOpt = "fail",
+) -> None:
+    """Sample a synthetic database from a saved model and write it to --to."""
+    model = relsynth.load(model_path)
+    tables = model.sample(scale=scale, seed=seed)
+    counts = relsynth.write(tables, to, model.schema, if_exists=if_exists)  # type: ignore[arg-type]
+    out.print(f"wrote {sum(counts.values()):,} rows in {len(counts)} tables to {relsynth.api.mask_url(to)}")
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning relsynth errors into one-line messages.
+
+    Usage errors are click's (exit 2); a RelsynthError prints ``error: …`` and exits 1 (2 for a
+    bad option value); Ctrl-C is reported by click as "Aborted!" (exit 1).
+    """
+    try:
+        app()
+    except RelsynthError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2 if isinstance(exc, ConfigError) else 1)

@@ -1,0 +1,228 @@
+"""End to end: relsynth.clone and the CLI on the demo and real sample databases, per dialect."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+import relsynth
+from relsynth.cli import app
+from relsynth.data import write_hospital_sqlite
+from relsynth.errors import ConfigError, TargetNotEmptyError
+
+from conftest import dataset, load_pg_dump
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def hospital(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("demo") / "hospital.db"
+    write_hospital_sqlite(path, n_patients=2000, seed=0)
+    return f"sqlite:///{path}"
+
+
+def _counts(url: str) -> dict[str, int]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        names = sa.inspect(conn).get_table_names()
+        out = {n: conn.execute(sa.select(sa.func.count()).select_from(sa.table(n))).scalar_one() for n in names}
+    engine.dispose()
+    return out
+
+
+def _assert_clone_ok(result: relsynth.CloneResult, tolerance: float = 0.1) -> None:
+    assert result.violations == 0, result.integrity
+    for name, n in result.rows_source.items():
+        got = result.rows_written[name]
+        assert abs(got - n) <= max(tolerance * n, 1), f"{name}: {got} rows for {n} in the source"
+        if n:
+            assert got > 0, f"{name} is empty"
+
+
+def test_clone_demo_to_sqlite_keeps_integrity_and_correlations(hospital: str, sqlite_url: str) -> None:
+    result = relsynth.clone(hospital, sqlite_url, seed=3)
+    _assert_clone_ok(result)
+    conn = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    # No child date before the parent's admission date, in the target itself.
+    assert conn.execute(
+        "SELECT count(*) FROM lab_results l JOIN patients p USING (patient_id) WHERE l.taken_at < p.admission_date"
+    ).fetchone()[0] == 0
+    real = pd.read_sql("SELECT p.age, count(l.lab_id) n FROM patients p LEFT JOIN lab_results l USING (patient_id) "
+                       "GROUP BY p.patient_id", sqlite3.connect(hospital.removeprefix("sqlite:///")))
+    synth = pd.read_sql("SELECT p.age, count(l.lab_id) n FROM patients p LEFT JOIN lab_results l USING (patient_id) "
+                        "GROUP BY p.patient_id", conn)
+    assert abs(real.corr().iloc[0, 1] - synth.corr().iloc[0, 1]) < 0.1
+    assert result.fidelity["lab_results"].shape > 0.9
+
+
+def test_scale_two_doubles_rows(hospital: str, sqlite_url: str) -> None:
+    result = relsynth.clone(hospital, sqlite_url, scale=2.0, seed=1)
+    assert result.violations == 0
+    for name in ("patients", "lab_results", "treatments"):
+        assert abs(result.rows_written[name] / result.rows_source[name] - 2) < 0.2
+
+
+def test_same_seed_same_database(hospital: str, tmp_path: Path) -> None:
+    a, b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    relsynth.clone(hospital, a, seed=9)
+    relsynth.clone(hospital, b, seed=9)
+    for table in ("patients", "lab_results"):
+        fa = pd.read_sql(f"SELECT * FROM {table}", sqlite3.connect(tmp_path / "a.db"))
+        fb = pd.read_sql(f"SELECT * FROM {table}", sqlite3.connect(tmp_path / "b.db"))
+        pd.testing.assert_frame_equal(fa, fb)
+
+
+def test_non_empty_target_and_target_equal_source_are_refused(hospital: str, sqlite_url: str) -> None:
+    relsynth.clone(hospital, sqlite_url, seed=1)
+    before = _counts(sqlite_url)
+    with pytest.raises(TargetNotEmptyError, match="if-exists"):
+        relsynth.clone(hospital, sqlite_url, seed=2)
+    assert _counts(sqlite_url) == before
+    relsynth.clone(hospital, sqlite_url, seed=2, if_exists="replace")
+    with pytest.raises(ConfigError, match="is the source"):
+        relsynth.clone(hospital, hospital)
+
+
+def test_source_is_never_written(hospital: str, sqlite_url: str) -> None:
+    path = Path(hospital.removeprefix("sqlite:///"))
+    before = path.read_bytes()
+    relsynth.clone(hospital, sqlite_url, seed=1)
+    assert path.read_bytes() == before
+
+
+def test_fit_save_load_sample_write(hospital: str, tmp_path: Path) -> None:
+    model = relsynth.fit(hospital)
+    path = model.save(tmp_path / "hospital.rsm")
+    loaded = relsynth.load(path)
+    tables = loaded.sample(scale=0.5, seed=4)
+    assert abs(len(tables["patients"]) - 1000) <= 100
+    counts = relsynth.write(tables, f"sqlite:///{tmp_path / 'out.db'}", loaded.schema)
+    assert counts["lab_results"] == len(tables["lab_results"])
+
+
+def test_model_file_holds_no_real_free_text(tmp_path: Path) -> None:
+    import zipfile
+
+    src = dataset("chinook")
+    model = relsynth.fit(f"sqlite:///{src}")
+    path = model.save(tmp_path / "chinook.rsm")
+    with zipfile.ZipFile(path) as zf:
+        text = zf.read("model.json").decode()
+    conn = sqlite3.connect(src)
+    names = set(pd.read_sql('SELECT "Name" FROM "Track"', conn)["Name"])
+    # Values that are also categories of other columns (a composer called "Black Sabbath", a city)
+    # may be in the model as those columns' categories; no other track name may be.
+    elsewhere = set()
+    for table, column in (("Track", "Composer"), ("Customer", "City"), ("Invoice", "BillingCity"),
+                          ("Artist", "Name"), ("Album", "Title"), ("Genre", "Name"), ("Playlist", "Name")):
+        elsewhere |= set(pd.read_sql(f'SELECT "{column}" FROM "{table}"', conn)[column].dropna())
+    longer = [n for n in names - elsewhere if len(n) >= 8]
+    assert len(longer) > 2000
+    assert [n for n in longer if f'"{n}"' in text] == []
+
+
+@pytest.mark.parametrize("name", ["chinook", "sakila", "northwind", "adventureworkslt"])
+def test_sample_databases_clone_to_sqlite(name: str, sqlite_url: str) -> None:
+    src = f"sqlite:///{dataset(name)}"
+    result = relsynth.clone(src, sqlite_url, seed=1)
+    _assert_clone_ok(result)
+    conn = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_self_reference_is_a_forest(sqlite_url: str) -> None:
+    relsynth.clone(f"sqlite:///{dataset('chinook')}", sqlite_url, seed=2)
+    emp = pd.read_sql('SELECT "EmployeeId", "ReportsTo" FROM "Employee"', sqlite3.connect(sqlite_url.removeprefix("sqlite:///")))
+    boss = dict(zip(emp["EmployeeId"], emp["ReportsTo"]))
+    for start in boss:
+        seen, node = set(), start
+        while node is not None and not pd.isna(node):
+            assert node not in seen, "cycle in the synthetic reporting tree"
+            seen.add(node)
+            node = boss.get(node)
+    assert emp["ReportsTo"].isna().any()
+
+
+@pytest.mark.parametrize("name", ["chinook", "sakila"])
+def test_sample_databases_clone_to_postgres(name: str, pg_url: str) -> None:
+    result = relsynth.clone(f"sqlite:///{dataset(name)}", pg_url, seed=1)
+    _assert_clone_ok(result)
+    double = relsynth.clone(f"sqlite:///{dataset(name)}", pg_url, seed=1, scale=2.0, if_exists="replace")
+    assert double.violations == 0
+    total = sum(double.rows_written.values()) / sum(double.rows_source.values())
+    assert 1.6 < total < 2.4
+
+
+def test_demo_clone_postgres_to_postgres(hospital: str, pg_url: str, pg_url2: str) -> None:
+    relsynth.write(relsynth.fit(hospital).sample(seed=0), pg_url, relsynth.inspect(hospital).schema)
+    result = relsynth.clone(pg_url, pg_url2, seed=5)
+    _assert_clone_ok(result)
+    engine = sa.create_engine(pg_url2.replace("postgresql+psycopg", "postgresql+psycopg"))
+    with engine.connect() as conn:
+        fks = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated"
+        ).scalar_one()
+    engine.dispose()
+    assert fks == 3  # the target enforces every FK (patients, lab_results, treatments)
+
+
+def test_postgres_dump_source(pg_url: str, pg_url2: str) -> None:
+    load_pg_dump(pg_url, "chinook")
+    result = relsynth.clone(pg_url, pg_url2, seed=1)
+    _assert_clone_ok(result)
+
+
+@pytest.mark.parametrize("name", ["chinook", "sakila"])
+def test_sample_databases_clone_to_mariadb(name: str, mysql_url: str) -> None:
+    result = relsynth.clone(f"sqlite:///{dataset(name)}", mysql_url, seed=1)
+    _assert_clone_ok(result)
+
+
+def test_cli_demo_clone_inspect(tmp_path: Path) -> None:
+    src = f"sqlite:///{tmp_path / 'h.db'}"
+    r = runner.invoke(app, ["demo", "--out", src, "--patients", "500"])
+    assert r.exit_code == 0, r.output
+    assert "patients 500 rows" in r.output
+    r = runner.invoke(app, ["demo", "--out", src, "--patients", "500"])
+    assert r.exit_code != 0
+    r = runner.invoke(app, ["inspect", src, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    assert info["plan"]["order"][0] == "departments"
+    assert info["tables"]["patients"]["rows"] == 500
+    r = runner.invoke(app, ["inspect", f"sqlite:///{dataset('sakila')}"])
+    assert r.exit_code == 0 and "cycle" in r.output
+    dst = f"sqlite:///{tmp_path / 's.db'}"
+    r = runner.invoke(app, ["clone", src, dst, "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    assert "0 violations" in r.output and "lab_results" in r.output
+    r = runner.invoke(app, ["clone", src, dst, "--scale", "2", "--if-exists", "replace", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["rows_written"]["patients"] == 1000
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "relsynth", *args], capture_output=True, text=True)
+
+    r = run("inspect", f"sqlite:///{tmp_path / 'missing.db'}")
+    assert r.returncode == 1 and r.stderr.startswith("error: ") and "does not exist" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    src = f"sqlite:///{dataset('chinook')}"
+    r = run("clone", src, f"sqlite:///{tmp_path / 'x.db'}", "--scale", "-1")
+    assert r.returncode == 2 and "scale" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.db").exists() or _counts(f"sqlite:///{tmp_path / 'x.db'}") == {}
+    r = run("clone", src, f"sqlite:///{tmp_path / 'x.db'}", "--if-exists", "merge")
+    assert r.returncode == 2 and "if_exists" in r.stderr
