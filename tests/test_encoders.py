@@ -82,3 +82,19 @@ def test_detect_decimals() -> None:
     assert detect_decimals(np.array([1.0, 2.0])) == 0
     assert detect_decimals(np.array([1.25, 2.5])) == 2
     assert detect_decimals(np.array([np.pi])) is None
+
+
+def test_adjust_total_keeps_the_count_distribution() -> None:
+    from relsynth.transform.keys import adjust_total, assign_parents
+
+    rng = np.random.default_rng(6)
+    counts = rng.choice([0, 1, 2, 3, 6], p=[0.15, 0.3, 0.3, 0.2, 0.05], size=5000)
+    target = int(counts.sum() * 0.98)
+    out = adjust_total(counts, target, rng)
+    assert out.sum() == target and (out >= 0).all()
+    for k in (0, 1, 2, 3):
+        assert abs((out == k).mean() - (counts == k).mean()) < 0.03
+    rows = assign_parents(target, counts.astype(float), rng)
+    assert rows.size == target
+    realised = np.bincount(rows, minlength=counts.size)
+    assert abs((realised == 0).mean() - (counts == 0).mean()) < 0.03

@@ -24,7 +24,7 @@ from relsynth.models.copula import TableModel, from_number
 from relsynth.models.relational import FKStats, Model, fk_key
 from relsynth.schema.model import ForeignKey, Table
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
-from relsynth.transform.keys import assign_parents, take_keys
+from relsynth.transform.keys import adjust_total, assign_parents, take_keys
 
 __all__ = ["sample_model"]
 
@@ -67,9 +67,9 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
             pz = scores[parent]
             counts = _child_counts(ptm, ptm.count_dim(name, _index(table, driver)), pz)
             ratio = pz.shape[0] / tm.n_parent_rows if tm.n_parent_rows else scale
-            # Small parents (lookups) make the sum of sampled counts swing widely: apportion the
-            # expected total over the parents in proportion to their sampled counts.
-            counts = _apportion(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
+            # Small parents (lookups) make the sum of sampled counts swing widely: bring it to the
+            # expected total with the least change to each parent's count.
+            counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
             parent_rows = np.repeat(np.arange(pz.shape[0]), counts)
             n_free = int(round(tm.n_unparented * ratio))
             ctx_idx = [ptm.dims.index(d) for d in tm.context]
@@ -120,13 +120,6 @@ def _child_counts(ptm: TableModel, dim: str, pz: np.ndarray) -> np.ndarray:
         raise ModelError(f"model of {ptm.name!r} has no children count {dim!r}; the model file does not match its schema")
     counts = ptm.encoders[dim].decode(pz[:, ptm.dims.index(dim)])
     return np.maximum(np.round(counts), 0).astype(np.int64)
-
-
-def _apportion(counts: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
-    """Integer counts summing to ``total``, proportional to ``counts`` (zeros stay zero)."""
-    if counts.sum() == 0 or total <= 0:
-        return counts if total > 0 else np.zeros_like(counts)
-    return np.bincount(assign_parents(total, counts, rng), minlength=counts.size)
 
 
 def _aligned(parent: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["match_rows", "assign_parents", "take_keys", "null_any"]
+__all__ = ["match_rows", "adjust_total", "assign_parents", "take_keys", "null_any"]
 
 
 def null_any(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -58,27 +58,42 @@ def match_rows(child: pd.DataFrame, columns: list[str], parent: pd.DataFrame, re
     return rows
 
 
-def assign_parents(n_child: int, degrees: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Parent row for each of ``n_child`` rows, parents weighted by their sampled ``degrees``.
+def adjust_total(counts: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
+    """Integer counts summing to ``total``, as close to ``counts`` as ±1 steps allow.
 
-    Each parent receives ``floor(share)`` children outright and the remainders are drawn, so the
-    realised degrees follow the sampled ones closely (no extra Poisson spread).
+    Steps go to parents in proportion to their count, so the shape of the distribution (zeros,
+    ones, the long tail) survives; rescaling and flooring would instead turn every 1 into 0 as
+    soon as the sampled total is a little above ``total``.
     """
-    n_parent = degrees.size
-    if n_child == 0 or n_parent == 0:
-        return np.zeros(0 if n_parent == 0 else n_child, dtype=np.int64)[: n_child if n_parent else 0]
-    w = np.maximum(degrees.astype(np.float64), 0.0)
-    if w.sum() <= 0:
-        w = np.ones(n_parent)
-    target = w * (n_child / w.sum())
-    base = np.floor(target).astype(np.int64)
-    rows = np.repeat(np.arange(n_parent), base)
-    rest = n_child - rows.size
-    if rest > 0:
-        frac = target - base
-        p = frac / frac.sum() if frac.sum() > 0 else np.full(n_parent, 1.0 / n_parent)
-        rows = np.concatenate([rows, rng.choice(n_parent, size=rest, p=p)])
-    return rng.permutation(rows)
+    out = np.maximum(np.round(np.asarray(counts, dtype=np.float64)), 0).astype(np.int64)
+    n = out.size
+    if n == 0 or total <= 0:
+        return np.zeros(n, dtype=np.int64)
+    if out.sum() == 0:
+        return np.bincount(rng.integers(0, n, size=total), minlength=n)
+    for _ in range(64):
+        diff = total - int(out.sum())
+        if diff == 0:
+            break
+        p = out / out.sum()
+        idx = rng.choice(n, size=abs(diff), p=p)
+        np.add.at(out, idx, 1 if diff > 0 else -1)
+        np.maximum(out, 0, out=out)
+    diff = total - int(out.sum())
+    if diff > 0:  # pathological leftovers: give them to random parents
+        np.add.at(out, rng.integers(0, n, size=diff), 1)
+    elif diff < 0:  # remove from the largest counts first
+        for i in np.argsort(-out, kind="stable")[: -diff]:
+            out[i] -= 1 if out[i] > 0 else 0
+    return out
+
+
+def assign_parents(n_child: int, degrees: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Parent row for each of ``n_child`` rows, each parent getting about its sampled degree."""
+    if n_child == 0 or degrees.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    counts = adjust_total(degrees, n_child, rng)
+    return rng.permutation(np.repeat(np.arange(degrees.size), counts))
 
 
 def take_keys(parent: pd.DataFrame, ref_columns: list[str], rows: np.ndarray) -> dict[str, pd.Series]:
