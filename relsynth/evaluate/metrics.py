@@ -15,15 +15,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from relsynth.schema.model import Schema, Table
 from relsynth.transform.keys import match_rows
 
-__all__ = ["column_shape", "pair_trends", "cardinality_shape", "TableScores", "fidelity_summary"]
+__all__ = ["ks_statistic", "column_shape", "pair_trends", "cardinality_shape", "TableScores", "fidelity_summary"]
 
 _NUMERIC = {"integer", "float", "decimal", "date", "datetime"}
 _CATEGORY_LIMIT = 50
+
+
+def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov–Smirnov statistic: the largest gap between the two empirical CDFs.
+
+    (numpy only: importing scipy.stats costs half a second of every CLI start.)
+    """
+    a, b = np.sort(a), np.sort(b)
+    grid = np.concatenate([a, b])
+    gap = np.searchsorted(a, grid, side="right") / a.size - np.searchsorted(b, grid, side="right") / b.size
+    return float(np.abs(gap).max())
 
 
 def _as_number(s: pd.Series) -> np.ndarray:
@@ -40,7 +50,7 @@ def column_shape(real: pd.Series, synth: pd.Series, kind: str) -> float | None:
         a, b = _as_number(real), _as_number(synth)
         if a.size == 0 or b.size == 0:
             return None
-        return float(1.0 - stats.ks_2samp(a, b, method="asymp").statistic)
+        return float(1.0 - ks_statistic(a, b))
     p = real.dropna().astype(str).value_counts(normalize=True)
     q = synth.dropna().astype(str).value_counts(normalize=True)
     p, q = p.align(q, fill_value=0.0)
@@ -98,7 +108,7 @@ def cardinality_shape(schema: Schema, name: str, real: dict[str, pd.DataFrame], 
             rows = match_rows(child, fk.columns, parent, fk.ref_columns)
             per.append(np.bincount(rows[rows >= 0], minlength=len(parent)))
         if len(per) == 2 and per[0].size and per[1].size:
-            scores.append(1.0 - stats.ks_2samp(per[0], per[1], method="asymp").statistic)
+            scores.append(1.0 - ks_statistic(per[0], per[1]))
     return float(np.mean(scores)) if scores else None
 
 
