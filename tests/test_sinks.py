@@ -23,10 +23,10 @@ from relsynth.errors import (
     SinkError,
     TargetNotEmptyError,
 )
+from relsynth.plan import make_plan
 from relsynth.schema.model import Column, ForeignKey, Schema, Table, UniqueConstraint
 from relsynth.sinks import IfExists, verify_integrity, write
 from relsynth.sinks.ddl import TargetDDL
-from relsynth.sinks.sql import load_order
 
 DIALECTS = [
     pytest.param("sqlite", id="sqlite"),
@@ -626,7 +626,7 @@ def test_ddl_types_per_dialect() -> None:
 
 
 def test_load_order_is_parent_first_and_breaks_cycles() -> None:
-    order = load_order(full_schema())
+    order = make_plan(full_schema()).order
     assert sorted(order) == sorted(full_schema().tables)
     for child, parent in [("child", "parent"), ("parent_tag", "tag"), ("store", "region"), (WEIRD, "parent")]:
         assert order.index(parent) < order.index(child)

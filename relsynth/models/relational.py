@@ -186,14 +186,7 @@ def _unpack(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
 
 def fk_key(table: str, schema: Schema, fk: ForeignKey) -> str:
     """Stable key of an FK in :attr:`Model.fk_stats`: ``"table#index"``."""
-    return f"{table}#{_fk_index(schema, table, fk)}"
-
-
-def _fk_index(schema: Schema, table: str, fk: ForeignKey) -> int:
-    for i, candidate in enumerate(schema.tables[table].foreign_keys):
-        if candidate is fk or candidate == fk:
-            return i
-    raise KeyError(fk.label)
+    return f"{table}#{schema.tables[table].fk_index(fk)}"
 
 
 def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) -> Model:
@@ -224,7 +217,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
             notes.append(f"{name}.{driver.label}: {dangling} row(s) point at no {parent} row; "
                          "they were learned as rows without a parent")
         parent_rows[name] = rows
-        dim = f"count:{name}:{_fk_index(schema, name, driver)}"
+        dim = f"count:{name}:{schema.tables[name].fk_index(driver)}"
         counts[parent][dim] = np.bincount(rows[rows >= 0], minlength=len(frames[parent]))
 
     # Pass 2: fit each table, children seeing their parent's dims.
@@ -293,5 +286,5 @@ def choose_drivers(schema: Schema, frames: dict[str, pd.DataFrame]) -> dict[str,
             return (covered * linked, base.tables[fk.ref_table].depth)
 
         best = max(candidates, key=score)
-        drivers[name] = _fk_index(schema, name, best)
+        drivers[name] = schema.tables[name].fk_index(best)
     return drivers

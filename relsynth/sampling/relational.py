@@ -65,7 +65,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
             parent = driver.ref_table
             ptm = model.tables[parent]
             pz = scores[parent]
-            counts = _child_counts(ptm, ptm.count_dim(name, _index(table, driver)), pz)
+            counts = _child_counts(ptm, ptm.count_dim(name, table.fk_index(driver)), pz)
             ratio = pz.shape[0] / tm.n_parent_rows if tm.n_parent_rows else scale
             # Small parents (lookups) make the sum of sampled counts swing widely: bring it to the
             # expected total with the least change to each parent's count.
@@ -96,7 +96,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
 
     for name in plan.order:
         for fk in plan.tables[name].deferred:
-            rng = np.random.default_rng([int(seed), len(plan.order), _index(schema.tables[name], fk)])
+            rng = np.random.default_rng([int(seed), len(plan.order), schema.tables[name].fk_index(fk)])
             _fill_fk(frames[name], schema.tables[name], fk, frames[fk.ref_table],
                      model.fk_stats[fk_key(name, schema, fk)], rng)
 
@@ -104,13 +104,6 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
 
 
 # ---------------------------------------------------------------------- helpers
-def _index(table: Table, fk: ForeignKey) -> int:
-    for i, candidate in enumerate(table.foreign_keys):
-        if candidate is fk or candidate == fk:
-            return i
-    raise ModelError(f"foreign key {fk.label} is not part of table {table.name!r}; the model and schema disagree")
-
-
 def _nullable(table: Table, fk: ForeignKey) -> bool:
     return all(table.column(c).nullable for c in fk.columns)
 

@@ -14,7 +14,8 @@ from relsynth.schema.model import (
     Table,
     UniqueConstraint,
 )
-from relsynth.schema.reader import connect, mask_url, read_schema, read_tables, sqlite_check_constraints
+from relsynth.schema.reader import connect, read_schema, read_tables, sqlite_check_constraints
+from relsynth.urls import mask_url
 
 __all__ = [
     # model

@@ -132,6 +132,31 @@ class Table:
             f"columns are: {', '.join(names)}"
         )
 
+    def fk_index(self, fk: ForeignKey) -> int:
+        """Return the position of ``fk`` in :attr:`foreign_keys` (model files key FKs by it).
+
+        The very object is looked for first, so of two equal declarations each finds its own
+        position; an equal copy (e.g. from a schema read back from a model file) is found next.
+
+        Args:
+            fk: A foreign key of this table.
+
+        Returns:
+            Its index in :attr:`foreign_keys`.
+
+        Raises:
+            SchemaError: The table has no such foreign key.
+        """
+        for i, candidate in enumerate(self.foreign_keys):
+            if candidate is fk:
+                return i
+        for i, candidate in enumerate(self.foreign_keys):
+            if candidate == fk:
+                return i
+        raise SchemaError(
+            f"foreign key {fk.label} is not part of table {self.name!r}; the schema and the model or plan disagree"
+        )
+
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]

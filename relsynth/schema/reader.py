@@ -38,11 +38,9 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL
 
 from relsynth.errors import (
     ConfigError,
-    MissingExtraError,
     RelsynthError,
     SchemaError,
     SourceError,
@@ -50,55 +48,21 @@ from relsynth.errors import (
 )
 from relsynth.schema.frames import coerce_frame, empty_frame
 from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table, UniqueConstraint
+from relsynth.urls import SUPPORTED_URLS, db_error_line, mask_url, normalize_url, require_driver
 
 __all__ = ["connect", "mask_url", "read_schema", "read_tables", "sqlite_check_constraints"]
 
 log = logging.getLogger("relsynth")
 
-# Plain backend names are mapped onto the drivers relsynth installs through its extras.
-_DEFAULT_DRIVERS = {
-    "postgresql": "postgresql+psycopg",
-    "postgres": "postgresql+psycopg",
-    "mysql": "mysql+pymysql",
-    "mariadb": "mysql+pymysql",
-    "sqlite": "sqlite+pysqlite",
-}
-# Driver module → (package, extra) for the pip line of MissingExtraError.
-_EXTRAS = {
-    "psycopg": ("psycopg", "postgres"),
-    "psycopg2": ("psycopg2", "postgres"),
-    "pymysql": ("pymysql", "mysql"),
-}
-_SUPPORTED = "sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER@HOST/DB (mariadb:// too)"
-
-
 # --------------------------------------------------------------------------------------------
-# URLs and engines
-
-
-def mask_url(url: str | URL | sa.Engine) -> str:
-    """Return ``url`` as text with its password replaced by ``***``.
-
-    Args:
-        url: A database URL (text or SQLAlchemy URL) or an engine.
-
-    Returns:
-        The URL, safe to print or log.
-    """
-    if isinstance(url, sa.Engine):
-        url = url.url
-    if isinstance(url, URL):
-        return url.render_as_string(hide_password=True)
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - unparseable text: mask what looks like user:password@
-        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", str(url))
+# engines
 
 
 def connect(url: str | sa.Engine, read_only: bool = True) -> sa.Engine:
     """Create an engine for ``url`` and check that the database answers.
 
-    Plain ``postgresql://`` URLs use psycopg 3 and ``mysql://``/``mariadb://`` URLs PyMySQL.
+    PostgreSQL URLs use psycopg 3 and plain ``mysql://``/``mariadb://`` URLs PyMySQL (see
+    :func:`relsynth.urls.normalize_url`).
     With ``read_only`` (the default), SQLite files are opened in read-only mode and must exist,
     PostgreSQL sessions default to read-only transactions and MySQL/MariaDB sessions run
     ``SET SESSION TRANSACTION READ ONLY``. An engine passed in is returned as it is.
@@ -118,13 +82,9 @@ def connect(url: str | sa.Engine, read_only: bool = True) -> sa.Engine:
     """
     if isinstance(url, sa.Engine):
         return url
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa_exc.ArgumentError:
-        raise ConfigError(f"cannot parse database URL {mask_url(url)!r}; use {_SUPPORTED}") from None
-    drivername = _DEFAULT_DRIVERS.get(parsed.drivername, parsed.drivername)
-    parsed = parsed.set(drivername=drivername)
+    parsed = normalize_url(url)
     backend = parsed.get_backend_name()
+    require_driver(parsed, "reading")
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
         path = parsed.database or ""
@@ -148,15 +108,11 @@ def connect(url: str | sa.Engine, read_only: bool = True) -> sa.Engine:
         engine = sa.create_engine(parsed, **kwargs)
     except sa_exc.NoSuchModuleError:
         raise ConfigError(
-            f"unknown database type {parsed.drivername!r} in URL {mask_url(parsed)!r}; use {_SUPPORTED}"
+            f"unknown database type {parsed.drivername!r} in URL {mask_url(parsed)!r}; use {SUPPORTED_URLS}"
         ) from None
-    except ImportError as exc:
-        module = (getattr(exc, "name", None) or "").split(".")[0]
-        if module in _EXTRAS:
-            package, extra = _EXTRAS[module]
-            raise MissingExtraError(package, extra, f"reading {backend} URLs") from None
+    except ImportError as exc:  # a driver relsynth's extras do not install (require_driver passed)
         raise ConfigError(
-            f"the driver for {parsed.drivername!r} cannot be imported ({exc}); install it or use {_SUPPORTED}"
+            f"the driver for {parsed.drivername!r} cannot be imported ({exc}); install it or use {SUPPORTED_URLS}"
         ) from None
     if read_only and backend in ("mysql", "mariadb"):
         sa.event.listen(engine, "connect", _mysql_read_only)
@@ -169,7 +125,9 @@ def connect(url: str | sa.Engine, read_only: bool = True) -> sa.Engine:
         engine.dispose()
         hint = ("check that the path is a SQLite database file" if backend == "sqlite"
                 else "check host, port, database name, user and password")
-        raise SourceError(f"cannot connect to {mask_url(parsed)}: {_first_line(exc)}; {hint}") from None
+        raise SourceError(
+            f"cannot connect to {mask_url(parsed)}: {db_error_line(exc, parsed.password)}; {hint}"
+        ) from None
     return engine
 
 
@@ -186,13 +144,6 @@ def _mysql_read_only(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("SET SESSION TRANSACTION READ ONLY")
     finally:
         cursor.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    """The driver's message, first line only, without SQLAlchemy's background link."""
-    inner = getattr(exc, "orig", None) or exc
-    text = str(inner).strip() or type(inner).__name__
-    return text.splitlines()[0].strip().rstrip(".;")
 
 
 @contextmanager
@@ -224,13 +175,14 @@ def _read_only_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
                 try:
                     conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 except sa_exc.DBAPIError as exc:  # a transaction already open: the session still is read-only
-                    log.debug("could not declare the MySQL transaction read-only: %s", _first_line(exc))
+                    log.debug("could not declare the MySQL transaction read-only: %s",
+                              db_error_line(exc, engine.url.password))
             try:
                 yield conn
             finally:
                 conn.rollback()
     except sa_exc.DBAPIError as exc:
-        raise SourceError(f"reading {mask_url(engine)} failed: {_first_line(exc)}") from None
+        raise SourceError(f"reading {mask_url(engine)} failed: {db_error_line(exc, engine.url.password)}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -803,14 +755,14 @@ def read_tables(
                 else:
                     raw = _read_select(conn, table, schema_name, relkinds.get(name))
             except sa_exc.DBAPIError as exc:
-                raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {_first_line(exc)}; "
+                raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {db_error_line(exc, engine.url.password)}; "
                                   "check that the schema matches the source") from None
             except RelsynthError:
                 raise
             except Exception as exc:  # driver errors outside SQLAlchemy (psycopg COPY)
                 if type(exc).__module__.split(".")[0] not in ("psycopg", "pymysql", "sqlite3"):
                     raise
-                raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {_first_line(exc)}; "
+                raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {db_error_line(exc, engine.url.password)}; "
                                   "check that the schema matches the source") from None
             frames[name] = coerce_frame(raw, table)
             log.info("read %s: %d rows", name, len(frames[name]))

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from relsynth.errors import SinkError, did_you_mean
 from relsynth.schema.model import ForeignKey, Schema, Table
+from relsynth.urls import db_error_line, mask_url
 
 __all__ = ["duplicate_count", "fk_violations", "verify_integrity"]
 
@@ -93,13 +94,10 @@ def verify_integrity(target: str | sa.Engine, schema: Schema) -> dict[str, dict[
     Raises:
         SinkError: The target cannot be reached or lacks a table of the schema.
     """
-    from relsynth.sinks.sql import (  # circular at import time otherwise
-        open_engine,
-        target_label,
-    )
+    from relsynth.sinks.sql import open_engine  # circular at import time otherwise
 
     engine, owned = open_engine(target, purpose="checking integrity of")
-    label = target_label(engine)
+    label = mask_url(engine)
     try:
         with engine.connect() as conn:
             _check_tables(conn, schema, label)
@@ -110,15 +108,11 @@ def verify_integrity(target: str | sa.Engine, schema: Schema) -> dict[str, dict[
                 log.debug("integrity of %s: %s", table.name, report[table.name])
             conn.rollback()  # read-only: end the implicit transaction without writing
     except sa.exc.DBAPIError as exc:
-        raise SinkError(f"checking integrity of {label} failed: {_first_line(exc)}") from None
+        raise SinkError(f"checking integrity of {label} failed: {db_error_line(exc, engine.url.password)}") from None
     finally:
         if owned:
             engine.dispose()
     return report
-
-
-def _first_line(exc: sa.exc.DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]
 
 
 def _table_report(conn: sa.Connection, table: Table, sqlite_counts: dict[str, int] | None) -> dict[str, int]:
@@ -157,7 +151,7 @@ def _sqlite_fk_check(conn: sa.Connection, schema: Schema) -> dict[str, int]:
             rows = conn.exec_driver_sql(f"PRAGMA foreign_key_check({preparer.quote(name)})").fetchall()
         except sa.exc.DBAPIError as exc:
             # e.g. "foreign key mismatch": the parent key is not PRIMARY KEY/UNIQUE in that file.
-            log.warning("PRAGMA foreign_key_check(%s) failed: %s", name, _first_line(exc))
+            log.warning("PRAGMA foreign_key_check(%s) failed: %s", name, db_error_line(exc))
             counts[name] = -1
             continue
         counts[name] = len(rows)

@@ -40,15 +40,16 @@ from relsynth.errors import (
     TargetNotEmptyError,
     did_you_mean,
 )
+from relsynth.plan import make_plan
 from relsynth.schema.model import Column, Schema, Table
-from relsynth.sinks.ddl import ALL_CONSTRAINTS, TargetDDL, dialect_family
+from relsynth.sinks.ddl import ALL_CONSTRAINTS, TargetDDL
 from relsynth.sinks.integrity import fk_violations
+from relsynth.urls import SUPPORTED_URLS, db_error_line, mask_url, normalize_url, require_driver
 
 __all__ = [
     "LOADERS",
     "IfExists",
     "LoadJob",
-    "load_order",
     "open_engine",
     "register_loader",
     "target_label",
@@ -66,43 +67,12 @@ CHUNK_ROWS = 100_000
 # COPY pipelines: the server parses one chunk while the next is built.
 _PG_CHUNK = 25_000
 
-_DRIVERS = {
-    "postgresql": ("postgresql+psycopg", "psycopg", "postgres", "writing to PostgreSQL"),
-    "mysql": ("mysql+pymysql", "pymysql", "mysql", "writing to MySQL/MariaDB"),
-}
-
 
 # ---------------------------------------------------------------------------- engines
 
 
-def _normalize_url(url: sa.URL) -> sa.URL:
-    """Pick the driver relsynth needs: psycopg 3 (COPY) for PostgreSQL, PyMySQL for MySQL/MariaDB."""
-    backend = url.get_backend_name()
-    if backend in ("postgresql", "postgres") and url.get_driver_name() in ("", "psycopg", "psycopg2", "psycopg2cffi"):
-        # psycopg2 would work for DDL but not for psycopg 3's COPY API; use the same server, v3.
-        return url.set(drivername="postgresql+psycopg")
-    if backend in ("mysql", "mariadb") and "+" not in url.drivername:
-        return url.set(drivername="mysql+pymysql")
-    return url
-
-
-def _require_driver(url: sa.URL) -> None:
-    family = dialect_family(url.get_backend_name())
-    if family not in _DRIVERS:
-        return
-    _, module, extra, purpose = _DRIVERS[family]
-    driver = url.get_driver_name() or module
-    if driver in ("psycopg", "pymysql"):
-        try:
-            __import__(driver)
-        except ImportError:
-            raise MissingExtraError(driver, extra, purpose) from None
-
-
-def target_label(target: str | sa.Engine | sa.URL) -> str:
-    """The target's URL with the password masked, for messages and logs."""
-    url = target.url if isinstance(target, sa.Engine) else sa.make_url(target) if isinstance(target, str) else target
-    return url.render_as_string(hide_password=True)
+#: Former name of :func:`relsynth.urls.mask_url`, kept for callers that import it from here.
+target_label = mask_url
 
 
 def open_engine(target: str | sa.Engine, purpose: str = "writing to") -> tuple[sa.Engine, bool]:
@@ -117,79 +87,38 @@ def open_engine(target: str | sa.Engine, purpose: str = "writing to") -> tuple[s
     owned = not isinstance(target, sa.Engine)
     if owned:
         try:
-            url = _normalize_url(sa.make_url(str(target)))
-        except sa.exc.ArgumentError:
-            raise SinkError(
-                f"cannot parse target URL {str(target)!r}; use e.g. sqlite:///out.db, "
-                "postgresql://user@host/db or mysql://user@host/db"
-            ) from None
-        _require_driver(url)
+            url = normalize_url(str(target))
+        except ConfigError as exc:  # the writer reports every unusable target as a SinkError
+            raise SinkError(str(exc)) from None
+        require_driver(url, purpose)
         try:
             engine = sa.create_engine(url)
         except ImportError as exc:
             raise SinkError(f"the driver for {url.drivername} is not installed ({exc}); install it or use another URL") from None
         except sa.exc.NoSuchModuleError:
-            raise SinkError(
-                f"unknown database type in target URL {target_label(url)}; use sqlite://, postgresql:// or mysql://"
-            ) from None
+            raise SinkError(f"unknown database type in target URL {mask_url(url)}; use {SUPPORTED_URLS}") from None
     else:
         engine = target  # type: ignore[assignment]
-    label = target_label(engine)
+    label = mask_url(engine)
     try:
         with engine.connect():
             pass
     except sa.exc.DBAPIError as exc:
         if owned:
             engine.dispose()
-        msg = _one_line(exc, engine.url.password)
+        msg = db_error_line(exc, engine.url.password)
         raise SinkError(f"cannot connect for {purpose} {label}: {msg}; check the host, database name and credentials") from None
     return engine, owned
-
-
-def _one_line(exc: BaseException, password: object = None) -> str:
-    """First line of a driver error, with the password masked if the driver echoed it."""
-    orig = getattr(exc, "orig", None) or exc
-    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
-    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
-        text = f"{args[1]} (MySQL error {args[0]})"  # PyMySQL / mysqlclient: (code, message)
-    else:
-        lines = [ln.strip() for ln in str(orig).strip().splitlines() if ln.strip()]
-        text = lines[0] if lines else type(orig).__name__
-        # PostgreSQL puts the offending key in a DETAIL line; keep it, still on one line.
-        detail = next((ln for ln in lines[1:] if ln.startswith("DETAIL:")), None)
-        if detail:
-            text = f"{text} ({' '.join(detail.split())})"
-    if isinstance(password, str) and password:
-        text = text.replace(password, "***")
-    return text
 
 
 # ---------------------------------------------------------------------------- plan and validation
 
 
-def load_order(schema: Schema) -> list[str]:
-    """Parent-first order of ``schema``'s tables (self-references ignored, cycles broken).
-
-    Kahn's algorithm with ties broken by schema order; in a cycle, the waiting table with the
-    fewest unloaded parents goes first (its remaining FKs are satisfied once the cycle is in).
-    """
-    names = list(schema.tables)
-    parents = {n: {fk.ref_table for fk in schema.tables[n].foreign_keys if fk.ref_table != n} for n in names}
-    done: list[str] = []
-    left = list(names)
-    while left:
-        ready = [n for n in left if parents[n] <= set(done)]
-        if not ready:
-            ready = [min(left, key=lambda n: len(parents[n] - set(done)))]
-        for n in ready:
-            done.append(n)
-            left.remove(n)
-    return done
-
-
 def _check_order(schema: Schema, order: Sequence[str] | None) -> list[str]:
     if order is None:
-        return load_order(schema)
+        # The generation plan's order: parents first, self-references ignored, cycles broken
+        # (the loaders check foreign keys only once every table is in).
+        return make_plan(schema).order
     order = list(order)
     unknown = [n for n in order if n not in schema.tables]
     missing = [n for n in schema.tables if n not in order]
@@ -776,7 +705,7 @@ def load_mysql(job: LoadJob) -> None:
                 raise SinkError(f"writing to {job.label} failed: {exc}; {note}") from None
             if isinstance(exc, sa.exc.DBAPIError) or _is_driver_error(exc):
                 raise SinkError(
-                    f"writing to {job.label} failed while {job.step}: {_one_line(exc, job.engine.url.password)}; {note}"
+                    f"writing to {job.label} failed while {job.step}: {db_error_line(exc, job.engine.url.password)}; {note}"
                 ) from None
             raise
         finally:
@@ -804,7 +733,7 @@ def _mysql_drop(conn: sa.Connection, md: sa.MetaData, names: list[str]) -> bool:
         conn.commit()
         return True
     except Exception as exc:  # noqa: BLE001 - reported in the error message
-        log.error("could not drop tables after a failed load: %s", _one_line(exc))
+        log.error("could not drop tables after a failed load: %s", db_error_line(exc, conn.engine.url.password))
         return False
 
 
@@ -840,7 +769,8 @@ def write(
         if_exists: ``fail`` (default) refuses a target that already has any of the tables;
             ``replace`` drops and recreates them; ``truncate`` empties and reuses them;
             ``append`` inserts into them. Missing tables are created in every mode.
-        order: Parent-first load order of all the schema's tables; computed when None.
+        order: Parent-first load order of all the schema's tables; when None, the order of
+            :func:`relsynth.plan.make_plan`.
 
     Returns:
         Rows written per table.
@@ -860,7 +790,7 @@ def write(
     frames = _check_frames(tables, schema)
     engine, owned = open_engine(target)
     try:
-        label = target_label(engine)
+        label = mask_url(engine)
         loader = LOADERS.get(engine.dialect.name)
         if loader is None:
             raise SinkError(
@@ -884,13 +814,13 @@ def write(
             raise
         except (sa.exc.DBAPIError, sa.exc.StatementError) as exc:
             raise SinkError(
-                f"writing to {label} failed while {job.step}: {_one_line(exc, engine.url.password)}; "
+                f"writing to {label} failed while {job.step}: {db_error_line(exc, engine.url.password)}; "
                 "the target was left unchanged (rolled back)"
             ) from None
         except Exception as exc:
             if _is_driver_error(exc):
                 raise SinkError(
-                    f"writing to {label} failed while {job.step}: {_one_line(exc, engine.url.password)}; "
+                    f"writing to {label} failed while {job.step}: {db_error_line(exc, engine.url.password)}; "
                     "the target was left unchanged (rolled back)"
                 ) from None
             raise

@@ -1,0 +1,136 @@
+"""Database URLs and driver errors, shared by the reader and the writer.
+
+Plain backend names are mapped onto the drivers relsynth installs through its extras:
+``postgresql://`` and ``postgres://`` use psycopg 3 (the reader's and the writer's ``COPY`` need
+its API, so ``+psycopg2`` URLs are switched to it too), ``mysql://`` and ``mariadb://`` use
+PyMySQL, and SQLite URLs stay as they are. Messages show URLs through :func:`mask_url` and driver
+errors through :func:`db_error_line`, so a password never reaches a log or a terminal.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from relsynth.errors import ConfigError, MissingExtraError
+
+__all__ = ["SUPPORTED_URLS", "db_error_line", "mask_url", "normalize_url", "require_driver"]
+
+#: The URL forms relsynth supports, for the hint at the end of URL errors.
+SUPPORTED_URLS = "sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER@HOST/DB (mariadb:// too)"
+
+# Drivers that cannot serve relsynth's PostgreSQL reads and writes (no psycopg 3 COPY API) but
+# reach the same server: URLs naming them are switched to psycopg 3.
+_PG_SWITCHED = ("", "psycopg", "psycopg2", "psycopg2cffi")
+# Driver module → (package, extra, database) for the pip line of MissingExtraError.
+_EXTRAS = {
+    "psycopg": ("psycopg", "postgres", "PostgreSQL"),
+    "pymysql": ("pymysql", "mysql", "MySQL/MariaDB"),
+}
+
+
+def normalize_url(url: str | sa.URL) -> sa.URL:
+    """Parse ``url`` and pick the driver relsynth uses for its database.
+
+    ``postgresql://`` and ``postgres://`` (also with ``+psycopg2``) become
+    ``postgresql+psycopg://``; ``mysql://`` and ``mariadb://`` become ``mysql+pymysql://``; other
+    URLs, SQLite ones included, are returned as they are.
+
+    Args:
+        url: A database URL, as text or a SQLAlchemy URL.
+
+    Returns:
+        The parsed URL with its driver chosen.
+
+    Raises:
+        ConfigError: The text is not a URL (the message lists the supported forms).
+    """
+    try:
+        parsed = sa.make_url(url)
+    except (sa_exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ConfigError(f"cannot parse database URL {mask_url(url)!r}; use {SUPPORTED_URLS}") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres") and driver in _PG_SWITCHED:
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend in ("mysql", "mariadb") and not driver:
+        return parsed.set(drivername="mysql+pymysql")
+    return parsed
+
+
+def require_driver(url: str | sa.URL, purpose: str) -> None:
+    """Check that the driver module of ``url``'s database can be imported.
+
+    Only the drivers relsynth's extras install are checked; SQLite needs none, and another
+    driver named in the URL is left for SQLAlchemy to report.
+
+    Args:
+        url: A database URL; it is normalized first (see :func:`normalize_url`).
+        purpose: What needs the driver, completed by the database's name: ``"writing to"``
+            reads "writing to PostgreSQL needs the 'psycopg' package ...".
+
+    Raises:
+        MissingExtraError: The driver is not installed (the message gives the pip line).
+        ConfigError: ``url`` cannot be parsed.
+    """
+    # The driver is read off the text: get_driver_name() would load the dialect, which fails
+    # for unknown backends before their own, clearer, error.
+    module = normalize_url(url).drivername.partition("+")[2]
+    if module not in _EXTRAS:
+        return
+    package, extra, database = _EXTRAS[module]
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(package, extra, f"{purpose} {database}") from None
+
+
+def mask_url(url: str | sa.URL | sa.Engine) -> str:
+    """Return ``url`` as text with its password replaced by ``***``.
+
+    Args:
+        url: A database URL (text or SQLAlchemy URL) or an engine.
+
+    Returns:
+        The URL, safe to print or log.
+    """
+    if isinstance(url, sa.Engine):
+        url = url.url
+    if isinstance(url, sa.URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - unparseable text: mask what looks like user:password@
+        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", str(url))
+
+
+def db_error_line(exc: BaseException, password: object = None) -> str:
+    """The driver's message of ``exc`` on one line, fit to end a relsynth error message.
+
+    SQLAlchemy's wrapper (and its background link) is dropped; MySQL ``(code, message)``
+    errors read ``message (MySQL error code)``; otherwise the first line is kept, without a
+    trailing ``.``/``;`` (callers append ``; hint``), plus a PostgreSQL ``DETAIL:`` line in
+    parentheses, since it names the offending key.
+
+    Args:
+        exc: A SQLAlchemy ``DBAPIError`` or an error raised by a driver directly.
+        password: The connection's password, masked as ``***`` where the driver echoed it.
+
+    Returns:
+        One line of text.
+    """
+    orig = getattr(exc, "orig", None) or exc
+    args = tuple(getattr(orig, "args", ()))
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        text = f"{args[1]} (MySQL error {args[0]})"  # PyMySQL / mysqlclient
+    else:
+        lines = [ln.strip() for ln in str(orig).strip().splitlines() if ln.strip()]
+        text = lines[0].rstrip(".;") if lines else type(orig).__name__
+        detail = next((ln for ln in lines[1:] if ln.startswith("DETAIL:")), None)
+        if detail:
+            text = f"{text} ({' '.join(detail.split())})"
+    if isinstance(password, str) and password:
+        text = text.replace(password, "***")
+    return text
