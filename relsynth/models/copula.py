@@ -32,6 +32,7 @@ from relsynth.transform.encoders import (
     TextGenerator,
     UuidGenerator,
     correlation_ratio,
+    plain_value,
 )
 
 __all__ = ["ColumnModel", "TableModel", "Role", "TEXT_DISTINCT_RATIO", "TEXT_MIN_DISTINCT"]
@@ -369,8 +370,8 @@ class TableModel:
                     values = values.ffill().bfill()
                 out[cm.name] = values
             elif cm.role == "derived":
-                lookup = {_hashable(a): b for a, b in cm.mapping or []}
-                out[cm.name] = pd.Series([lookup.get(_hashable(v)) for v in out[cm.given]], dtype=object)
+                lookup = {plain_value(a): b for a, b in cm.mapping or []}
+                out[cm.name] = pd.Series([lookup.get(plain_value(v)) for v in out[cm.given]], dtype=object)
             elif cm.role in ("text", "uuid", "binary"):
                 values = pd.Series(cm.generator.generate(n, rng), dtype=object)
                 if cm.null_rate > 0:
@@ -502,18 +503,8 @@ def _find_derived(frame: pd.DataFrame, categorical: list[str], models: dict[str,
                 continue
             cm = models[target]
             cm.role, cm.given = "derived", source
-            cm.mapping = [[_plain_value(a), _plain_value(b)] for a, b in pairs.itertuples(index=False, name=None)]
+            cm.mapping = [[plain_value(a), plain_value(b)] for a, b in pairs.itertuples(index=False, name=None)]
             break
-
-
-def _plain_value(v: Any) -> Any:
-    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-        return None
-    return v.item() if isinstance(v, np.generic) else v
-
-
-def _hashable(v: Any) -> Any:
-    return _plain_value(v)
 
 
 def _best_given(x: np.ndarray, candidates: pd.DataFrame) -> str | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 from scipy.special import ndtr, ndtri
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "UuidGenerator",
     "BinaryGenerator",
     "detect_decimals",
+    "plain_value",
     "UUID_RE",
 ]
 
@@ -173,7 +175,7 @@ class CategoricalEncoder:
         lo = cum - freq
         r = rank[codes]
         u = lo[r] + rng.random(n) * freq[r]
-        cats = [_plain(uniques[i]) for i in order]
+        cats = [plain_value(uniques[i]) for i in order]
         return cls(cats, cum), to_normal(u)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
@@ -192,15 +194,16 @@ class CategoricalEncoder:
 
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    import pandas as pd
-
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=False, use_na_sentinel=False)
     return codes, np.asarray(uniques, dtype=object)
 
 
-def _plain(v: Any) -> Any:
-    """numpy scalars → Python scalars, so categories are JSON-able."""
+def plain_value(v: Any) -> Any:
+    """A JSON-able Python value: numpy scalars unwrapped, every kind of missing value → None."""
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
     return v.item() if isinstance(v, np.generic) else v
+
 
 
 _CLASS_TABLE = str.maketrans(
@@ -232,8 +235,6 @@ class TextGenerator:
     @classmethod
     def fit(cls, values: list[str] | np.ndarray, unique: bool = False) -> TextGenerator:
         """Learn patterns and letter frequencies from non-null string ``values``."""
-        import pandas as pd
-
         vals = [str(v) for v in values]
         shapes = pd.Series([v.translate(_CLASS_TABLE) for v in vals], dtype=object)
         counts = shapes.value_counts()
@@ -319,8 +320,6 @@ def _letter_freq(text: str, alphabet: str) -> tuple[str, np.ndarray]:
 
 
 def _duplicated(values: np.ndarray) -> np.ndarray:
-    import pandas as pd
-
     return pd.Series(values, dtype=object).duplicated().to_numpy()
 
 
@@ -416,7 +415,7 @@ class ConditionalNumericEncoder:
                 continue
             enc, zk = NumericEncoder.fit_transform(x[rows], rng, integer=integer, decimals=decimals)
             z[rows] = zk
-            cats.append(_plain(cat))
+            cats.append(plain_value(cat))
             encs.append(enc)
         return cls(cats, encs, pooled), z
 
@@ -448,8 +447,6 @@ class ConditionalNumericEncoder:
 
 def correlation_ratio(x: np.ndarray, given: np.ndarray) -> float:
     """η²: the share of the variance of rank(x) explained by the category ``given`` (0..1)."""
-    import pandas as pd
-
     if x.size < 2:
         return 0.0
     r = pd.Series(x).rank().to_numpy()
