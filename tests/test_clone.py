@@ -226,3 +226,26 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists() or _counts(f"sqlite:///{tmp_path / 'x.db'}") == {}
     r = run("clone", src, f"sqlite:///{tmp_path / 'x.db'}", "--if-exists", "merge")
     assert r.returncode == 2 and "if_exists" in r.stderr
+
+
+def test_fit_from_dataframes_and_metadata(tmp_path: Path) -> None:
+    from relsynth.data import build_hospital, hospital_schema
+    from relsynth.schema import schema_from_dataframes, schema_from_metadata
+
+    frames = build_hospital(800, seed=2)
+    # Metadata description (the same JSON-able form the model file stores).
+    meta = tmp_path / "hospital.json"
+    meta.write_text(json.dumps(hospital_schema().to_dict()))
+    model = relsynth.fit(frames, schema=schema_from_metadata(meta))
+    out = model.sample(seed=1)
+    assert abs(len(out["patients"]) - 800) <= 80
+    assert out["lab_results"]["patient_id"].isin(out["patients"]["patient_id"]).all()
+    # Keys declared by hand on plain DataFrames.
+    schema = schema_from_dataframes(
+        {k: frames[k] for k in ("patients", "lab_results")},
+        primary_keys={"patients": "patient_id", "lab_results": "lab_id"},
+        foreign_keys=[{"child": "lab_results", "columns": "patient_id", "parent": "patients", "parent_columns": "patient_id"}],
+    )
+    out = relsynth.fit({k: frames[k] for k in ("patients", "lab_results")}, schema=schema).sample(seed=2)
+    assert out["lab_results"]["patient_id"].isin(out["patients"]["patient_id"]).all()
+    assert relsynth.write(out, f"sqlite:///{tmp_path / 'df.db'}", schema)["lab_results"] == len(out["lab_results"])
