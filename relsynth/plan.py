@@ -75,11 +75,6 @@ class Plan:
         }
 
 
-def _fk_nullable(schema: Schema, table: str, fk: ForeignKey) -> bool:
-    t = schema.tables[table]
-    return all(t.column(c).nullable for c in fk.columns)
-
-
 def _break_cycles(schema: Schema, graph: nx.MultiDiGraph) -> list[tuple[str, ForeignKey]]:
     """Remove FK edges until the graph is acyclic; return the removed ones.
 
@@ -98,7 +93,7 @@ def _break_cycles(schema: Schema, graph: nx.MultiDiGraph) -> list[tuple[str, For
             parent, child, key = edge
             fk = graph.edges[parent, child, key]["fk"]
             n_other = sum(1 for _ in graph.in_edges(child)) - 1
-            return (0 if _fk_nullable(schema, child, fk) else 1, -n_other, child)
+            return (0 if schema.tables[child].fk_nullable(fk) else 1, -n_other, child)
 
         parent, child, key = min(cycle, key=cost)
         broken.append((child, graph.edges[parent, child, key]["fk"]))
@@ -159,7 +154,7 @@ def make_plan(schema: Schema, drivers: dict[str, int] | None = None) -> Plan:
         # then the deepest parent (it carries the most context), then declaration order.
         driver = preferred if any(fk is preferred for fk in candidates) else min(
             candidates,
-            key=lambda fk: (_fk_nullable(schema, name, fk), -depth[fk.ref_table]),
+            key=lambda fk: (schema.tables[name].fk_nullable(fk), -depth[fk.ref_table]),
         )
         tables[name].driver = driver
         tables[name].secondary = [fk for fk in candidates if fk is not driver]

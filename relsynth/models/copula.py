@@ -381,7 +381,8 @@ class TableModel:
                 out[cm.name] = pd.Series([None] * n, dtype=object)
         return pd.DataFrame({c.name: out[c.name] for c in self.columns}, index=pd.RangeIndex(n))
 
-    def count_dim(self, child: str, fk_index: int) -> str:
+    @staticmethod
+    def count_dim(child: str, fk_index: int) -> str:
         """Name of the dim holding children-per-row for ``child`` under its FK number ``fk_index``."""
         return f"count:{child}:{fk_index}"
 

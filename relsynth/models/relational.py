@@ -198,7 +198,13 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
     missing = [t for t in schema.tables if t not in frames]
     if missing:
         raise SchemaError(f"no data given for table(s) {', '.join(missing)}; pass a frame for every table")
-    drivers = choose_drivers(schema, frames)
+    # Every FK is matched once: the driver choice, the counts and the FK statistics all use it.
+    matches = {
+        (name, i): match_rows(frames[name], fk.columns, frames[fk.ref_table], fk.ref_columns)
+        for name, table in schema.tables.items()
+        for i, fk in enumerate(table.foreign_keys)
+    }
+    drivers = choose_drivers(schema, frames, matches)
     plan = make_plan(schema, drivers)
     rng = np.random.default_rng(seed)
     notes: list[str] = []
@@ -211,14 +217,14 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
         if driver is None:
             continue
         parent = driver.ref_table
-        rows = match_rows(frames[name], driver.columns, frames[parent], driver.ref_columns)
+        fk_index = schema.tables[name].fk_index(driver)
+        rows = matches[(name, fk_index)]
         dangling = int(((rows < 0) & ~null_any(frames[name], driver.columns)).sum())
         if dangling:
             notes.append(f"{name}.{driver.label}: {dangling} row(s) point at no {parent} row; "
                          "they were learned as rows without a parent")
         parent_rows[name] = rows
-        dim = f"count:{name}:{schema.tables[name].fk_index(driver)}"
-        counts[parent][dim] = np.bincount(rows[rows >= 0], minlength=len(frames[parent]))
+        counts[parent][TableModel.count_dim(name, fk_index)] = np.bincount(rows[rows >= 0], minlength=len(frames[parent]))
 
     # Pass 2: fit each table, children seeing their parent's dims.
     models: dict[str, TableModel] = {}
@@ -242,7 +248,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
         child = frames[name]
         for fk in tp.secondary + tp.deferred + tp.self_refs:
             parent = frames[fk.ref_table]
-            rows = match_rows(child, fk.columns, parent, fk.ref_columns)
+            rows = matches[(name, schema.tables[name].fk_index(fk))]
             is_null = null_any(child, fk.columns)
             dangling = int(((rows < 0) & ~is_null).sum())
             if dangling:
@@ -261,8 +267,12 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
     return Model(schema=schema, tables=models, fk_stats=fk_stats, seed=seed, notes=notes, drivers=drivers)
 
 
-def choose_drivers(schema: Schema, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+def choose_drivers(
+    schema: Schema, frames: dict[str, pd.DataFrame], matches: dict[tuple[str, int], np.ndarray]
+) -> dict[str, int]:
     """For tables with several parents, the FK whose parent rows most often have children.
+
+    ``matches`` holds each FK's parent row per child row, keyed ``(table, fk index)``.
 
     Generating children under the parent they cover best (lines under their invoice, not under
     the track they happen to sell) keeps the children-per-parent shape where it says most, and
@@ -280,7 +290,7 @@ def choose_drivers(schema: Schema, frames: dict[str, pd.DataFrame]) -> dict[str,
             parent = frames[fk.ref_table]
             if len(parent) == 0 or len(child) == 0:
                 return (0.0, 0)
-            rows = match_rows(child, fk.columns, parent, fk.ref_columns)
+            rows = matches[(name, schema.tables[name].fk_index(fk))]
             covered = np.unique(rows[rows >= 0]).size / len(parent)
             linked = float((rows >= 0).mean())
             return (covered * linked, base.tables[fk.ref_table].depth)

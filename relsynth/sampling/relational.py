@@ -75,7 +75,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
             ctx_idx = [ptm.dims.index(d) for d in tm.context]
             z = tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng)
             rows = np.concatenate([parent_rows, np.full(n_free, -1, dtype=np.int64)])
-            if n_free and not _nullable(table, driver):
+            if n_free and not table.fk_nullable(driver):
                 # The source had rows whose NOT NULL FK matched nothing: give them real parents.
                 rows[rows < 0] = rng.integers(0, max(pz.shape[0], 1), size=n_free) if pz.shape[0] else -1
             parent_frame = _aligned(frames[parent], rows)
@@ -84,7 +84,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
         if driver is not None:
             for col, values in zip(driver.columns, take_keys(frames[driver.ref_table], driver.ref_columns, rows).values()):
                 frame[col] = values
-            keep = rows >= 0 if not _nullable(table, driver) else np.ones(len(frame), dtype=bool)
+            keep = rows >= 0 if not table.fk_nullable(driver) else np.ones(len(frame), dtype=bool)
             frame, z = frame[keep].reset_index(drop=True), z[keep]
         for fk in tp.secondary:
             _fill_fk(frame, table, fk, frames[fk.ref_table], model.fk_stats[fk_key(name, schema, fk)], rng)
@@ -104,10 +104,6 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
 
 
 # ---------------------------------------------------------------------- helpers
-def _nullable(table: Table, fk: ForeignKey) -> bool:
-    return all(table.column(c).nullable for c in fk.columns)
-
-
 def _child_counts(ptm: TableModel, dim: str, pz: np.ndarray) -> np.ndarray:
     if dim not in ptm.dims:
         raise ModelError(f"model of {ptm.name!r} has no children count {dim!r}; the model file does not match its schema")
@@ -156,7 +152,7 @@ def _fill_fk(
     """Assign ``fk`` for all rows (or those in ``rows_mask``) from existing parent rows."""
     target = np.arange(len(frame)) if rows_mask is None else np.flatnonzero(rows_mask)
     n = target.size
-    nullable = _nullable(table, fk)
+    nullable = table.fk_nullable(fk)
     rows = np.full(n, -1, dtype=np.int64)
     live = np.ones(n, dtype=bool)
     if nullable and stats.null_rate > 0:
@@ -190,7 +186,7 @@ def _fill_self_ref(frame: pd.DataFrame, table: Table, fk: ForeignKey, stats: FKS
     root[0] = True
     idx = np.arange(n)
     parent_rows = np.floor(rng.random(n) * idx).astype(np.int64)
-    nullable = _nullable(table, fk)
+    nullable = table.fk_nullable(fk)
     rows = np.where(root, -1 if nullable else idx, parent_rows)
     snapshot = frame[fk.ref_columns].copy()
     for col, values in zip(fk.columns, take_keys(snapshot, fk.ref_columns, rows).values()):

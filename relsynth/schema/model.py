@@ -132,6 +132,10 @@ class Table:
             f"columns are: {', '.join(names)}"
         )
 
+    def fk_nullable(self, fk: ForeignKey) -> bool:
+        """Whether ``fk`` may be NULL: every one of its columns is nullable."""
+        return all(self.column(c).nullable for c in fk.columns)
+
     def fk_index(self, fk: ForeignKey) -> int:
         """Return the position of ``fk`` in :attr:`foreign_keys` (model files key FKs by it).
 
