@@ -27,6 +27,7 @@ from relsynth.plan import make_plan
 from relsynth.schema.model import Column, ForeignKey, Schema, Table, UniqueConstraint
 from relsynth.sinks import IfExists, verify_integrity, write
 from relsynth.sinks.ddl import TargetDDL
+from relsynth.urls import normalize_url
 
 DIALECTS = [
     pytest.param("sqlite", id="sqlite"),
@@ -43,11 +44,7 @@ def target(request: pytest.FixtureRequest) -> str:
 
 
 def engine_for(url: str) -> sa.Engine:
-    parsed = sa.make_url(url)
-    if "+" not in parsed.drivername:
-        parsed = parsed.set(drivername={"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql",
-                                        "mariadb": "mysql+pymysql"}.get(parsed.drivername, parsed.drivername))
-    return sa.create_engine(parsed)
+    return sa.create_engine(normalize_url(url))
 
 
 def table_names(url: str) -> set[str]:
