@@ -34,10 +34,11 @@ from relsynth.transform.encoders import (
     correlation_ratio,
     plain_value,
 )
+from relsynth.transform.native import NATIVE_GENERATORS, NativeGenerator, fit_native, generated_style
 
 __all__ = ["ColumnModel", "TableModel", "Role", "TEXT_DISTINCT_RATIO", "TEXT_MIN_DISTINCT"]
 
-Role = Literal["key", "fk", "copula", "derived", "text", "uuid", "binary", "null"]
+Role = Literal["key", "fk", "copula", "derived", "text", "uuid", "binary", "native", "null"]
 
 #: A string column whose distinct share is above this (with enough distinct values) is treated as
 #: free text (generated from patterns) rather than as a category (learned, values reproduced).
@@ -64,12 +65,15 @@ class ColumnModel:
         kind: The column's logical kind.
         role: ``key`` (new unique key), ``fk`` (filled from parent keys by the sampler), ``copula``
             (learned, one value dim plus a NULL dim if needed), ``text``/``uuid``/``binary``
-            (generated, never learned), ``null`` (always NULL in the source).
+            (generated, never learned), ``native`` (many distinct JSON documents, arrays,
+            tsvectors, network addresses, ... from :mod:`relsynth.transform.native`), ``null``
+            (always NULL in the source).
         generator: Key/text/uuid/binary generator state, by role.
         null_rate: Share of NULLs for generated roles.
         offset_ref: For copula dates: ``"parent:<col>"`` or ``"self:<col>"`` the value is an offset from.
         key_start: First integer of an integer key sequence.
-        key_scope: ``global`` (unique in the table) or ``parent`` (numbered within each parent).
+        key_scope: ``global`` (unique in the table), ``parent`` (numbered within each parent) or
+            ``group`` (numbered within each combination of the other primary-key columns).
         given: For copula numerics: the categorical column whose categories have their own marginals.
         mapping: For ``derived`` columns: ``[[source value, value], ...]`` of the column named by ``given``.
     """
@@ -77,7 +81,7 @@ class ColumnModel:
     name: str
     kind: str
     role: Role
-    generator: TextGenerator | UuidGenerator | BinaryGenerator | None = None
+    generator: TextGenerator | UuidGenerator | BinaryGenerator | NativeGenerator | None = None
     null_rate: float = 0.0
     offset_ref: str | None = None
     key_start: int = 1
@@ -115,7 +119,7 @@ class ColumnModel:
         gen = state.get("generator")
         generator = None
         if gen is not None:
-            types = {c.__name__: c for c in (TextGenerator, UuidGenerator, BinaryGenerator)}
+            types = {c.__name__: c for c in (TextGenerator, UuidGenerator, BinaryGenerator)} | NATIVE_GENERATORS
             generator = types[gen["type"]].from_state(gen["state"])
         return cls(**{**state, "generator": generator})
 
@@ -208,6 +212,9 @@ class TableModel:
                     gen: Any = UuidGenerator.fit(values)
                 elif role == "binary":
                     gen = BinaryGenerator.fit(list(values), rng)
+                elif role == "native":
+                    style = generated_style(col.kind, col.native_type, col.element_kind)
+                    gen = fit_native(str(style), col.element_kind, values, rng)
                 else:
                     gen = TextGenerator.fit(values, unique=col.name in unique_single)
                 models[col.name] = ColumnModel(col.name, col.kind, role, gen, null_rate=1.0 - n_valid / n)
@@ -372,7 +379,7 @@ class TableModel:
             elif cm.role == "derived":
                 lookup = {plain_value(a): b for a, b in cm.mapping or []}
                 out[cm.name] = pd.Series([lookup.get(plain_value(v)) for v in out[cm.given]], dtype=object)
-            elif cm.role in ("text", "uuid", "binary"):
+            elif cm.role in ("text", "uuid", "binary", "native"):
                 values = pd.Series(cm.generator.generate(n, rng), dtype=object)
                 if cm.null_rate > 0:
                     values = values.mask(rng.random(n) < cm.null_rate)
@@ -440,8 +447,11 @@ def _key_columns(table: Table, fk_columns: set[str], driver_columns: list[str]) 
 
     ``global``: a single-column primary key, or a single-column UNIQUE integer/uuid column.
     ``parent``: an integer part of a composite primary key beside the driver FK (an order's
-    line numbers), numbered 1.. within each parent. Other parts of composite keys are learned
-    and the key tuple is made unique by the sampler.
+    line numbers), numbered 1.. within each parent.
+    ``group``: otherwise, the last integer part of a composite primary key that no FK fills,
+    numbered within each combination of the key's other columns once they exist (``(tenant,
+    id)``), so the tuple is unique without dropping rows. Other parts of composite keys are
+    learned and the key tuple is made unique by the sampler.
     """
     keys: dict[str, str] = {}
     pk = list(table.primary_key)
@@ -451,6 +461,10 @@ def _key_columns(table: Table, fk_columns: set[str], driver_columns: list[str]) 
         for c in pk:
             if c not in fk_columns and table.column(c).kind == "integer":
                 keys[c] = "parent"
+    elif len(pk) > 1:
+        free = [c for c in pk if c not in fk_columns and table.column(c).kind == "integer"]
+        if free:
+            keys[free[-1]] = "group"
     for u in table.unique_sets:
         if len(u) == 1 and u[0] not in fk_columns and table.column(u[0]).kind in ("integer", "uuid"):
             keys.setdefault(u[0], "global")
@@ -458,16 +472,20 @@ def _key_columns(table: Table, fk_columns: set[str], driver_columns: list[str]) 
 
 
 def _key_model(col: Column, values: pd.Series, scope: str = "global") -> ColumnModel:
-    if scope == "parent":
-        start = int(values.min()) if len(values) else 1
-        return ColumnModel(col.name, col.kind, "key", key_start=start, key_scope="parent")
+    if scope in ("parent", "group"):
+        start = int(values.min()) if len(values) and values.notna().any() else 1
+        return ColumnModel(col.name, col.kind, "key", key_start=start, key_scope=scope)
     if col.kind == "uuid" or (
         col.kind == "string" and len(values) and values.astype(str).str.match(UUID_RE).all()
     ):
         return ColumnModel(col.name, col.kind, "key", UuidGenerator.fit(values.to_numpy()))
     if col.kind == "string":
         return ColumnModel(col.name, col.kind, "key", TextGenerator.fit(values.to_numpy(), unique=True))
-    return ColumnModel(col.name, col.kind, "key", key_start=1)
+    # New integer keys start above the source's largest, so no synthetic key equals a real one.
+    start = 1
+    if col.kind == "integer" and len(values) and values.notna().any():
+        start = max(int(pd.to_numeric(values).max()) + 1, 1)
+    return ColumnModel(col.name, col.kind, "key", key_start=start)
 
 
 def _generated_role(col: Column, values: pd.Series, n_valid: int) -> Role | None:
@@ -478,6 +496,10 @@ def _generated_role(col: Column, values: pd.Series, n_valid: int) -> Role | None
     if col.kind not in ("string", "json"):
         return None
     n_distinct = values.nunique()
+    if generated_style(col.kind, col.native_type, col.element_kind) is not None:
+        # Pattern text is no valid JSON/array/tsvector/inet/...: many distinct values get a generator of their own.
+        many = n_distinct >= TEXT_MIN_DISTINCT and n_distinct > TEXT_DISTINCT_RATIO * n_valid
+        return "native" if many else None
     if col.kind == "string" and n_distinct > 1 and values.astype(str).str.match(UUID_RE).all():
         return "uuid"
     if n_distinct >= TEXT_MIN_DISTINCT and n_distinct > TEXT_DISTINCT_RATIO * n_valid:
@@ -490,7 +512,8 @@ def _find_derived(frame: pd.DataFrame, categorical: list[str], models: dict[str,
     """Mark categorical columns that are a function of another one (unit of a test) as derived."""
     n = len(frame)
     for target in categorical:
-        if target in unique:
+        # A column others are derived from stays learned: derivations never chain.
+        if target in unique or any(m.role == "derived" and m.given == target for m in models.values()):
             continue
         for source in categorical:
             if source == target or models[source].role != "copula":

@@ -10,7 +10,9 @@ integer       ``Int64``                   ``pd.NA``
 float         ``float64``                 ``NaN``
 decimal       ``float64``                 decimals held as floats; ``NaN``
 boolean       ``boolean``                 ``pd.NA``
-string        ``object``                  ``str`` or ``None``
+string        ``object``                  ``str`` or ``None``; native types in their text form
+                                          (PostgreSQL arrays as ``{a,"b c"}`` literals, intervals
+                                          as ``1 day 02:00:00``, MySQL SET as ``a,b``)
 uuid          ``object``                  canonical lower-case 36-character ``str`` or ``None``
 json          ``object``                  the JSON text as ``str`` or ``None``
 date          ``datetime64[us]``          midnight of the day; ``NaT``
@@ -41,6 +43,7 @@ from pandas.api.types import infer_dtype
 
 from relsynth.errors import SourceError
 from relsynth.schema.model import Column, Table
+from relsynth.transform.native import render_pg_array, timedelta_interval
 
 __all__ = ["DTYPES", "DATETIME_DTYPE", "dtype_for", "empty_frame", "coerce_series", "coerce_frame"]
 
@@ -161,6 +164,8 @@ def coerce_series(series: pd.Series, column: Column, table_name: str = "?") -> p
         SourceError: A value cannot be converted; the message names table, column and example.
     """
     convert = _CONVERTERS[column.kind]
+    if column.kind == "string" and column.native_type:
+        convert = _to_native_text
     # Converters assign by label, so hand them a clean RangeIndex and restore the index after.
     values = series.reset_index(drop=True)
     try:
@@ -350,6 +355,19 @@ def _render_json(v: object) -> str:
 
 def _to_string(s: pd.Series) -> pd.Series:
     return _to_text(s, _render_string)
+
+
+def _render_native(v: object) -> str:
+    """Text form of a native-typed value as PostgreSQL writes it (drivers hand over lists, timedeltas)."""
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return render_pg_array(v)
+    if isinstance(v, dt.timedelta):
+        return timedelta_interval(v)
+    return _render_string(v)
+
+
+def _to_native_text(s: pd.Series) -> pd.Series:
+    return _to_text(s, _render_native)
 
 
 def _to_json(s: pd.Series) -> pd.Series:

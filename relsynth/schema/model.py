@@ -57,6 +57,16 @@ class Column:
         timezone: Whether a datetime column is timezone-aware.
         enum_values: Allowed values of an enumerated column (PostgreSQL/MySQL ENUM).
         autoincrement: Whether the database generates the value (serial/identity).
+        native_type: The source's own type, declared as it is when the target is of the same
+            dialect family as :attr:`Schema.dialect` (a PostgreSQL array such as ``text[]``,
+            ``tsvector``, ``xml``, ``inet``, ``interval``, ``money``, an enum's or a domain's name;
+            MySQL ``SET(...)``, ``YEAR``, ``BIT(n)``, unsigned integers). Set only for types
+            relsynth generates valid values of; other targets get the kind's type (see the
+            "Types" table in the README). None: the kind says it all.
+        element_kind: Kind of the elements of an array column (``native_type`` ends in ``[]``).
+        domain: For a PostgreSQL domain column (``native_type`` is its name): ``base`` (the
+            base type's text), ``not_null`` and ``checks`` (``[[name, expression], ...]``, the
+            expressions speaking of ``VALUE``).
     """
 
     name: str
@@ -69,12 +79,20 @@ class Column:
     timezone: bool = False
     enum_values: list[str] | None = None
     autoincrement: bool = False
+    native_type: str | None = None
+    element_kind: str | None = None
+    domain: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise SchemaError(
                 f"column {self.name!r} has unknown kind {self.kind!r}{did_you_mean(self.kind, KINDS)}; "
                 f"use one of: {', '.join(KINDS)}"
+            )
+        if self.element_kind is not None and self.element_kind not in KINDS:
+            raise SchemaError(
+                f"column {self.name!r} has unknown element kind {self.element_kind!r}"
+                f"{did_you_mean(self.element_kind, KINDS)}; use one of: {', '.join(KINDS)}"
             )
 
 
@@ -169,6 +187,21 @@ class Table:
     def fk_columns(self) -> set[str]:
         """Names of every column that takes part in some foreign key."""
         return {c for fk in self.foreign_keys for c in fk.columns}
+
+    @property
+    def filled_fk_columns(self) -> set[str]:
+        """FK columns whose values are copied from a parent row.
+
+        A self-reference ``(tenant, parent_id) -> (tenant, id)`` keeps the row's own ``tenant``:
+        that column is part of the row's key, not filled from the parent, so it is generated
+        like any other column unless another FK fills it.
+        """
+        return {
+            c
+            for fk in self.foreign_keys
+            for c, r in zip(fk.columns, fk.ref_columns)
+            if not (fk.ref_table == self.name and c == r)
+        }
 
     @property
     def unique_sets(self) -> list[list[str]]:

@@ -20,6 +20,16 @@ Kind mapping decisions worth knowing:
 * PostgreSQL domains map through their base type and contribute their CHECKs to the table;
   declarative partitions are skipped (their rows are read through the partitioned parent),
   while legacy inheritance children are tables of their own (parents are read with ONLY).
+* Types that a kind does not capture are also recorded as ``Column.native_type``, which a
+  target of the same dialect family declares as it is: PostgreSQL enums (by name), domains over
+  a plain type (with base type and every CHECK, in ``Column.domain``), arrays of numbers,
+  booleans, text and uuids (with ``element_kind``), tsvector, xml, inet, cidr, macaddr(8),
+  interval and money; MySQL SET, YEAR, BIT(n > 1) and unsigned integers. Arrays, tsvector,
+  xml, network types and intervals are kind ``string`` holding PostgreSQL's text form; other
+  PostgreSQL types (ranges, bit strings, geometric, extension types) are plain text.
+* SQLite declared types are affinities: a column whose values do not fit its declared kind is
+  read as ``string`` and a ``VARCHAR(n)`` holding longer text gets its longest value's length
+  (:func:`read_tables` changes the schema's column in place and warns).
 """
 
 from __future__ import annotations
@@ -46,8 +56,9 @@ from relsynth.errors import (
     SourceError,
     did_you_mean,
 )
-from relsynth.schema.frames import coerce_frame, empty_frame
+from relsynth.schema.frames import coerce_frame, coerce_series, empty_frame
 from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table, UniqueConstraint
+from relsynth.transform.native import native_style
 from relsynth.urls import SUPPORTED_URLS, db_error_line, mask_url, normalize_url, require_driver
 
 __all__ = ["connect", "mask_url", "read_schema", "read_tables", "sqlite_check_constraints"]
@@ -306,6 +317,9 @@ def _kind_of(type_: Any) -> dict[str, Any]:
         return {"kind": "decimal", "precision": type_.precision, "scale": type_.scale}
     if name == "MONEY":
         return {"kind": "decimal", "precision": 19, "scale": 2}
+    if name == "SET" and getattr(type_, "values", None):
+        # MySQL SET: its text form joins members with commas; SQLAlchemy's length is one member's.
+        return {"kind": "string", "length": len(",".join(type_.values))}
     if isinstance(type_, sa.Enum):
         return {"kind": "string", "enum_values": [str(v) for v in type_.enums]}
     if isinstance(type_, sa.Uuid):
@@ -449,18 +463,21 @@ def read_schema(
     return schema
 
 
+def _pg_rows(conn: sa.Connection, query: str, schema: str | None) -> list[Any]:
+    """Rows of a catalog query about the PostgreSQL schema ``:schema`` (default ``public``)."""
+    return list(conn.execute(sa.text(query), {"schema": schema or "public"}).fetchall())
+
+
 def _pg_catalog(conn: sa.Connection, schema: str | None) -> dict[str, dict[str, Any]]:
     """Per table: relkind, whether it is a partition, and each column's ``format_type`` text."""
-    rows = conn.execute(
-        sa.text(
-            "SELECT c.relname, c.relkind, c.relispartition, a.attname, "
-            "format_type(a.atttypid, a.atttypmod) "
-            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-            "WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')"
-        ),
-        {"schema": schema or "public"},
-    ).fetchall()
+    rows = _pg_rows(
+        conn,
+        "SELECT c.relname, c.relkind, c.relispartition, a.attname, format_type(a.atttypid, a.atttypmod) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')",
+        schema,
+    )
     info: dict[str, dict[str, Any]] = {}
     for relname, relkind, partition, attname, type_text in rows:
         entry = info.setdefault(relname, {"relkind": relkind, "partition": bool(partition), "types": {}})
@@ -493,6 +510,7 @@ def _reflect(
     else:
         checks = _sa_checks(insp, names, schema_name)
 
+    domains = _pg_domains(conn, schema_name or insp.default_schema_name) if dialect == "postgresql" else {}
     tables = {}
     for name in names:
         k = key[name]
@@ -510,7 +528,7 @@ def _reflect(
             table_checks = [c for c in table_checks if not _is_json_valid_check(c.sqltext)]
         for info in cols_info:
             col, extra_checks = _column(info, conn.dialect, pg.get(name, {}).get("types", {}), declared,
-                                        json_cols)
+                                        json_cols, domains)
             cols.append(col)
             table_checks += extra_checks
         if dialect == "sqlite" and len(pk) == 1 and _sqlite_has_autoincrement(create_sql):
@@ -540,6 +558,7 @@ def _column(
     pg_types: dict[str, str],
     sqlite_declared: dict[str, str],
     json_cols: set[str],
+    domains: dict[str, dict[str, Any]],
 ) -> tuple[Column, list[CheckConstraint]]:
     name = info["name"]
     type_ = info["type"]
@@ -562,6 +581,12 @@ def _column(
             checks.append(CheckConstraint(sqltext=text, name=getattr(type_, "constraint_name", None)))
     if sql_type and sql_type.lower() == "money":
         attrs = {"kind": "decimal", "precision": 19, "scale": 2}
+    if dialect.name == "postgresql":
+        attrs.update(_pg_native(type_, sql_type, domains))
+        if "domain" in attrs:
+            attrs.update(_typmod_attrs(attrs["kind"], attrs["domain"]["base"]))
+    elif dialect.name in ("mysql", "mariadb") and attrs["kind"] != "boolean" and name not in json_cols:
+        attrs.update(_mysql_native(type_, sql_type))
     autoincrement = False
     if dialect.name != "sqlite":
         default = str(info.get("default") or "")
@@ -569,6 +594,83 @@ def _column(
             dialect.name in ("mysql", "mariadb") and info.get("autoincrement") is True
         )
     return Column(name=name, nullable=nullable, sql_type=sql_type, autoincrement=autoincrement, **attrs), checks
+
+
+def _pg_domains(conn: sa.Connection, schema: str | None) -> dict[str, dict[str, Any]]:
+    """Each domain of ``schema``: base type text (with its length/precision), NOT NULL, every CHECK.
+
+    SQLAlchemy's reflection strips the base type's arguments and keeps one CHECK only.
+    """
+    rows = _pg_rows(
+        conn,
+        "SELECT t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull, c.conname, "
+        "pg_get_constraintdef(c.oid, true) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "LEFT JOIN pg_constraint c ON c.contypid = t.oid AND c.contype = 'c' "
+        "WHERE t.typtype = 'd' AND n.nspname = :schema ORDER BY t.typname, c.conname",
+        schema,
+    )
+    out = {row[0]: {"base": row[1], "not_null": bool(row[2]), "checks": []} for row in rows}
+    # One row per CHECK (or one row with NULLs for a domain without any).
+    checks = [(row[0], row[3], row[4]) for row in rows if row[3] is not None]
+    for typname, conname, condef in checks:
+        body = re.sub(r"^\s*CHECK\s*\((.*)\)\s*$", r"\1", condef, flags=re.DOTALL | re.IGNORECASE)
+        out[typname]["checks"].append([conname, body])
+    return out
+
+
+def _pg_native(type_: Any, type_text: str | None, domains: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``native_type`` (and ``element_kind``/``domain``) of a PostgreSQL column, where relsynth keeps it.
+
+    Kept: enums (by name), domains over a plain type (the domain is recreated with its CHECKs),
+    arrays of numbers, booleans, text and uuids, tsvector, xml, inet, cidr, macaddr(8), interval
+    and money. Everything else is written as its kind's type (text for the rest).
+    """
+    if type(type_).__name__ == "DOMAIN":
+        domain = domains.get(type_.name)
+        if domain is None:
+            return {}
+        inner = _pg_native(type_.data_type, domain["base"], domains)
+        if inner:  # a domain over an enum or an array: keep the base type, not the domain
+            return inner
+        return {"native_type": type_.name, "domain": dict(domain)}
+    if isinstance(type_, sa.ARRAY):
+        item = type_.item_type
+        element = _kind_of(item)
+        if type(item).__name__ in ("DOMAIN", "ENUM") or element.get("enum_values"):
+            return {}
+        if native_style(type_text, element["kind"]) is None:
+            return {}
+        return {"native_type": type_text, "element_kind": element["kind"]}
+    if isinstance(type_, sa.Enum):
+        return {"native_type": type_.name} if getattr(type_, "name", None) else {}
+    if type_text and (type_text.lower() == "money" or native_style(type_text) is not None):
+        return {"native_type": type_text}
+    return {}
+
+
+def _typmod_attrs(kind: str, base: str) -> dict[str, Any]:
+    """Length/precision/scale from a domain's base type text (``numeric(10,2)``, ``varchar(30)``)."""
+    m = re.search(r"\(([\d\s,]+)\)", base)
+    if not m:
+        return {}
+    args = [int(a) for a in m.group(1).split(",") if a.strip()]
+    if kind == "decimal" and len(args) == 2:
+        return {"precision": args[0], "scale": args[1]}
+    if kind == "string" and len(args) == 1:
+        return {"length": args[0]}
+    return {}
+
+
+def _mysql_native(type_: Any, type_text: str | None) -> dict[str, Any]:
+    """``native_type`` of a MySQL/MariaDB column kept on MySQL targets: SET, YEAR, BIT(n), unsigned ints."""
+    name = type(type_).__name__.upper()
+    if not type_text:
+        return {}
+    if name in ("SET", "YEAR") or (name == "BIT" and (getattr(type_, "length", 1) or 1) > 1):
+        return {"native_type": type_text}
+    if isinstance(type_, sa.Integer) and getattr(type_, "unsigned", False):
+        return {"native_type": type_text}
+    return {}
 
 
 def _sqlite_table_info(conn: sa.Connection, name: str, schema_name: str | None) -> tuple[str, dict[str, str]]:
@@ -764,9 +866,40 @@ def read_tables(
                     raise
                 raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {db_error_line(exc, engine.url.password)}; "
                                   "check that the schema matches the source") from None
-            frames[name] = coerce_frame(raw, table)
+            frames[name] = _coerce_loose(raw, table) if conn.dialect.name == "sqlite" else coerce_frame(raw, table)
             log.info("read %s: %d rows", name, len(frames[name]))
     return frames
+
+
+def _coerce_loose(raw: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """SQLite rows into the frame convention; a column whose values do not fit its kind becomes text.
+
+    SQLite's declared types are affinities: an INTEGER column may hold "n/a" and a VARCHAR(10)
+    column 30 characters. The first is read as ``string``, the second gets the length of its
+    longest value (the schema's column is changed in place, with a warning), so the copy keeps
+    the values as they are instead of failing or cutting them.
+    """
+    try:
+        frame = coerce_frame(raw, table)
+    except SourceError:
+        out = {}
+        for col in table.columns:
+            try:
+                out[col.name] = coerce_series(raw[col.name].reset_index(drop=True), col, table.name)
+            except SourceError as exc:
+                log.warning("%s; SQLite does not enforce declared types, so %s.%s is read as text",
+                            str(exc).split("; ")[0], table.name, col.name)
+                col.kind, col.length, col.precision, col.scale, col.timezone = "string", None, None, None, False
+                out[col.name] = coerce_series(raw[col.name].reset_index(drop=True), col, table.name)
+        frame = pd.DataFrame(out, columns=table.column_names, index=pd.RangeIndex(len(raw)))
+    for col in table.columns:
+        if col.kind == "string" and col.length and len(frame):
+            longest = frame[col.name].map(len, na_action="ignore").max()
+            if pd.notna(longest) and int(longest) > col.length:
+                log.warning("%s.%s is declared with length %d but holds values of up to %d characters; "
+                            "using %d", table.name, col.name, col.length, int(longest), int(longest))
+                col.length = int(longest)
+    return frame
 
 
 def _read_select(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str | None) -> pd.DataFrame:

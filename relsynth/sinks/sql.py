@@ -15,6 +15,9 @@ So each dialect gets its own bulk loader, registered by dialect name in :data:`L
   by an anti-join before COMMIT; then ``ALTER TABLE ... ADD FOREIGN KEY``. DDL is not
   transactional there, so a failure drops the tables this call created.
 
+Values of native-typed columns go as their text form; PostgreSQL arrays written to a target
+without arrays become JSON array text first (:func:`_fallback_values`).
+
 Adding a dialect is adding a function decorated with :func:`register_loader`.
 """
 
@@ -44,6 +47,7 @@ from relsynth.plan import make_plan
 from relsynth.schema.model import Column, Schema, Table
 from relsynth.sinks.ddl import ALL_CONSTRAINTS, TargetDDL
 from relsynth.sinks.integrity import fk_violations
+from relsynth.transform.native import pg_array_to_json
 from relsynth.urls import SUPPORTED_URLS, db_error_line, mask_url, normalize_url, require_driver
 
 __all__ = [
@@ -241,6 +245,25 @@ def _normalize(s: pd.Series, col: Column, table: str) -> pd.Series:
 
 
 # ---------------------------------------------------------------------------- value conversion
+
+
+def _fallback_values(frames: dict[str, pd.DataFrame], schema: Schema, ddl: TargetDDL) -> dict[str, pd.DataFrame]:
+    """Values of native-typed columns in the form their fallback type takes.
+
+    PostgreSQL arrays written where the target has none become JSON array text (the column is
+    JSON on MySQL/MariaDB, TEXT on SQLite). Every other fallback keeps the source's text form.
+    """
+    out = dict(frames)
+    for name, table in schema.tables.items():
+        arrays = [c for c in table.columns if c.element_kind and c.kind == "string" and not ddl.native(c)]
+        if not arrays:
+            continue
+        frame = out[name].copy(deep=False)
+        for col in arrays:
+            kind = col.element_kind
+            frame[col.name] = frame[col.name].map(lambda v, k=kind: pg_array_to_json(v, k), na_action="ignore")
+        out[name] = frame
+    return out
 
 
 def _strf(s: pd.Series, fmt: str) -> np.ndarray:
@@ -536,9 +559,11 @@ def load_postgresql(job: LoadJob) -> None:
             job.step = "dropping existing tables"
             names = [n for n in reversed(job.order) if n in job.existing]
             cur.execute(sql.SQL("DROP TABLE {} CASCADE").format(sql.SQL(", ").join(map(sql.Identifier, names))))
-            # The enum types this writer created for those tables (same names); recreated below.
-            for enum_name in job.ddl.enum_names.values():
-                cur.execute(sql.SQL("DROP TYPE IF EXISTS {}").format(sql.Identifier(enum_name)))
+            # The domains and enum types this writer created for those tables (same names);
+            # recreated below.
+            for what, type_name in job.ddl.named_types:
+                keyword = sql.SQL("DOMAIN" if what == "domain" else "TYPE")
+                cur.execute(sql.SQL("DROP {} IF EXISTS {}").format(keyword, sql.Identifier(type_name)))
         elif job.if_exists == "truncate" and job.kept:
             job.step = "emptying existing tables"
             # One TRUNCATE for all: FKs among them do not block it, and it is far faster than DELETE.
@@ -797,14 +822,15 @@ def write(
                 f"no writer for {engine.dialect.name!r} targets ({label}); supported: {', '.join(sorted(LOADERS))}"
             )
         existing = _existing_tables(engine, schema, if_exists, label)
+        ddl = TargetDDL(schema, engine.dialect.name, frames)
         job = LoadJob(
             engine=engine,
             schema=schema,
-            frames=frames,
+            frames=_fallback_values(frames, schema, ddl),
             order=load_sequence,
             if_exists=if_exists,
             existing=existing,
-            ddl=TargetDDL(schema, engine.dialect.name, frames),
+            ddl=ddl,
             label=label,
         )
         started = time.perf_counter()
