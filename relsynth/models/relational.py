@@ -22,9 +22,11 @@ import pandas as pd
 from relsynth.errors import ModelError, SchemaError
 from relsynth.models.copula import ParentContext, TableModel
 from relsynth.plan import Plan, make_plan
+from relsynth.schema.checks import compile_checks
 from relsynth.schema.model import ForeignKey, Schema
 from relsynth.transform.encoders import NumericEncoder
 from relsynth.transform.keys import match_rows, null_any
+from relsynth.transform.trees import TreeStats, fit_tree
 
 __all__ = ["Model", "FKStats", "fit_model", "load_model", "FORMAT", "FORMAT_VERSION"]
 
@@ -43,21 +45,30 @@ class FKStats:
         degree: Distribution of children per parent row (zeros included).
         unique: The FK columns are unique in the child (a one-to-one relationship).
         dangling: Child rows whose non-NULL FK matched no parent row in the source.
+        tree: For self-references, the shape of the forest (depths, fan-out); None for other
+            FKs and in model files written before it was learned (sampling then falls back to
+            a random forest with the NULL rate only).
     """
 
     null_rate: float
     degree: NumericEncoder
     unique: bool = False
     dangling: int = 0
+    tree: TreeStats | None = None
 
     def to_state(self) -> dict[str, Any]:
-        return {"null_rate": self.null_rate, "degree": self.degree.to_state(), "unique": self.unique,
-                "dangling": self.dangling}
+        state = {"null_rate": self.null_rate, "degree": self.degree.to_state(), "unique": self.unique,
+                 "dangling": self.dangling}
+        if self.tree is not None:
+            state["tree"] = self.tree.to_state()
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> FKStats:
+        tree = state.get("tree")
         return cls(float(state["null_rate"]), NumericEncoder.from_state(state["degree"]),
-                   bool(state["unique"]), int(state["dangling"]))
+                   bool(state["unique"]), int(state["dangling"]),
+                   TreeStats.from_state(tree) if tree is not None else None)
 
 
 @dataclass
@@ -207,7 +218,12 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
     drivers = choose_drivers(schema, frames, matches)
     plan = make_plan(schema, drivers)
     rng = np.random.default_rng(seed)
-    notes: list[str] = []
+    notes: list[str] = [
+        f"{rule.label} is neither guaranteed nor declared in the target: {rule.problem}"
+        for table in schema.tables.values()
+        for rule in compile_checks(table, schema.dialect)
+        if not rule.enforceable
+    ]
 
     # Pass 1: every child's parent row under its driver FK, and children-per-row counts.
     parent_rows: dict[str, np.ndarray] = {}
@@ -237,7 +253,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
             parent = driver.ref_table
             ctx = ParentContext(models[parent].dims, scores[parent], frames[parent], parent_rows[name])
         models[name], scores[name] = TableModel.fit(
-            table, frames[name], rng, fk_columns=table.fk_columns, counts=counts.get(name), parent=ctx,
+            table, frames[name], rng, fk_columns=table.filled_fk_columns, counts=counts.get(name), parent=ctx,
             driver_columns=driver.columns if driver is not None else [],
         )
 
@@ -251,16 +267,24 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
             rows = matches[(name, schema.tables[name].fk_index(fk))]
             is_null = null_any(child, fk.columns)
             dangling = int(((rows < 0) & ~is_null).sum())
+            is_self = fk in tp.self_refs
             if dangling:
                 notes.append(f"{name}.{fk.label}: {dangling} row(s) point at no {fk.ref_table} row; "
-                             "the output gives them existing parents")
+                             + ("they were learned as roots of the tree" if is_self
+                                else "the output gives them existing parents"))
             degree, _ = NumericEncoder.fit_transform(
                 np.bincount(rows[rows >= 0], minlength=len(parent)).astype(np.float64), rng, integer=True
             )
             unique = any(set(u) <= set(fk.columns) for u in schema.tables[name].unique_sets)
+            tree = None
+            if is_self:
+                tree, on_cycle = fit_tree(rows, rng)
+                if on_cycle:
+                    notes.append(f"{name}.{fk.label}: {on_cycle} row(s) form cycles through the self-reference "
+                                 "(no root above them); they were learned as roots")
             fk_stats[fk_key(name, schema, fk)] = FKStats(
                 null_rate=float(is_null.mean()) if len(child) else 0.0,
-                degree=degree, unique=unique, dangling=dangling,
+                degree=degree, unique=unique, dangling=dangling, tree=tree,
             )
     for note in notes:
         log.warning(note)

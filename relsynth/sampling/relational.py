@@ -8,13 +8,17 @@ For each table in plan order:
 2. values: the child's copula is drawn conditioned on its parent's normal scores;
 3. keys: new primary keys; the driver FK copies the parent's key; secondary FKs are assigned to
    existing parents following each parent's degree distribution; self-references form a forest;
-4. UNIQUE sets (the primary key included) are enforced: colliding FK draws are redrawn, rows that
-   still collide are dropped before any child is generated under them.
+4. CHECK constraints are enforced: rows that break one get fresh values under the same parent;
+5. UNIQUE sets (the primary key included) are enforced: colliding FK draws are redrawn, rows that
+   still collide are dropped before any child is generated under them (and, for both steps,
+   before the table's self-references are drawn, so no row points at a dropped one).
 
 FKs cut to break a cycle are filled after every table exists.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pandas as pd
@@ -22,13 +26,18 @@ import pandas as pd
 from relsynth.errors import ConfigError, ModelError
 from relsynth.models.copula import TableModel, from_number
 from relsynth.models.relational import FKStats, Model, fk_key
+from relsynth.schema.checks import CheckRule, compile_checks
 from relsynth.schema.model import ForeignKey, Table
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
 from relsynth.transform.keys import adjust_total, assign_parents, take_keys
+from relsynth.transform.trees import grow_forest, random_forest
 
 __all__ = ["sample_model"]
 
-#: Attempts at redrawing FK values that collide on a UNIQUE set before dropping the rows.
+log = logging.getLogger("relsynth")
+
+#: Attempts at redrawing rows that break a CHECK, or FK values that collide on a UNIQUE set,
+#: before dropping the rows.
 _REDRAWS = 25
 
 
@@ -51,6 +60,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
     plan = model.plan
     frames: dict[str, pd.DataFrame] = {}
     scores: dict[str, np.ndarray] = {}
+    checks = {name: [r for r in compile_checks(t, schema.dialect) if r.enforceable] for name, t in schema.tables.items()}
     for position, name in enumerate(plan.order):
         rng = np.random.default_rng([int(seed), position])
         table = schema.tables[name]
@@ -85,12 +95,16 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
             for col, values in zip(driver.columns, take_keys(frames[driver.ref_table], driver.ref_columns, rows).values()):
                 frame[col] = values
             keep = rows >= 0 if not table.fk_nullable(driver) else np.ones(len(frame), dtype=bool)
-            frame, z = frame[keep].reset_index(drop=True), z[keep]
+            frame, z, rows = frame[keep].reset_index(drop=True), z[keep], rows[keep]
         for fk in tp.secondary:
             _fill_fk(frame, table, fk, frames[fk.ref_table], model.fk_stats[fk_key(name, schema, fk)], rng)
+        _number_within_key(tm, table, frame)
+        redraw = _Redraw(model, name, frames, scores, rng)
+        frame, z = _enforce_checks(frame, z, rows, checks[name], redraw)
+        frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
+        # Last: rows dropped above must not be anybody's parent.
         for fk in tp.self_refs:
             _fill_self_ref(frame, table, fk, model.fk_stats[fk_key(name, schema, fk)], rng)
-        frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
         frames[name] = frame
         scores[name] = z
 
@@ -125,7 +139,7 @@ def _fill_keys(tm: TableModel, table: Table, frame: pd.DataFrame, rng: np.random
                parent_rows: np.ndarray) -> None:
     n = len(frame)
     for cm in tm.columns:
-        if cm.role != "key":
+        if cm.role != "key" or cm.key_scope == "group":
             continue
         if cm.key_scope == "parent":
             # Rows of one parent are contiguous (np.repeat): number them key_start.. within it.
@@ -138,6 +152,15 @@ def _fill_keys(tm: TableModel, table: Table, frame: pd.DataFrame, rng: np.random
                                          "integer" if cm.kind in ("float", "decimal") else cm.kind)
         else:
             frame[cm.name] = pd.Series([f"{i}" for i in range(cm.key_start, cm.key_start + n)], dtype=object)
+
+
+def _number_within_key(tm: TableModel, table: Table, frame: pd.DataFrame) -> None:
+    """Number ``group``-scoped key columns within each combination of the other key columns."""
+    for cm in tm.columns:
+        if cm.role == "key" and cm.key_scope == "group":
+            others = [c for c in table.primary_key if c != cm.name]
+            within = frame.groupby(others, dropna=False, sort=False).cumcount().to_numpy() if len(frame) else np.zeros(0)
+            frame[cm.name] = pd.Series(within + cm.key_start, dtype="Int64")
 
 
 def _fill_fk(
@@ -178,19 +201,96 @@ def _fill_fk(
 
 
 def _fill_self_ref(frame: pd.DataFrame, table: Table, fk: ForeignKey, stats: FKStats, rng: np.random.Generator) -> None:
-    """A forest: each non-root row points at an earlier row, so no row is its own ancestor."""
+    """A forest shaped like the source's (depths, fan-out): every parent is on the level above.
+
+    FK columns that repeat a key column (``(tenant, parent_id) -> (tenant, id)``) keep the row's
+    own value; the tree is grown within each group of them. Models without learned tree
+    statistics get a random forest at the source's NULL rate (each row points at an earlier row).
+    """
     n = len(frame)
     if n == 0:
         return
-    root = rng.random(n) < stats.null_rate
-    root[0] = True
-    idx = np.arange(n)
-    parent_rows = np.floor(rng.random(n) * idx).astype(np.int64)
-    nullable = table.fk_nullable(fk)
-    rows = np.where(root, -1 if nullable else idx, parent_rows)
-    snapshot = frame[fk.ref_columns].copy()
-    for col, values in zip(fk.columns, take_keys(snapshot, fk.ref_columns, rows).values()):
+    shared = [c for c, r in zip(fk.columns, fk.ref_columns) if c == r]
+    own = [(c, r) for c, r in zip(fk.columns, fk.ref_columns) if c != r]
+    if not own:  # the FK is the row's own key: nothing to choose
+        return
+    nullable = all(table.column(c).nullable for c, _ in own)
+    groups = frame.groupby(shared, dropna=False, sort=False).ngroup().to_numpy() if shared else None
+    if stats.tree is not None:
+        rows = grow_forest(stats.tree, n, rng, nullable=nullable, groups=groups, unique=stats.unique)
+    else:
+        rows = random_forest(n, stats.null_rate, rng, nullable=nullable, groups=groups)
+    ref = [r for _, r in own]
+    snapshot = frame[ref].copy()
+    for (col, _), values in zip(own, take_keys(snapshot, ref, rows).values()):
         frame[col] = values
+
+
+class _Redraw:
+    """Fresh values for some rows of the table being generated, under the same parent rows.
+
+    Keys and FKs stay; every other column is decoded from a new conditional copula draw (the
+    children-per-row counts in the scores are redrawn with them: no child exists yet).
+    """
+
+    def __init__(self, model: Model, name: str, frames: dict[str, pd.DataFrame], scores: dict[str, np.ndarray],
+                 rng: np.random.Generator) -> None:
+        self.model, self.name, self.frames, self.scores, self.rng = model, name, frames, scores, rng
+        self.table = model.schema.tables[name]
+        self.tm = model.tables[name]
+        self.driver = model.plan.tables[name].driver
+        keyed = set(self.table.primary_key) | self.table.fk_columns
+        self.columns = [c.name for c in self.table.columns if c.name not in keyed]
+
+    def __call__(self, frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, idx: np.ndarray) -> None:
+        rows = parent_rows[idx]
+        linked = rows >= 0
+        context, parent_frame = None, None
+        if self.driver is not None:
+            parent = self.driver.ref_table
+            ptm = self.model.tables[parent]
+            ctx_idx = [ptm.dims.index(d) for d in self.tm.context]
+            context = self.scores[parent][rows[linked]][:, ctx_idx]
+            parent_frame = _aligned(self.frames[parent], rows)
+        drawn = self.tm.sample_scores(context, int((~linked).sum()), self.rng)
+        new_z = np.empty_like(drawn)
+        new_z[np.concatenate([np.flatnonzero(linked), np.flatnonzero(~linked)])] = drawn
+        fresh = self.tm.decode(self.table, new_z, self.rng, parent_frame)
+        z[idx] = new_z
+        for col in self.columns:
+            column = frame[col].copy()
+            column.iloc[idx] = fresh[col].array
+            frame[col] = column
+
+
+def _enforce_checks(
+    frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, rules: list[CheckRule], redraw: _Redraw
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Make every row satisfy the table's CHECK constraints.
+
+    Rows that break one get fresh values (same parent) up to :data:`_REDRAWS` times; the few that
+    still break one are dropped, before any child is generated under them.
+    """
+    if not rules or len(frame) == 0:
+        return frame, z
+    bad = _broken(frame, rules)
+    for _ in range(_REDRAWS):
+        if not bad.any():
+            return frame, z
+        idx = np.flatnonzero(bad)
+        redraw(frame, z, parent_rows, idx)
+        bad[idx] = _broken(frame.iloc[idx], rules)
+    if bad.any():
+        log.info("%s: dropped %d row(s) that kept breaking a CHECK constraint", redraw.name, int(bad.sum()))
+        frame, z = frame[~bad].reset_index(drop=True), z[~bad]
+    return frame, z
+
+
+def _broken(frame: pd.DataFrame, rules: list[CheckRule]) -> np.ndarray:
+    ok = np.ones(len(frame), dtype=bool)
+    for rule in rules:
+        ok &= rule.holds(frame)
+    return ~ok
 
 
 def _enforce_unique(

@@ -5,6 +5,11 @@ this module maps them back onto the target's types (PostgreSQL → SQLite, SQLit
 anything → MariaDB/MySQL) and declares keys and constraints. Every identifier goes through
 SQLAlchemy, so names with spaces, quotes, unicode or SQL keywords are quoted by the dialect.
 
+Where the target is of the source's dialect family, a column's ``native_type`` is declared as
+it is (PostgreSQL arrays, tsvector, inet, money, enums by their own name, domains recreated with
+their CHECKs; MySQL SET, YEAR, BIT(n), unsigned integers outside keys); elsewhere the kind's type
+is the stated fallback (arrays become JSON, the rest their text form; see the README's "Types").
+
 The writer creates tables in stages (bare columns first on PostgreSQL, keys after the bulk
 load), so :class:`TargetDDL` builds a ``MetaData`` for any subset of constraint kinds from one
 set of type decisions.
@@ -15,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import pandas as pd
@@ -22,14 +28,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.types import TypeEngine
 
+from relsynth.schema.checks import compile_checks
 from relsynth.schema.model import Column, ForeignKey, Schema, Table, UniqueConstraint
 
-__all__ = ["ConstraintKind", "TargetDDL", "dialect_family"]
+__all__ = ["ConstraintKind", "NativeType", "TargetDDL", "dialect_family"]
 
 log = logging.getLogger("relsynth")
 
-#: Kinds of table-level constraint the writer can ask for. ``"check"`` is wired through every
-#: loader but yields nothing yet: see :meth:`TargetDDL._checks`, the one place to add them.
+#: Kinds of table-level constraint the writer can ask for.
 ConstraintKind = Literal["primary_key", "unique", "foreign_key", "check"]
 ALL_CONSTRAINTS: frozenset[str] = frozenset({"primary_key", "unique", "foreign_key", "check"})
 
@@ -39,6 +45,18 @@ _MYSQL_MAX_KEY_CHARS = 768
 # Past this, VARCHARs risk MySQL's 65,535-byte row limit; a non-key column becomes TEXT instead.
 _MYSQL_MAX_VARCHAR = 4096
 _DEFAULT_DECIMAL = (18, 4)
+
+
+class NativeType(sa.types.UserDefinedType):  # type: ignore[type-arg]
+    """A type declared by its text (``text[]``, ``tsvector``, ``SET('a','b')``, ...)."""
+
+    cache_ok = True
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.spec
 
 
 def dialect_family(name: str) -> str:
@@ -141,15 +159,29 @@ class TargetDDL:
         return sa.Table(table.name, md, *items, **kwargs)
 
     def _checks(self, table: Table) -> list[sa.Constraint]:
-        """CHECK constraints for ``table`` — deliberately none yet.
+        """CHECK constraints for ``table``, translated into the target dialect.
 
-        ``Table.checks`` holds SQL text in the *source* dialect. Emitting it needs a translation
-        step (e.g. sqlglot) and a policy for checks that cannot be translated; add both here and
-        return ``sa.CheckConstraint(...)`` objects. Every loader already asks for ``"check"``:
-        SQLite and MySQL/MariaDB declare them in CREATE TABLE, PostgreSQL adds them with
-        ALTER TABLE after the COPY (so they validate the loaded rows once).
+        Only the rules :mod:`relsynth.schema.checks` can evaluate are declared: those are the ones
+        the sampler guarantees in the output, so the target's own check of them cannot fail the
+        load. The others are reported by the fit (``Model.notes``). SQLite and MySQL/MariaDB
+        declare them in CREATE TABLE; PostgreSQL adds them with ALTER TABLE after the COPY.
         """
-        return []
+        out: list[sa.Constraint] = []
+        for rule in compile_checks(table, self.schema.dialect):
+            if rule.enforceable:
+                out.append(sa.CheckConstraint(rule.sql(self.family), name=self._check_names.get(rule.check.name)))
+        return out
+
+    @cached_property
+    def _check_names(self) -> dict[str | None, str]:
+        """Source CHECK names kept where unique in the schema and short enough (MySQL: per database)."""
+        counts: dict[str, int] = {}
+        for t in self.schema.tables.values():
+            for c in t.checks:
+                if c.name:
+                    counts[c.name] = counts.get(c.name, 0) + 1
+        limit = _max_identifier(self.family)
+        return {name: name for name, n in counts.items() if n == 1 and len(name) <= limit}
 
     # ------------------------------------------------------------------ decisions
     def _implicit_unique(self) -> dict[str, list[list[str]]]:
@@ -191,12 +223,41 @@ class TargetDDL:
             for obj in objs
         }
 
+    def native(self, col: Column) -> bool:
+        """Whether ``col`` is declared with its source's own type (``native_type``).
+
+        Only when the target is of the source's dialect family: ``text[]`` or an enum's name
+        mean nothing elsewhere, where the column gets its kind's type (see the README's "Types").
+        """
+        return bool(col.native_type) and dialect_family(self.schema.dialect or "") == self.family
+
+    @property
+    def named_types(self) -> list[tuple[str, str]]:
+        """``("domain" | "type", name)`` of the PostgreSQL domains and enum types this DDL creates.
+
+        Domains first: that is the order in which they can be dropped.
+        """
+        if self.family != "postgresql":
+            return []
+        domains = {col.native_type: None for table in self.schema.tables.values() for col in table.columns
+                   if col.domain is not None and col.native_type and self.native(col)}
+        enums = dict.fromkeys(self.enum_names.values())
+        return [("domain", n) for n in domains if n] + [("type", n) for n in enums]
+
     def _enum_names(self) -> dict[tuple[str, str], str]:
         names: dict[tuple[str, str], str] = {}
         used: set[str] = set()
         limit = _max_identifier(self.family)
         for table in self.schema.tables.values():
             for col in table.columns:
+                if col.kind == "string" and col.enum_values and col.native_type and self.native(col):
+                    # The source's own enum type, shared by every column that has it.
+                    names[(table.name, col.name)] = col.native_type
+                    used.add(col.native_type)
+        for table in self.schema.tables.values():
+            for col in table.columns:
+                if (table.name, col.name) in names:
+                    continue
                 if col.kind == "string" and col.enum_values:
                     base = f"{table.name}_{col.name}_enum"[:limit]
                     name, n = base, 1
@@ -288,8 +349,35 @@ class TargetDDL:
             p = min(max(p, s), 65)
         return p, s
 
+    def _native_type(self, table: Table, col: Column, keyed: bool) -> TypeEngine | None:
+        """The source's own type for a same-family target, or None to use the kind's type."""
+        if col.enum_values:
+            return sa.Enum(*col.enum_values, name=self.enum_names[(table.name, col.name)],
+                           create_constraint=False, validate_strings=False)
+        if col.domain is not None:
+            checks = [str(expr) for _, expr in col.domain.get("checks") or []]
+            return postgresql.DOMAIN(
+                str(col.native_type),
+                NativeType(str(col.domain["base"])),
+                not_null=bool(col.domain.get("not_null")) or None,
+                # SQLAlchemy declares one CHECK per domain: several are joined with AND.
+                check=(checks[0] if len(checks) == 1 else " AND ".join(f"({c})" for c in checks)) if checks else None,
+                constraint_name=col.domain["checks"][0][0] if len(checks) == 1 else None,
+            )
+        if col.kind == "integer" and keyed:
+            # MySQL UNSIGNED/YEAR keys: FK columns must have equal types, and new keys may outgrow
+            # the source's range; the kind's widened integer type serves both.
+            return None
+        return NativeType(str(col.native_type))
+
     def _type(self, table: Table, col: Column, keyed: bool, bits: int) -> TypeEngine:
         fam, kind = self.family, col.kind
+        if self.native(col):
+            native = self._native_type(table, col, keyed)
+            if native is not None:
+                return native
+        if col.element_kind and kind == "string":
+            kind = "json"  # an array where the target has none: JSON array text (see sinks.sql)
         if kind == "integer":
             if fam == "sqlite":
                 return sa.Integer()  # 64-bit anyway; INTEGER keeps a one-column PK the rowid
@@ -297,6 +385,8 @@ class TargetDDL:
         if kind == "float":
             return sa.Double()
         if kind == "decimal":
+            if col.precision is None and col.scale is None and fam != "mysql":
+                return sa.Numeric(asdecimal=True)  # unconstrained NUMERIC keeps every digit
             p, s = self._decimal(table, col)
             return sa.Numeric(p, s, asdecimal=True)
         if kind == "boolean":
