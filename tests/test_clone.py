@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+import time
+import uuid
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -29,6 +31,18 @@ def hospital(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{path}"
 
 
+SAMPLE_DATABASES = ["chinook", "sakila", "northwind", "adventureworkslt"]
+
+#: Per sample database, a child table and one of its FK columns whose enforcement is probed in
+#: the target (names are matched ignoring case and underscores: InvoiceLine = invoice_line).
+PROBES = {
+    "chinook": ("InvoiceLine", "InvoiceId"),
+    "sakila": ("payment", "customer_id"),
+    "northwind": ("orders", "customer_id"),  # a text-code FK ('ALFKI')
+    "adventureworkslt": ("SalesOrderDetail", "ProductID"),  # composite PK, UNIQUE rowguid beside it
+}
+
+
 def _counts(url: str) -> dict[str, int]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -38,13 +52,105 @@ def _counts(url: str) -> dict[str, int]:
     return out
 
 
-def _assert_clone_ok(result: relsynth.CloneResult, tolerance: float = 0.1) -> None:
+def _assert_clone_ok(result: relsynth.CloneResult, target: str | None = None, tolerance: float = 0.1) -> None:
+    """No violation; per table rows within ``tolerance``; with ``target``, every table there with its rows."""
     assert result.violations == 0, result.integrity
     for name, n in result.rows_source.items():
         got = result.rows_written[name]
         assert abs(got - n) <= max(tolerance * n, 1), f"{name}: {got} rows for {n} in the source"
         if n:
             assert got > 0, f"{name} is empty"
+    if target is not None:
+        present = _counts(target)
+        missing = sorted(set(result.rows_source) - set(present))
+        assert not missing, f"tables missing in the target: {missing}"
+        for name, n in result.rows_source.items():
+            assert present[name] == result.rows_written[name], f"{name}: {present[name]} rows in the target"
+
+
+def _print_timing(label: str, result: relsynth.CloneResult, seconds: float) -> None:
+    steps = ", ".join(f"{k} {v:.2f}s" for k, v in result.seconds.items())
+    print(f"{label}: {sum(result.rows_written.values()):,} rows in {seconds:.2f}s ({steps})")
+
+
+def timed_clone(label: str, source: str, target: str, **kwargs: object) -> relsynth.CloneResult:
+    """``relsynth.clone`` with its wall-clock time printed (shown by ``pytest -s``; never asserted)."""
+    t0 = time.perf_counter()
+    result = relsynth.clone(source, target, **kwargs)  # type: ignore[arg-type]
+    _print_timing(label, result, time.perf_counter() - t0)
+    return result
+
+
+def _norm(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def _fresh_value(conn: sa.Connection, table: sa.TableClause, column: str, example: object) -> object:
+    """A value of ``column`` no row has, in the example's format (integer or UUID)."""
+    if isinstance(example, int) and not isinstance(example, bool):
+        return int(conn.execute(sa.select(sa.func.max(table.c[column]))).scalar_one()) + 1
+    if isinstance(example, uuid.UUID):
+        return uuid.uuid4()
+    if isinstance(example, str) and re.fullmatch(r"[0-9a-fA-F-]{32,36}", example):
+        new = str(uuid.uuid4()) if "-" in example else uuid.uuid4().hex
+        return new.upper() if example.isupper() else new
+    raise AssertionError(f"no fresh value for {column}={example!r}; probe another table")
+
+
+def _absent_value(conn: sa.Connection, table: str, column: str, example: object) -> object:
+    """A value of the parent key ``table.column`` that no parent row has (same type as ``example``)."""
+    t = sa.table(table, sa.column(column))
+    if isinstance(example, int) and not isinstance(example, bool):
+        return int(conn.execute(sa.select(sa.func.max(t.c[column]))).scalar_one()) + 1000
+    for ch in "ZQXJ#":
+        candidate = ch * len(str(example))
+        if not conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c[column] == candidate)).scalar_one():
+            return candidate
+    raise AssertionError(f"no absent value found for {table}.{column}")
+
+
+def assert_target_enforces_keys(url: str, table: str, fk_column: str) -> None:
+    """The target database itself refuses a row with a dangling FK and one with a duplicate PK.
+
+    The probe rows are copies of a row of ``table`` with fresh values for the primary key and
+    the other UNIQUE columns, so the only fault of each is the one tested; the same copy with
+    its real FK is inserted (and rolled back) first, to show that the row is otherwise valid.
+    """
+    schema = relsynth.inspect(url, integrity=False).schema
+    t = schema.tables[next(n for n in schema.tables if _norm(n) == _norm(table))]
+    fk = next(fk for fk in t.foreign_keys if [_norm(c) for c in fk.columns] == [_norm(fk_column)])
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":  # SQLite checks declared FKs only when asked, per connection
+        sa.event.listen(engine, "connect", lambda dbapi_conn, _: dbapi_conn.execute("PRAGMA foreign_keys=ON"))
+    table_ = sa.table(t.name, *[sa.column(c) for c in t.column_names])
+    try:
+        with engine.connect() as conn:
+            row = dict(conn.execute(sa.select(table_).limit(1)).mappings().one())
+
+            def refreshed(sets: list[list[str]]) -> dict[str, object]:
+                out = dict(row)
+                for columns in sets:
+                    own = [c for c in columns if c not in t.fk_columns] or list(columns)
+                    out[own[-1]] = _fresh_value(conn, table_, own[-1], row[own[-1]])
+                return out
+
+            valid = refreshed(t.unique_sets)
+            dangling = dict(valid)
+            dangling[fk.columns[0]] = _absent_value(conn, fk.ref_table, fk.ref_columns[0], row[fk.columns[0]])
+            duplicate_pk = refreshed([u for u in t.unique_sets if list(u) != list(t.primary_key)])
+            conn.rollback()
+        with engine.connect() as conn:
+            trans = conn.begin()
+            conn.execute(sa.insert(table_).values(valid))
+            trans.rollback()
+        with pytest.raises(sa.exc.IntegrityError, match=r"(?i)foreign key"):
+            with engine.begin() as conn:
+                conn.execute(sa.insert(table_).values(dangling))
+        with pytest.raises(sa.exc.IntegrityError, match=r"(?i)duplicate|unique constraint"):
+            with engine.begin() as conn:
+                conn.execute(sa.insert(table_).values(duplicate_pk))
+    finally:
+        engine.dispose()
 
 
 def test_clone_demo_to_sqlite_keeps_integrity_and_correlations(hospital: str, sqlite_url: str) -> None:
@@ -130,33 +236,66 @@ def test_model_file_holds_no_real_free_text(tmp_path: Path) -> None:
     assert [n for n in longer if f'"{n}"' in text] == []
 
 
-@pytest.mark.parametrize("name", ["chinook", "sakila", "northwind", "adventureworkslt"])
+@pytest.mark.parametrize("name", SAMPLE_DATABASES)
 def test_sample_databases_clone_to_sqlite(name: str, sqlite_url: str) -> None:
     src = f"sqlite:///{dataset(name)}"
-    result = relsynth.clone(src, sqlite_url, seed=1)
-    _assert_clone_ok(result)
+    result = timed_clone(f"{name} sqlite->sqlite", src, sqlite_url, seed=1)
+    _assert_clone_ok(result, sqlite_url)
     conn = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()
+    assert_target_enforces_keys(sqlite_url, *PROBES[name])
+    # Nullable FKs keep their NULL share (sakila film.original_language_id: 100 %).
+    real, synthetic = _fk_null_rates(src), _fk_null_rates(sqlite_url)
+    for fk, rate in real.items():
+        n = result.rows_source[fk.split(".")[0]]
+        assert abs(synthetic[fk] - rate) <= max(0.03, 1.5 / n), f"{fk}: NULL {rate:.3f} -> {synthetic[fk]:.3f}"
+
+
+def _fk_null_rates(url: str) -> dict[str, float]:
+    """Share of NULLs in each nullable FK column of each non-empty table, keyed ``table.column``."""
+    schema = relsynth.inspect(url, integrity=False).schema
+    engine = sa.create_engine(url)
+    out = {}
+    with engine.connect() as conn:
+        for t in schema.tables.values():
+            for c in {c for fk in t.foreign_keys if t.fk_nullable(fk) for c in fk.columns}:
+                col = sa.column(c)
+                total, nulls = conn.execute(sa.select(sa.func.count(), sa.func.count() - sa.func.count(col))
+                                            .select_from(sa.table(t.name, col))).one()
+                if total:
+                    out[f"{t.name}.{c}"] = nulls / total
+    engine.dispose()
+    return out
+
+
+def assert_forest(ids: pd.Series, parents: pd.Series) -> None:
+    """A self-reference forms a forest: roots (NULL parents) exist and no row is its own ancestor."""
+    assert parents.isna().any()
+    boss = dict(zip(ids, parents))
+    for start in boss:
+        seen, node = set(), start
+        while node is not None and not pd.isna(node):
+            assert node not in seen, f"cycle in the synthetic tree through {node}"
+            seen.add(node)
+            node = boss.get(node)
 
 
 def test_self_reference_is_a_forest(sqlite_url: str) -> None:
     relsynth.clone(f"sqlite:///{dataset('chinook')}", sqlite_url, seed=2)
     emp = pd.read_sql('SELECT "EmployeeId", "ReportsTo" FROM "Employee"', sqlite3.connect(sqlite_url.removeprefix("sqlite:///")))
-    boss = dict(zip(emp["EmployeeId"], emp["ReportsTo"]))
-    for start in boss:
-        seen, node = set(), start
-        while node is not None and not pd.isna(node):
-            assert node not in seen, "cycle in the synthetic reporting tree"
-            seen.add(node)
-            node = boss.get(node)
-    assert emp["ReportsTo"].isna().any()
+    assert_forest(emp["EmployeeId"], emp["ReportsTo"])
 
 
-@pytest.mark.parametrize("name", ["chinook", "sakila"])
+@pytest.mark.parametrize("name", SAMPLE_DATABASES)
 def test_sample_databases_clone_to_postgres(name: str, pg_url: str) -> None:
-    result = relsynth.clone(f"sqlite:///{dataset(name)}", pg_url, seed=1)
-    _assert_clone_ok(result)
-    double = relsynth.clone(f"sqlite:///{dataset(name)}", pg_url, seed=1, scale=2.0, if_exists="replace")
+    result = timed_clone(f"{name} sqlite->postgresql", f"sqlite:///{dataset(name)}", pg_url, seed=1)
+    _assert_clone_ok(result, pg_url)
+    assert_target_enforces_keys(pg_url, *PROBES[name])
+    if name not in ("chinook", "sakila"):  # scale 2 on two of them keeps the suite's time down
+        return
+    double = timed_clone(f"{name} sqlite->postgresql x2", f"sqlite:///{dataset(name)}", pg_url, seed=1,
+                         scale=2.0, if_exists="replace")
     assert double.violations == 0
     total = sum(double.rows_written.values()) / sum(double.rows_source.values())
     assert 1.6 < total < 2.4
@@ -175,16 +314,22 @@ def test_demo_clone_postgres_to_postgres(hospital: str, pg_url: str, pg_url2: st
     assert fks == 3  # the target enforces every FK (patients, lab_results, treatments)
 
 
-def test_postgres_dump_source(pg_url: str, pg_url2: str) -> None:
-    load_pg_dump(pg_url, "chinook")
-    result = relsynth.clone(pg_url, pg_url2, seed=1)
-    _assert_clone_ok(result)
+@pytest.mark.parametrize("name", SAMPLE_DATABASES)
+def test_postgres_dump_source(name: str, pg_url: str, pg_url2: str) -> None:
+    load_pg_dump(pg_url, name)
+    result = timed_clone(f"{name} postgresql->postgresql", pg_url, pg_url2, seed=1)
+    _assert_clone_ok(result, pg_url2)
+    # The dump's tables (lower-case names in chinook's and northwind's dumps) all arrive.
+    source_tables = set(relsynth.inspect(pg_url, integrity=False).schema.tables)
+    assert source_tables == set(result.rows_source) and source_tables <= set(_counts(pg_url2))
+    assert_target_enforces_keys(pg_url2, *PROBES[name])
 
 
-@pytest.mark.parametrize("name", ["chinook", "sakila"])
+@pytest.mark.parametrize("name", SAMPLE_DATABASES)
 def test_sample_databases_clone_to_mariadb(name: str, mysql_url: str) -> None:
-    result = relsynth.clone(f"sqlite:///{dataset(name)}", mysql_url, seed=1)
-    _assert_clone_ok(result)
+    result = timed_clone(f"{name} sqlite->mariadb", f"sqlite:///{dataset(name)}", mysql_url, seed=1)
+    _assert_clone_ok(result, mysql_url)
+    assert_target_enforces_keys(mysql_url, *PROBES[name])
 
 
 def test_cli_demo_clone_inspect(tmp_path: Path) -> None:

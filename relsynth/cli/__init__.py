@@ -140,10 +140,13 @@ def inspect(
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to include.")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fmt: FormatOpt = "text",
+    integrity: Annotated[bool, typer.Option(
+        "--integrity/--no-integrity",
+        help="Count, per foreign key, source rows that point at no parent row (read-only queries).")] = True,
 ) -> None:
-    """Show tables, row counts, keys, the parent-first generation order and any cycles."""
+    """Show tables, row counts, keys, the parent-first generation order, cycles and broken FKs."""
     fmt = _check_format(fmt)
-    info = relsynth.inspect(source, include=_list(include), exclude=_list(exclude))
+    info = relsynth.inspect(source, include=_list(include), exclude=_list(exclude), integrity=integrity)
     if fmt == "json":
         out.print_json(json.dumps(info.to_dict()))
         return
@@ -167,6 +170,20 @@ def inspect(
             out.print(f"  broken at {child}.{fk.label}: filled after both tables exist, checked at the end of the load")
     else:
         out.print("no FK cycles")
+    _print_source_integrity(info)
+
+
+def _print_source_integrity(info: relsynth.Inspection) -> None:
+    if info.dangling is None:
+        return
+    broken = [(t, label, n) for t, fks in info.dangling.items() for label, n in fks.items() if n]
+    if not broken:
+        out.print("source integrity: every foreign key value has its parent row")
+        return
+    out.print(f"source integrity: {info.dangling_rows:,} row(s) in {len(broken)} foreign key(s) point at no parent "
+              "row (a clone does not copy that: every synthetic FK value points at an existing row):", markup=False)
+    for table, label, n in broken:
+        out.print(f"  {table}.{label}: {n:,} row(s)", markup=False, highlight=False)
 
 
 @app.command()

@@ -2,7 +2,9 @@
 
 Every count is one SQL query built with SQLAlchemy Core (so identifiers are quoted by the target's
 dialect) and runs on PostgreSQL, MariaDB/MySQL and SQLite alike. The writer reuses
-:func:`fk_violations` to validate foreign keys it loaded with checks switched off.
+:func:`fk_violations` to validate foreign keys it loaded with checks switched off, and
+``relsynth inspect`` uses :func:`dangling_references` to count a *source*'s broken foreign keys
+(read-only).
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import logging
 
 import sqlalchemy as sa
 
-from relsynth.errors import SinkError, did_you_mean
+from relsynth.errors import SinkError, SourceError, did_you_mean
 from relsynth.schema.model import ForeignKey, Schema, Table
+from relsynth.schema.reader import connect
 from relsynth.urls import db_error_line, mask_url
 
-__all__ = ["duplicate_count", "fk_violations", "verify_integrity"]
+__all__ = ["dangling_references", "duplicate_count", "fk_violations", "verify_integrity"]
 
 log = logging.getLogger("relsynth")
 
@@ -131,15 +134,49 @@ def _table_report(conn: sa.Connection, table: Table, sqlite_counts: dict[str, in
         out[f"unique_duplicates:({', '.join(uq.columns)})"] = n
         total += n
     out["unique_duplicates"] = total
-    total = 0
-    for fk in table.foreign_keys:
-        n = fk_violations(conn, table, fk)
-        out[f"fk_violations:{fk.label}"] = n
-        total += n
-    out["fk_violations"] = total
+    per_fk = _fk_counts(conn, table)
+    out.update({f"fk_violations:{label}": n for label, n in per_fk.items()})
+    out["fk_violations"] = sum(per_fk.values())
     if sqlite_counts is not None:
         out["sqlite_fk_check"] = sqlite_counts.get(table.name, 0)
     return out
+
+
+def _fk_counts(conn: sa.Connection, table: Table) -> dict[str, int]:
+    """:func:`fk_violations` of each of ``table``'s foreign keys, by the FK's label."""
+    return {fk.label: fk_violations(conn, table, fk) for fk in table.foreign_keys}
+
+
+def dangling_references(source: str | sa.Engine, schema: Schema) -> dict[str, dict[str, int]]:
+    """Count, in a *source* database, the rows whose foreign key points at no parent row.
+
+    Real databases break their own keys (FK checks off, rows deleted, ``0`` or ``'0'`` written
+    for "none" into a NOT NULL column); this says where, before a fit learns from them. Only
+    SELECT anti-joins run (:func:`fk_violations`), through an engine opened read-only, inside a
+    transaction that is rolled back.
+
+    Args:
+        source: Database URL or engine of the source.
+        schema: Its tables and foreign keys (from :func:`relsynth.schema.read_schema`).
+
+    Returns:
+        ``{table: {fk label: rows}}`` for every table with foreign keys (zeros included).
+
+    Raises:
+        SourceError: The source cannot be reached or read.
+    """
+    engine = connect(source, read_only=True)
+    try:
+        with engine.connect() as conn:
+            report = {t.name: _fk_counts(conn, t) for t in schema.tables.values() if t.foreign_keys}
+            conn.rollback()
+    except sa.exc.DBAPIError as exc:
+        raise SourceError(f"checking foreign keys of {mask_url(engine)} failed: "
+                          f"{db_error_line(exc, engine.url.password)}") from None
+    finally:
+        if engine is not source:
+            engine.dispose()
+    return report
 
 
 def _sqlite_fk_check(conn: sa.Connection, schema: Schema) -> dict[str, int]:

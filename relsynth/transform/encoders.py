@@ -20,8 +20,9 @@ Every class is plain data: ``to_state()`` returns JSON-able values and numpy arr
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -221,6 +222,13 @@ class TextGenerator:
     uppercase, lowercase and digits become classes, punctuation and spaces stay. Generated values
     take a pattern by its frequency and fill each class with letters drawn at the column's own
     letter frequencies. No real value is stored or reproduced.
+
+    A unique generator (keys, UNIQUE columns) never returns a source value: where its patterns
+    could hit one by chance (short codes like ``'ALFKI'``), it keeps *fingerprints* of the source
+    values — a keyed hash cut to ``exclude_bits`` bits, about 16 buckets per value — and redraws
+    every value whose fingerprint is among them. A fingerprint matches thousands of possible
+    values, so the set does not spell out the real ones; it only costs the generator ~1/16 of
+    its value space.
     """
 
     patterns: list[str]
@@ -230,7 +238,11 @@ class TextGenerator:
     lower: str
     lower_p: np.ndarray
     unique: bool = False
+    exclude_bits: int = 0
+    exclude: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     max_patterns: ClassVar[int] = 300
+    #: Source values whose chance of being drawn again, all together, is below this are not fingerprinted.
+    negligible: ClassVar[float] = 1e-15
 
     @classmethod
     def fit(cls, values: list[str] | np.ndarray, unique: bool = False) -> TextGenerator:
@@ -247,7 +259,7 @@ class TextGenerator:
         joined = "".join(vals)
         upper, upper_p = _letter_freq(joined, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
         lower, lower_p = _letter_freq(joined, "abcdefghijklmnopqrstuvwxyz")
-        return cls(
+        gen = cls(
             patterns=list(counts.index),
             weights=counts.to_numpy(dtype=np.float64) / counts.sum(),
             upper=upper,
@@ -256,24 +268,62 @@ class TextGenerator:
             lower_p=lower_p,
             unique=unique,
         )
+        if unique and vals:
+            distinct = list(dict.fromkeys(vals))
+            if len(distinct) * gen._draw_bound() >= cls.negligible:
+                gen.exclude_bits = int(np.clip(np.ceil(np.log2(16 * len(distinct))), 8, 62))
+                gen.exclude = np.unique(_fingerprints(distinct, gen.exclude_bits))
+        return gen
+
+    def _draw_bound(self) -> float:
+        """Upper bound of the chance that one draw equals one given string."""
+        best = {"A": float(self.upper_p.max()), "a": float(self.lower_p.max()), "9": 0.1}
+        return float(sum(w * np.prod([best.get(ch, 1.0) for ch in p]) for p, w in zip(self.patterns, self.weights)))
+
+    def _rejected(self, values: np.ndarray) -> np.ndarray:
+        """True where a value may be a source value (its fingerprint is a source value's)."""
+        if not self.exclude_bits or not len(values):
+            return np.zeros(len(values), dtype=bool)
+        return np.isin(_fingerprints(values, self.exclude_bits), self.exclude)
 
     def generate(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` new strings (object array); unique if the generator was fitted with unique=True."""
+        """``n`` new strings (object array); unique and never a source value if fitted with unique=True."""
         out = self._draw(n, rng)
-        if self.unique and n:
-            for _ in range(20):
-                dup = _duplicated(out)
-                if not dup.any():
-                    break
-                out[dup] = self._draw(int(dup.sum()), rng)
-            dup = _duplicated(out)
-            if dup.any():  # tiny pattern spaces: write a counter over the value's tail (same length)
-                idx = np.flatnonzero(dup)
-                out[idx] = [f"{v[: max(len(v) - len(str(i)), 0)]}{i}" for v, i in zip(out[idx], range(1, idx.size + 1))]
+        if not self.unique or not n:
+            return out
+        bad = _duplicated(out) | self._rejected(out)
+        for attempt in range(20):
+            if not bad.any():
+                return out
+            # Redraw in batches several times larger than the need, so a pattern space that is
+            # mostly taken by source values is still searched quickly; the last rounds draw
+            # letters uniformly, so values made of letters the source rarely uses are found too.
+            need = int(bad.sum())
+            fresh = self._draw(max(4 * need, 64), rng, uniform=attempt >= 10)
+            fresh = fresh[~self._rejected(fresh)]
+            taken = set(out[~bad])
+            fresh = [v for v in dict.fromkeys(fresh) if v not in taken][:need]
+            idx = np.flatnonzero(bad)[: len(fresh)]
+            out[idx] = np.asarray(fresh, dtype=object) if fresh else out[idx]
+            bad[idx] = False
+        if bad.any():  # tiny pattern spaces: write a counter over the value's tail (same length)
+            taken = set(out[~bad])
+            i = 0
+            for j in np.flatnonzero(bad):
+                v = out[j]
+                while True:
+                    i += 1
+                    tail = str(i)
+                    candidate = f"{v[: max(len(v) - len(tail), 0)]}{tail}"
+                    if candidate not in taken and not self._rejected(np.asarray([candidate], dtype=object))[0]:
+                        break
+                out[j] = candidate
+                taken.add(candidate)
         return out
 
-    def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def _draw(self, n: int, rng: np.random.Generator, uniform: bool = False) -> np.ndarray:
         out = np.empty(n, dtype=object)
+        upper_p, lower_p = (None, None) if uniform else (self.upper_p, self.lower_p)
         which = rng.choice(len(self.patterns), size=n, p=self.weights)
         up = np.array(list(self.upper), dtype="<U1")
         lo = np.array(list(self.lower), dtype="<U1")
@@ -288,9 +338,9 @@ class TextGenerator:
             chars = np.empty((rows.size, length), dtype="<U1")
             for j, ch in enumerate(pattern):
                 if ch == "A":
-                    chars[:, j] = rng.choice(up, size=rows.size, p=self.upper_p)
+                    chars[:, j] = rng.choice(up, size=rows.size, p=upper_p)
                 elif ch == "a":
-                    chars[:, j] = rng.choice(lo, size=rows.size, p=self.lower_p)
+                    chars[:, j] = rng.choice(lo, size=rows.size, p=lower_p)
                 elif ch == "9":
                     chars[:, j] = rng.choice(digits, size=rows.size)
                 else:
@@ -307,11 +357,31 @@ class TextGenerator:
             "lower": self.lower,
             "lower_p": self.lower_p,
             "unique": self.unique,
+            "exclude_bits": self.exclude_bits,
+            "exclude": self.exclude,
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TextGenerator:
+        state = dict(state)
+        if "exclude" in state:
+            state["exclude"] = np.asarray(state["exclude"], dtype=np.uint64)
         return cls(**state)
+
+
+#: Key of the fingerprint hash; fixed so that fitting the same data twice gives the same model.
+_FINGERPRINT_KEY = b"relsynth.keys.v1"
+
+
+def _fingerprints(values: Any, bits: int) -> np.ndarray:
+    """A keyed BLAKE2b hash of each string, cut to its low ``bits`` bits (stable across runs)."""
+    mask = (1 << bits) - 1
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(str(v).encode("utf-8"), digest_size=8, key=_FINGERPRINT_KEY).digest(),
+                        "little") & mask for v in values),
+        dtype=np.uint64,
+        count=len(values),
+    )
 
 
 def _letter_freq(text: str, alphabet: str) -> tuple[str, np.ndarray]:
