@@ -322,30 +322,27 @@ class TextGenerator:
         return out
 
     def _draw(self, n: int, rng: np.random.Generator, uniform: bool = False) -> np.ndarray:
+        """``n`` strings: one pattern each, every character class filled in one draw for all rows."""
         out = np.empty(n, dtype=object)
+        if n == 0:
+            return out
         upper_p, lower_p = (None, None) if uniform else (self.upper_p, self.lower_p)
         which = rng.choice(len(self.patterns), size=n, p=self.weights)
-        up = np.array(list(self.upper), dtype="<U1")
-        lo = np.array(list(self.lower), dtype="<U1")
-        digits = np.array(list("0123456789"), dtype="<U1")
-        for k in np.unique(which):
-            rows = np.flatnonzero(which == k)
-            pattern = self.patterns[k]
-            length = len(pattern)
+        pats = np.asarray(self.patterns, dtype=object)[which]
+        lengths = np.fromiter(map(len, pats), dtype=np.int64, count=n)
+        chars = np.array(list("".join(pats)), dtype="<U1")
+        for cls_char, alphabet, p in (("A", self.upper, upper_p), ("a", self.lower, lower_p), ("9", "0123456789", None)):
+            mask = chars == cls_char
+            if mask.any():
+                chars[mask] = rng.choice(np.array(list(alphabet), dtype="<U1"), size=int(mask.sum()), p=p)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        for length in np.unique(lengths):
+            rows = np.flatnonzero(lengths == length)
             if length == 0:
                 out[rows] = ""
                 continue
-            chars = np.empty((rows.size, length), dtype="<U1")
-            for j, ch in enumerate(pattern):
-                if ch == "A":
-                    chars[:, j] = rng.choice(up, size=rows.size, p=upper_p)
-                elif ch == "a":
-                    chars[:, j] = rng.choice(lo, size=rows.size, p=lower_p)
-                elif ch == "9":
-                    chars[:, j] = rng.choice(digits, size=rows.size)
-                else:
-                    chars[:, j] = ch
-            out[rows] = chars.view(f"<U{length}").ravel().tolist()
+            idx = starts[rows][:, None] + np.arange(length)
+            out[rows] = np.ascontiguousarray(chars[idx]).view(f"<U{length}").ravel().tolist()
         return out
 
     def to_state(self) -> dict[str, Any]:
