@@ -378,7 +378,9 @@ class TableModel:
                 out[cm.name] = values
             elif cm.role == "derived":
                 lookup = {plain_value(a): b for a, b in cm.mapping or []}
-                out[cm.name] = pd.Series([lookup.get(plain_value(v)) for v in out[cm.given]], dtype=object)
+                codes, uniques = pd.factorize(out[cm.given], use_na_sentinel=True)
+                mapped = np.array([lookup.get(plain_value(v)) for v in uniques] + [None], dtype=object)
+                out[cm.name] = pd.Series(mapped[codes], dtype=object)  # code -1 (NULL) takes the last: None
             elif cm.role in ("text", "uuid", "binary", "native"):
                 values = pd.Series(cm.generator.generate(n, rng), dtype=object)
                 if cm.null_rate > 0:
@@ -476,7 +478,7 @@ def _key_model(col: Column, values: pd.Series, scope: str = "global") -> ColumnM
         start = int(values.min()) if len(values) and values.notna().any() else 1
         return ColumnModel(col.name, col.kind, "key", key_start=start, key_scope=scope)
     if col.kind == "uuid" or (
-        col.kind == "string" and len(values) and values.astype(str).str.match(UUID_RE).all()
+        col.kind == "string" and len(values) and _all_uuids(values)
     ):
         return ColumnModel(col.name, col.kind, "key", UuidGenerator.fit(values.to_numpy()))
     if col.kind == "string":
@@ -500,11 +502,19 @@ def _generated_role(col: Column, values: pd.Series, n_valid: int) -> Role | None
         # Pattern text is no valid JSON/array/tsvector/inet/...: many distinct values get a generator of their own.
         many = n_distinct >= TEXT_MIN_DISTINCT and n_distinct > TEXT_DISTINCT_RATIO * n_valid
         return "native" if many else None
-    if col.kind == "string" and n_distinct > 1 and values.astype(str).str.match(UUID_RE).all():
+    if col.kind == "string" and n_distinct > 1 and _all_uuids(values):
         return "uuid"
     if n_distinct >= TEXT_MIN_DISTINCT and n_distinct > TEXT_DISTINCT_RATIO * n_valid:
         return "text"
     return None
+
+
+def _all_uuids(values: pd.Series) -> bool:
+    """Every non-NULL value is a UUID string (a quick look at a few first: most columns are not)."""
+    distinct = pd.unique(values.dropna().astype(str))
+    if not len(distinct) or not all(UUID_RE.match(v) for v in distinct[:16]):
+        return False
+    return all(UUID_RE.match(v) for v in distinct[16:])
 
 
 def _find_derived(frame: pd.DataFrame, categorical: list[str], models: dict[str, ColumnModel],

@@ -399,13 +399,18 @@ class _Evaluator:
         x = _broadcast(self.eval(node.this), self.n)
         hit = np.zeros(self.n, dtype=bool)
         has_null = False
+        literals = []
         for member in node.expressions:
             m = self.eval(member)
             if isinstance(m, _Scalar) and m.value is None:
                 has_null = True
-                continue
-            a, b = self._pair(x, m)
-            hit |= np.asarray(a.data == b.data, dtype=bool) & ~b.null
+            elif isinstance(m, _Scalar):
+                literals.append(_scalar_as(m, x.kind).value)
+            else:
+                a, b = self._pair(x, m)
+                hit |= np.asarray(a.data == b.data, dtype=bool) & ~b.null
+        if literals:
+            hit |= pd.Series(x.data).isin(literals).to_numpy() if x.kind == "str" else np.isin(x.data, np.asarray(literals))
         null = x.null | (~hit & has_null)
         return _Value(np.where(null, False, hit), null, "bool")
 
