@@ -61,6 +61,7 @@ def holds(sql: str, dialect: str = "sqlite") -> list[bool]:
         ("lower(grade) IN ('a', 'b')", "sqlite", [True, True, True, False]),
         ("length(grade) = 1", "sqlite", [True, True, True, False]),
         ("grade LIKE 'C%'", "sqlite", [False, False, True, True]),
+        ("grade LIKE 'C!%' ESCAPE '!'", "sqlite", [False, False, True, False]),  # a literal %
         ('"stop" >= "start"', "sqlite", [True, False, True, True]),
         ("start >= '2020-03-01'", "sqlite", [False, True, True, True]),
         ("active = 1 OR price > 5", "sqlite", [True, False, True, True]),

@@ -430,19 +430,24 @@ class _Evaluator:
         data = ~v.null if node.args.get("negate") else v.null.copy()
         return _Value(data, np.zeros(self.n, dtype=bool), "bool")
 
-    def _like(self, node: Any, flags: int = 0) -> _Value:
+    def _like(self, node: Any, flags: int = 0, escape: str | None = None) -> _Value:
         pattern = self.eval(node.expression)
         if not isinstance(pattern, _Scalar) or pattern.kind != "str":
             raise _Unsupported("it uses LIKE with a non-literal pattern")
-        escape = node.args.get("escape")
-        regex = _like_regex(pattern.value, escape.name if escape is not None else None)
+        regex = _like_regex(pattern.value, escape)
         return self._match(node.this, re.compile(regex, flags | re.DOTALL), full=True)
 
     def _ilike(self, node: Any) -> _Value:
         return self._like(node, re.IGNORECASE)
 
     def _escape(self, node: Any) -> _Value:
-        return self._like(node.this) if hasattr(node.this, "expression") else self.eval(node.this)
+        """``x LIKE 'a!%' ESCAPE '!'``: sqlglot wraps the LIKE."""
+        from sqlglot import exp
+
+        escape = self.eval(node.expression)
+        if not isinstance(node.this, (exp.Like, exp.ILike)) or not isinstance(escape, _Scalar) or escape.kind != "str":
+            raise _Unsupported("it uses ESCAPE outside LIKE")
+        return self._like(node.this, re.IGNORECASE if isinstance(node.this, exp.ILike) else 0, escape.value)
 
     def _regexplike(self, node: Any) -> _Value:
         pattern = self.eval(node.expression)
