@@ -137,3 +137,14 @@ def test_categories_that_determine_each_other_do_not_chain() -> None:
                           "c": np.array(["u", "v", "w"])[i % 3]})
     out = relsynth.fit({"t": frame}).sample(seed=1)["t"]
     assert set(map(tuple, out[["a", "b", "c"]].drop_duplicates().to_numpy())) <= {("x", "p", "u"), ("y", "q", "v"), ("z", "r", "w")}
+
+
+def test_derived_column_keeps_the_value_of_a_null_source() -> None:
+    """adventureworkslt Customer: NameStyle is 0 whatever the Title, NULL titles included."""
+    i = np.arange(400)
+    title = pd.Series(np.where(i % 4 == 0, None, np.array(["Mr.", "Ms.", "Dr."])[i % 3]), dtype=object)
+    frame = pd.DataFrame({"id": i, "title": title, "style": np.where(title.isna(), "none", "formal")})
+    out = relsynth.fit({"t": frame}).sample(seed=3)["t"]
+    assert out["title"].isna().any()
+    assert out["style"].notna().all()
+    assert (out.loc[out["title"].isna(), "style"] == "none").all()

@@ -378,9 +378,10 @@ class TableModel:
                 out[cm.name] = values
             elif cm.role == "derived":
                 lookup = {plain_value(a): b for a, b in cm.mapping or []}
-                codes, uniques = pd.factorize(out[cm.given], use_na_sentinel=True)
-                mapped = np.array([lookup.get(plain_value(v)) for v in uniques] + [None], dtype=object)
-                out[cm.name] = pd.Series(mapped[codes], dtype=object)  # code -1 (NULL) takes the last: None
+                # NULL is a source value too (a missing title still maps to NameStyle 0).
+                codes, uniques = pd.factorize(out[cm.given], use_na_sentinel=False)
+                mapped = np.array([lookup.get(plain_value(v)) for v in uniques], dtype=object)
+                out[cm.name] = pd.Series(mapped[codes], dtype=object)
             elif cm.role in ("text", "uuid", "binary", "native"):
                 values = pd.Series(cm.generator.generate(n, rng), dtype=object)
                 if cm.null_rate > 0:
