@@ -99,8 +99,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
         for fk in tp.secondary:
             _fill_fk(frame, table, fk, frames[fk.ref_table], model.fk_stats[fk_key(name, schema, fk)], rng)
         _number_within_key(tm, table, frame)
-        redraw = _Redraw(model, name, frames, scores, rng)
-        frame, z = _enforce_checks(frame, z, rows, checks[name], redraw)
+        frame, z = _enforce_checks(frame, z, rows, checks[name], _Redraw(model, name, driver, frames, scores, rng))
         frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
         # Last: rows dropped above must not be anybody's parent.
         for fk in tp.self_refs:
@@ -233,14 +232,11 @@ class _Redraw:
     children-per-row counts in the scores are redrawn with them: no child exists yet).
     """
 
-    def __init__(self, model: Model, name: str, frames: dict[str, pd.DataFrame], scores: dict[str, np.ndarray],
-                 rng: np.random.Generator) -> None:
-        self.model, self.name, self.frames, self.scores, self.rng = model, name, frames, scores, rng
+    def __init__(self, model: Model, name: str, driver: ForeignKey | None, frames: dict[str, pd.DataFrame],
+                 scores: dict[str, np.ndarray], rng: np.random.Generator) -> None:
+        self.model, self.name, self.driver, self.frames, self.scores, self.rng = model, name, driver, frames, scores, rng
         self.table = model.schema.tables[name]
         self.tm = model.tables[name]
-        self.driver = model.plan.tables[name].driver
-        keyed = set(self.table.primary_key) | self.table.fk_columns
-        self.columns = [c.name for c in self.table.columns if c.name not in keyed]
 
     def __call__(self, frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, idx: np.ndarray) -> None:
         rows = parent_rows[idx]
@@ -257,7 +253,8 @@ class _Redraw:
         new_z[np.concatenate([np.flatnonzero(linked), np.flatnonzero(~linked)])] = drawn
         fresh = self.tm.decode(self.table, new_z, self.rng, parent_frame)
         z[idx] = new_z
-        for col in self.columns:
+        keyed = set(self.table.primary_key) | self.table.fk_columns
+        for col in (c.name for c in self.table.columns if c.name not in keyed):
             column = frame[col].copy()
             column.iloc[idx] = fresh[col].array
             frame[col] = column
