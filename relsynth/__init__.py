@@ -11,6 +11,8 @@ Quickstart::
     model = relsynth.load("prod.rsm")
     tables = model.sample(scale=2.0, seed=1)      # dict[str, pandas.DataFrame]
     relsynth.write(tables, "sqlite:///copy.db", model.schema)
+    report = relsynth.evaluate("sqlite:///prod.db", "sqlite:///copy.db")
+    report.save("report.html")                    # plots, offline; .json for every figure
 
 The schema (tables, keys, constraints) is read with SQLAlchemy; tables are learned parent-first
 with a Gaussian copula each; children are sampled conditioned on their synthetic parents so
@@ -29,6 +31,7 @@ from relsynth.errors import (
     SourceError,
     TargetNotEmptyError,
 )
+from relsynth.evaluate.report import Report, evaluate
 from relsynth.models.relational import Model
 from relsynth.plan import Plan, make_plan
 from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table, UniqueConstraint
@@ -42,6 +45,8 @@ __all__ = [
     "inspect",
     "load",
     "write",
+    "evaluate",
+    "Report",
     "make_plan",
     "Model",
     "Plan",

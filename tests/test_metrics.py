@@ -34,7 +34,7 @@ def test_broken_data_scores_lower() -> None:
     for col in ("age", "bmi", "systolic_bp"):
         p[col] = rng.permutation(p[col].to_numpy())
     # Only the pairs touching the 3 shuffled columns break; the untouched pairs keep 1.0.
-    assert pair_trends(real["patients"], p, schema.tables["patients"]) < 0.97
+    assert pair_trends(real["patients"], p, schema.tables["patients"])[0] < 0.97
     dropped = {k: v.copy() for k, v in real.items()}
     labs = dropped["lab_results"]
     dropped["lab_results"] = labs[labs["patient_id"] % 2 == 0].reset_index(drop=True)

@@ -1,28 +1,57 @@
-"""Fidelity metrics on frames (real vs synthetic), the same families SDV's QualityReport uses.
+"""Fidelity metrics on frames (real vs synthetic), the families SDV's QualityReport uses.
 
-- column shape: 1 − Kolmogorov–Smirnov statistic (numeric, dates) or 1 − total variation
+- column shape: 1 − Kolmogorov–Smirnov statistic (numbers, dates) or 1 − total variation
   distance (categories), per column;
-- column pair trend: 1 − |Δ correlation| / 2 over numeric-like pairs within a table;
-- cardinality: 1 − KS of the children-per-parent distributions of each FK.
+- column pair trend: numeric × numeric pairs 1 − |Δ Pearson correlation| / 2; pairs with a
+  category 1 − total variation distance of the two-way contingency table (numbers cut into 10
+  equal-width bins of the real range);
+- cardinality: 1 − KS of the children-per-parent distributions of a foreign key;
+- parent–child trends: the same pair scores over (parent column, child column) pairs of the
+  child rows joined to their parent, and over (parent column, child aggregate) pairs.
 
-Each score is in [0, 1], 1 meaning identical. Columns that are keys or generated text (names,
-codes) are not compared: their values are new by design.
+Each score is in [0, 1], 1 meaning identical; the definitions follow sdmetrics so the figures
+can be read next to SDV's. Keys and generated columns (free text, UUIDs, binaries) are not
+compared: their values are new by design.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from relsynth.schema.model import Schema, Table
+from relsynth.models.copula import is_free_text
+from relsynth.schema.model import ForeignKey, Schema, Table
 from relsynth.transform.keys import match_rows
 
-__all__ = ["ks_statistic", "column_shape", "pair_trends", "cardinality_shape", "TableScores", "fidelity_summary"]
+__all__ = [
+    "NUMERIC_KINDS",
+    "ks_statistic",
+    "column_shape",
+    "column_plot",
+    "comparable_columns",
+    "learned_kinds",
+    "pair_score",
+    "pair_trends",
+    "association_matrix",
+    "children_per_parent",
+    "cardinality",
+    "parent_child_trends",
+    "child_aggregates",
+    "aggregate_trends",
+    "TableScores",
+    "fidelity_summary",
+]
 
-_NUMERIC = {"integer", "float", "decimal", "date", "datetime"}
-_CATEGORY_LIMIT = 50
+NUMERIC_KINDS = frozenset({"integer", "float", "decimal", "date", "datetime"})
+_BINS = 10
+#: Rows used for pair metrics (a uniform sample of larger tables; the scores are means of shares).
+PAIR_SAMPLE_ROWS = 50_000
+_PLOT_BINS = 30
+_PLOT_CATEGORIES = 20
+_CARDINALITY_BUCKETS = 30
 
 
 def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
@@ -37,84 +66,364 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _as_number(s: pd.Series) -> np.ndarray:
+    """Non-NULL values as float64 (datetimes as microseconds since the epoch)."""
+    s = s.dropna()
     if pd.api.types.is_datetime64_any_dtype(s):
-        return s.dropna().to_numpy(dtype="datetime64[us]").astype(np.int64).astype(np.float64)
-    return pd.to_numeric(s.dropna(), errors="coerce").dropna().to_numpy(dtype=np.float64)
+        return s.to_numpy(dtype="datetime64[us]").astype(np.int64).astype(np.float64)
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype(np.float64).to_numpy()
+    return pd.to_numeric(s, errors="coerce").dropna().to_numpy(dtype=np.float64)
+
+
+def _numbers_with_nan(s: pd.Series) -> np.ndarray:
+    """Every value as float64, NaN for NULL (datetimes as microseconds since the epoch)."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        out = s.to_numpy(dtype="datetime64[us]").astype(np.int64).astype(np.float64)
+        out[s.isna().to_numpy()] = np.nan
+        return out
+    return pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce").to_numpy(dtype=np.float64)
+
+
+def _shares(values: pd.Series) -> pd.Series:
+    return values.dropna().astype(str).value_counts(normalize=True)
 
 
 def column_shape(real: pd.Series, synth: pd.Series, kind: str) -> float | None:
     """Similarity of one column's distribution (None if either side has no values)."""
     if real.notna().sum() == 0 or synth.notna().sum() == 0:
         return None
-    if kind in _NUMERIC:
+    if kind in NUMERIC_KINDS:
         a, b = _as_number(real), _as_number(synth)
         if a.size == 0 or b.size == 0:
             return None
         return float(1.0 - ks_statistic(a, b))
-    p = real.dropna().astype(str).value_counts(normalize=True)
-    q = synth.dropna().astype(str).value_counts(normalize=True)
-    p, q = p.align(q, fill_value=0.0)
+    p, q = _shares(real).align(_shares(synth), fill_value=0.0)
     return float(1.0 - 0.5 * np.abs(p - q).sum())
 
 
-def _comparable_columns(table: Table, real: pd.DataFrame) -> list[str]:
+def column_plot(real: pd.Series, synth: pd.Series, kind: str) -> dict[str, Any] | None:
+    """What a person looks at for one column: a shared-bin histogram or a category bar chart."""
+    if kind in NUMERIC_KINDS:
+        a, b = _as_number(real), _as_number(synth)
+        if a.size == 0 and b.size == 0:
+            return None
+        both = np.concatenate([a, b])
+        lo, hi = np.quantile(both, [0.005, 0.995]) if both.size > 200 else (both.min(), both.max())
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        if kind == "integer":
+            # Whole-number bins of equal width: 30 bins over 23..94 would hold 2 or 3 ages each.
+            span = np.ceil(hi) - np.floor(lo) + 1
+            width = max(1.0, np.ceil(span / _PLOT_BINS))
+            edges = np.floor(lo) - 0.5 + width * np.arange(int(np.ceil(span / width)) + 1)
+        else:
+            edges = np.linspace(lo, hi, _PLOT_BINS + 1)
+        shares = []
+        for x in (a, b):
+            counts = np.histogram(np.clip(x, edges[0], edges[-1]), bins=edges)[0]
+            shares.append((counts / max(x.size, 1)).round(5).tolist())
+        labels = None
+        if kind in ("date", "datetime"):
+            stamps = pd.to_datetime(edges.astype(np.int64), unit="us")
+            labels = [t.strftime("%Y-%m-%d" if kind == "date" or (t.hour, t.minute) == (0, 0) else "%Y-%m-%d %H:%M")
+                      for t in stamps]
+        return {"type": "histogram", "edges": [float(e) for e in edges], "labels": labels,
+                "real": shares[0], "synthetic": shares[1]}
+    p, q = _shares(real).align(_shares(synth), fill_value=0.0)
+    if p.empty:
+        return None
+    order = p.sort_values(ascending=False).index
+    top = list(order[:_PLOT_CATEGORIES])
+    real_shares = [float(p[c]) for c in top]
+    synth_shares = [float(q[c]) for c in top]
+    if len(order) > len(top):
+        top.append("(other)")
+        real_shares.append(float(1.0 - sum(real_shares)))
+        synth_shares.append(float(1.0 - sum(synth_shares)))
+    return {"type": "bars", "categories": [str(c) for c in top],
+            "real": [round(v, 5) for v in real_shares], "synthetic": [round(v, 5) for v in synth_shares]}
+
+
+def comparable_columns(table: Table, real: pd.DataFrame) -> list[str]:
+    """Columns whose values are learned (not keys, free text, UUIDs, binaries, JSON or times)."""
     keys = set(table.primary_key) | table.fk_columns
     out = []
     for col in table.columns:
-        if col.name in keys or col.kind in ("binary", "json", "uuid", "time"):
+        if col.name in keys or col.kind in ("binary", "json", "uuid", "time") or col.name not in real:
             continue
-        if col.kind in ("string", "boolean"):
-            n_distinct = real[col.name].nunique()
-            if n_distinct > _CATEGORY_LIMIT or n_distinct > 0.5 * max(real[col.name].notna().sum(), 1):
-                continue  # free text: generated, not learned
+        values = real[col.name]
+        if col.kind == "string" and is_free_text(values.nunique(), int(values.notna().sum())):
+            continue
         out.append(col.name)
     return out
 
 
-def _codes(s: pd.Series, kind: str) -> pd.Series:
-    if kind == "boolean":
-        return s.astype("boolean").astype("Float64")
-    if kind in _NUMERIC:
-        if pd.api.types.is_datetime64_any_dtype(s):
-            return pd.Series(s.to_numpy(dtype="datetime64[us]").astype(np.int64), index=s.index).where(s.notna())
-        return pd.to_numeric(s, errors="coerce").astype("float64")
-    return s.astype(str).where(s.notna())
+def learned_kinds(table: Table, real: pd.DataFrame) -> dict[str, str]:
+    """:func:`comparable_columns` with each one's kind."""
+    return {c: table.column(c).kind for c in comparable_columns(table, real)}
 
 
-def pair_trends(real: pd.DataFrame, synth: pd.DataFrame, table: Table) -> float | None:
-    """Mean over numeric-like column pairs of 1 − |Δ Spearman correlation| / 2."""
-    cols = [c for c in _comparable_columns(table, real) if table.column(c).kind in _NUMERIC | {"boolean"}]
-    if len(cols) < 2 or len(synth) < 3:
+def _codes(s: pd.Series, kind: str, edges: np.ndarray | None) -> np.ndarray:
+    """Category labels of a column for a contingency table (numbers cut by ``edges``; NULL is a category)."""
+    if kind in NUMERIC_KINDS and edges is not None:
+        x = _numbers_with_nan(s)
+        codes = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2).astype(object)
+        codes[np.isnan(x)] = "∅"
+        return codes
+    out = s.astype(object).where(s.notna(), "∅").astype(str).to_numpy(dtype=object)
+    return out
+
+
+def _edges(real: pd.Series) -> np.ndarray | None:
+    x = _as_number(real)
+    if x.size == 0:
         return None
-    def corr(df: pd.DataFrame) -> np.ndarray:
-        num = pd.DataFrame({c: _codes(df[c], table.column(c).kind).astype("float64") for c in cols})
-        return num.corr(method="spearman").to_numpy()
-    a, b = corr(real), corr(synth)
-    iu = np.triu_indices(len(cols), 1)
-    diff = np.abs(np.nan_to_num(a[iu]) - np.nan_to_num(b[iu]))
-    return float(np.mean(1.0 - diff / 2.0))
+    lo, hi = float(x.min()), float(x.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    return np.linspace(lo, hi, _BINS + 1)
 
 
-def cardinality_shape(schema: Schema, name: str, real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame]) -> float | None:
-    """Mean over the table's FKs of 1 − KS between children-per-parent distributions."""
-    table = schema.tables[name]
-    scores = []
-    for fk in table.foreign_keys:
-        per = []
-        for frames in (real, synth):
-            child, parent = frames[name], frames[fk.ref_table]
-            if len(parent) == 0:
-                break
-            rows = match_rows(child, fk.columns, parent, fk.ref_columns)
-            per.append(np.bincount(rows[rows >= 0], minlength=len(parent)))
-        if len(per) == 2 and per[0].size and per[1].size:
-            scores.append(1.0 - ks_statistic(per[0], per[1]))
-    return float(np.mean(scores)) if scores else None
+def _contingency_tv(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> float:
+    """Total variation distance between the joint distributions of (a, b) and (c, d)."""
+    first, n_first = pd.factorize(np.concatenate([a, c]))
+    second, n_second = pd.factorize(np.concatenate([b, d]))
+    cell = first.astype(np.int64) * len(n_second) + second
+    size = len(n_first) * len(n_second)
+    p = np.bincount(cell[: len(a)], minlength=size) / max(len(a), 1)
+    q = np.bincount(cell[len(a):], minlength=size) / max(len(c), 1)
+    return float(0.5 * np.abs(p - q).sum())
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+    ok = ~(np.isnan(x) | np.isnan(y))
+    if ok.sum() < 3:
+        return None
+    x, y = x[ok], y[ok]
+    if x.std() == 0 or y.std() == 0:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def pair_score(real_a: pd.Series, real_b: pd.Series, synth_a: pd.Series, synth_b: pd.Series,
+               kind_a: str, kind_b: str) -> dict[str, Any] | None:
+    """How well one column pair's relationship is kept.
+
+    Two number-like columns: ``{"metric": "correlation", "statistic": "pearson", "real": ρ,
+    "synthetic": ρ', "score": 1 − |ρ − ρ'| / 2}``. Otherwise ``{"metric": "contingency",
+    "score": 1 − TV}`` of the two-way table, with the strength of the association on each side
+    for reading (``statistic``: ``cramers_v`` for two categories, ``eta`` — the correlation
+    ratio — for a number and a category). None when a side has too few values.
+    """
+    if len(real_a) < 3 or len(synth_a) < 3:
+        return None
+    if kind_a in NUMERIC_KINDS and kind_b in NUMERIC_KINDS:
+        r = _pearson(_numbers_with_nan(real_a), _numbers_with_nan(real_b))
+        s = _pearson(_numbers_with_nan(synth_a), _numbers_with_nan(synth_b))
+        if r is None:
+            return None
+        s = 0.0 if s is None else s
+        return {"metric": "correlation", "statistic": "pearson", "real": round(r, 4), "synthetic": round(s, 4),
+                "score": float(1.0 - abs(r - s) / 2.0)}
+    ea = _edges(real_a) if kind_a in NUMERIC_KINDS else None
+    eb = _edges(real_b) if kind_b in NUMERIC_KINDS else None
+    tv = _contingency_tv(_codes(real_a, kind_a, ea), _codes(real_b, kind_b, eb),
+                         _codes(synth_a, kind_a, ea), _codes(synth_b, kind_b, eb))
+    statistic = "cramers_v" if kind_a not in NUMERIC_KINDS and kind_b not in NUMERIC_KINDS else "eta"
+    return {"metric": "contingency", "statistic": statistic,
+            "real": round(_association(real_a, real_b, kind_a, kind_b), 4),
+            "synthetic": round(_association(synth_a, synth_b, kind_a, kind_b), 4), "score": 1.0 - tv}
+
+
+def _sample(frame: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    return frame if len(frame) <= n else frame.sample(n, random_state=seed)
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def pair_trends(real: pd.DataFrame, synth: pd.DataFrame, table: Table,
+                columns: list[str] | None = None) -> tuple[float | None, list[dict[str, Any]]]:
+    """Mean pair score and every pair's figures (worst first) over the table's comparable columns."""
+    cols = columns if columns is not None else comparable_columns(table, real)
+    if len(cols) < 2 or len(real) < 3 or len(synth) < 3:
+        return None, []
+    r, s = _sample(real, PAIR_SAMPLE_ROWS), _sample(synth, PAIR_SAMPLE_ROWS)
+    pairs = []
+    for i, a in enumerate(cols):
+        for b in cols[i + 1:]:
+            ka, kb = table.column(a).kind, table.column(b).kind
+            scored = pair_score(r[a], r[b], s[a], s[b], ka, kb)
+            if scored is not None:
+                pairs.append({"columns": [a, b], **scored})
+    pairs.sort(key=lambda p: p["score"])
+    return _mean([p["score"] for p in pairs]), pairs
+
+
+def _association(x: pd.Series, y: pd.Series, kx: str, ky: str) -> float:
+    """Pearson ρ of two numbers; Cramér's V of two categories; the correlation ratio η otherwise."""
+    if kx in NUMERIC_KINDS and ky in NUMERIC_KINDS:
+        return _pearson(_numbers_with_nan(x), _numbers_with_nan(y)) or 0.0
+    if kx in NUMERIC_KINDS or ky in NUMERIC_KINDS:
+        num, cat = (x, y) if kx in NUMERIC_KINDS else (y, x)
+        v = _numbers_with_nan(num)
+        ok = ~np.isnan(v)
+        if ok.sum() < 3 or v[ok].std() == 0:
+            return 0.0
+        codes = pd.factorize(cat.astype(object).where(cat.notna(), "∅").to_numpy()[ok])[0]
+        v = v[ok]
+        counts = np.bincount(codes)
+        means = np.bincount(codes, weights=v) / np.maximum(counts, 1)
+        between = (counts * (means - v.mean()) ** 2).sum()
+        return float(np.sqrt(between / ((v - v.mean()) ** 2).sum()))
+    table = pd.crosstab(x.astype(object).where(x.notna(), "∅").astype(str),
+                        y.astype(object).where(y.notna(), "∅").astype(str)).to_numpy(dtype=np.float64)
+    n = table.sum()
+    if n == 0 or min(table.shape) < 2:
+        return 0.0
+    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / n
+    chi2 = ((table - expected) ** 2 / expected).sum()
+    return float(np.sqrt(chi2 / (n * (min(table.shape) - 1))))
+
+
+def association_matrix(real: pd.DataFrame, synth: pd.DataFrame, table: Table,
+                       columns: list[str], limit: int = 20) -> dict[str, Any] | None:
+    """The real and synthetic association matrices of up to ``limit`` columns, for heatmaps."""
+    cols = columns[:limit]
+    if len(cols) < 2:
+        return None
+    kinds = [table.column(c).kind for c in cols]
+    out: dict[str, Any] = {"columns": cols}
+    for side, frame in (("real", _sample(real, PAIR_SAMPLE_ROWS)), ("synthetic", _sample(synth, PAIR_SAMPLE_ROWS))):
+        m = np.eye(len(cols))
+        for i in range(len(cols)):
+            for j in range(i + 1, len(cols)):
+                m[i, j] = m[j, i] = _association(frame[cols[i]], frame[cols[j]], kinds[i], kinds[j])
+        out[side] = np.round(m, 4).tolist()
+    return out
+
+
+def children_per_parent(child: pd.DataFrame, fk: ForeignKey, parent: pd.DataFrame) -> np.ndarray:
+    """Number of ``child`` rows pointing at each row of ``parent`` through ``fk``."""
+    rows = match_rows(child, fk.columns, parent, fk.ref_columns)
+    return np.bincount(rows[rows >= 0], minlength=len(parent))
+
+
+def cardinality(real_counts: np.ndarray, synth_counts: np.ndarray) -> dict[str, Any] | None:
+    """1 − KS of two children-per-parent distributions, with the histogram behind it.
+
+    Buckets are single counts (0, 1, 2, …) or, past 30 of them, equal ranges ("200–208"), from
+    the real 1st to 99th percentile; the first and last buckets hold everything beyond.
+    """
+    if real_counts.size == 0 or synth_counts.size == 0:
+        return None
+    top = int(max(np.ceil(np.quantile(real_counts, 0.99)), 1))
+    base = int(min(np.quantile(real_counts, 0.01), synth_counts.min()))
+    width = max(1, int(np.ceil((top - base + 1) / _CARDINALITY_BUCKETS)))
+    base -= base % width
+    n_buckets = (top - base) // width + 1
+    lows = [base + k * width for k in range(n_buckets)]
+    labels = [str(lo) if width == 1 else f"{lo}–{lo + width - 1}" for lo in lows]
+    if max(real_counts.max(), synth_counts.max()) >= base + n_buckets * width:
+        labels[-1] = f"{lows[-1]}+"
+    if base > 0:
+        labels[0] = f"≤{lows[0] + width - 1}"
+    shares = [np.bincount(np.clip((c - base) // width, 0, n_buckets - 1), minlength=n_buckets) / c.size
+              for c in (real_counts, synth_counts)]
+    return {"score": float(1.0 - ks_statistic(real_counts, synth_counts)), "counts": lows, "labels": labels,
+            "real": shares[0].round(5).tolist(), "synthetic": shares[1].round(5).tolist(),
+            "mean_real": round(float(real_counts.mean()), 4), "mean_synthetic": round(float(synth_counts.mean()), 4)}
+
+
+def _joined(child: pd.DataFrame, fk: ForeignKey, parent: pd.DataFrame, parent_cols: list[str],
+            child_cols: list[str]) -> pd.DataFrame:
+    """Child rows (a sample) with the columns of the parent row each one points at."""
+    child = _sample(child, PAIR_SAMPLE_ROWS)
+    rows = match_rows(child, fk.columns, parent, fk.ref_columns)
+    ok = rows >= 0
+    left = parent[parent_cols].iloc[rows[ok]].reset_index(drop=True).add_prefix("p.")
+    right = child[child_cols][ok].reset_index(drop=True).add_prefix("c.")
+    return pd.concat([left, right], axis=1)
+
+
+def parent_child_trends(schema: Schema, child_name: str, fk: ForeignKey, real: dict[str, pd.DataFrame],
+                        synth: dict[str, pd.DataFrame], limit: int = 12) -> tuple[float | None, list[dict[str, Any]]]:
+    """Pair scores of (parent column, child column) over child rows joined to their parents.
+
+    ``limit`` columns per side at most (the first comparable ones), so wide tables stay cheap.
+    """
+    child_t, parent_t = schema.tables[child_name], schema.tables[fk.ref_table]
+    pcols = comparable_columns(parent_t, real[fk.ref_table])[:limit]
+    ccols = comparable_columns(child_t, real[child_name])[:limit]
+    if not pcols or not ccols:
+        return None, []
+    jr = _joined(real[child_name], fk, real[fk.ref_table], pcols, ccols)
+    js = _joined(synth[child_name], fk, synth[fk.ref_table], pcols, ccols)
+    pairs = []
+    for p in pcols:
+        for c in ccols:
+            scored = pair_score(jr[f"p.{p}"], jr[f"c.{c}"], js[f"p.{p}"], js[f"c.{c}"],
+                                parent_t.column(p).kind, child_t.column(c).kind)
+            if scored is not None:
+                pairs.append({"parent_column": p, "child_column": c, **scored})
+    pairs.sort(key=lambda x: x["score"])
+    return _mean([x["score"] for x in pairs]), pairs
+
+
+def child_aggregates(schema: Schema, child_name: str, fk: ForeignKey, frames: dict[str, pd.DataFrame],
+                     prefix: str = "") -> pd.DataFrame:
+    """Per parent row: how many children, the mean of each numeric child column, the distinct
+    count of each categorical one (aligned with the parent frame's rows)."""
+    child_t = schema.tables[child_name]
+    child, parent = frames[child_name], frames[fk.ref_table]
+    rows = match_rows(child, fk.columns, parent, fk.ref_columns)
+    ok = rows >= 0
+    n = len(parent)
+    out = {f"{prefix}count": np.bincount(rows[ok], minlength=n).astype(np.float64)}
+    for c in comparable_columns(child_t, frames[child_name]):
+        kind = child_t.column(c).kind
+        if kind in NUMERIC_KINDS or kind == "boolean":
+            x = _numbers_with_nan(child[c])[ok] if kind != "boolean" else \
+                child[c].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)[ok]
+            present = ~np.isnan(x)
+            sums = np.bincount(rows[ok][present], weights=x[present], minlength=n)
+            cnt = np.bincount(rows[ok][present], minlength=n)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[f"{prefix}mean({c})"] = np.where(cnt > 0, sums / np.maximum(cnt, 1), np.nan)
+        else:
+            pairs = pd.DataFrame({"r": rows[ok], "v": child[c].to_numpy(dtype=object)[ok]}).dropna()
+            distinct = pairs.drop_duplicates().groupby("r").size()
+            col = np.zeros(n)
+            col[distinct.index.to_numpy(dtype=np.int64)] = distinct.to_numpy()
+            out[f"{prefix}distinct({c})"] = col
+    return pd.DataFrame(out)
+
+
+def aggregate_trends(schema: Schema, child_name: str, fk: ForeignKey, real: dict[str, pd.DataFrame],
+                     synth: dict[str, pd.DataFrame], limit: int = 12) -> tuple[float | None, list[dict[str, Any]]]:
+    """Pair scores of (parent column, child aggregate) over parent rows."""
+    parent_t = schema.tables[fk.ref_table]
+    pcols = comparable_columns(parent_t, real[fk.ref_table])[:limit]
+    if not pcols or not len(real[fk.ref_table]) or not len(synth[fk.ref_table]):
+        return None, []
+    ar = child_aggregates(schema, child_name, fk, real)
+    as_ = child_aggregates(schema, child_name, fk, synth)
+    pr, ps = real[fk.ref_table].reset_index(drop=True), synth[fk.ref_table].reset_index(drop=True)
+    pairs = []
+    for p in pcols:
+        for agg in ar.columns:
+            scored = pair_score(pr[p], ar[agg], ps[p], as_[agg], parent_t.column(p).kind, "float")
+            if scored is not None:
+                pairs.append({"parent_column": p, "aggregate": agg, **scored})
+    pairs.sort(key=lambda x: x["score"])
+    return _mean([x["score"] for x in pairs]), pairs
 
 
 @dataclass
 class TableScores:
-    """Fidelity scores of one table (None where a family does not apply)."""
+    """Compact fidelity scores of one table (None where a family does not apply)."""
 
     rows_real: int
     rows_synthetic: int
@@ -124,12 +433,12 @@ class TableScores:
 
     @property
     def shape(self) -> float | None:
-        vals = [v for v in self.column_shapes.values() if v is not None]
-        return float(np.mean(vals)) if vals else None
+        return _mean(list(self.column_shapes.values()))
 
 
 def fidelity_summary(schema: Schema, real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame]) -> dict[str, TableScores]:
-    """Scores for every table of ``schema`` present in both ``real`` and ``synth``."""
+    """Compact scores for every table of ``schema`` present in both ``real`` and ``synth`` (what
+    ``clone`` prints; :func:`relsynth.evaluate` gives the full report)."""
     out: dict[str, TableScores] = {}
     for name, table in schema.tables.items():
         if name not in real or name not in synth:
@@ -137,11 +446,18 @@ def fidelity_summary(schema: Schema, real: dict[str, pd.DataFrame], synth: dict[
         r, s = real[name], synth[name]
         scores = TableScores(len(r), len(s))
         if len(r) and len(s):
-            for col in _comparable_columns(table, r):
+            for col in comparable_columns(table, r):
                 value = column_shape(r[col], s[col], table.column(col).kind)
                 if value is not None:
                     scores.column_shapes[col] = value
-            scores.pair_trend = pair_trends(r, s, table)
-            scores.cardinality = cardinality_shape(schema, name, real, synth)
+            scores.pair_trend = pair_trends(r, s, table)[0]
+            cards = []
+            for fk in table.foreign_keys:
+                if fk.ref_table in real and fk.ref_table in synth:
+                    card = cardinality(children_per_parent(r, fk, real[fk.ref_table]),
+                                       children_per_parent(s, fk, synth[fk.ref_table]))
+                    if card is not None:
+                        cards.append(card["score"])
+            scores.cardinality = _mean(cards)
         out[name] = scores
     return out
