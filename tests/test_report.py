@@ -270,3 +270,15 @@ def test_all_null_column_does_not_break_detection() -> None:
     synthetic = relsynth.fit(frames, schema=schema).sample(seed=1)
     report = relsynth.evaluate(frames, synthetic, schema=schema, target="t.x")
     assert report.tables["t"]["detection"]["auc"] < 0.75
+
+
+def test_detection_survives_few_families_and_sparse_aggregates() -> None:
+    """Every child row under one parent (no grouping possible); an aggregate with 2 values."""
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.normal(size=n)
+    real = pd.DataFrame({"x": x, "sparse": np.where(np.arange(n) < 2, 1.0, np.nan)})
+    synth = pd.DataFrame({"x": rng.normal(size=n), "sparse": np.where(np.arange(n) < 2, 1.0, np.nan)})
+    one_family = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+    result = detection_auc(real, synth, {"x": "float", "sparse": "float"}, groups=one_family)
+    assert result is not None and result["auc"] < 0.65

@@ -328,3 +328,148 @@ def test_big_schema_stays_small() -> None:
     assert len(page.encode()) < 5_000_000
     assert page.count("<svg") == page.count("</svg>") == 50 * (30 + 3) + 1
     assert "385 more pairs, all scoring 95.0%, are not listed here" in page
+
+
+# --- what a reader of the sample databases' reports ran into -------------------------------------
+
+
+def _section(page: str, anchor: str) -> str:
+    start = page.index(f'id="{anchor}"')
+    return page[start:page.index("</section>", start)]
+
+
+def test_pairs_name_their_statistic() -> None:
+    report = fake_report()
+    pairs = report["tables"]["patients"]["pairs"]
+    pairs[0]["statistic"], pairs[0]["real"], pairs[0]["synthetic"] = "eta", 0.4, 0.3
+    pairs[1]["statistic"] = "pearson"
+    pairs[2]["statistic"], pairs[2]["real"], pairs[2]["synthetic"] = "cramers_v", 1.0, 1.0
+    report["relationships"][0]["parent_child_trends"]["pairs"][1].update(statistic="cramers_v", real=0.5,
+                                                                            synthetic=0.5)
+    page = render_html(report)
+    _parse(page)
+    table = _section(page, "t-0")
+    # contingency pairs carry Cramér's V / η, not a correlation: no "ρ" header over them
+    assert "real ρ" not in page and "synthetic ρ" not in page
+    assert "<td title=\"score by contingency\">Cramér&#x27;s V</td>" in table
+    assert "correlation ratio η" in table and "Pearson r" in table
+    assert "1 − the total variation distance" in table  # why V can match while the score is low
+    assert "Cramér&#x27;s V" in _section(page, "r-0")
+
+
+def test_detection_shows_the_measured_auc_below_chance() -> None:
+    report = fake_report()
+    report["tables"]["patients"]["detection"] = {"auc": 0.5, "raw_auc": 0.4591, "rows": 59, "features": 1}
+    page = render_html(report)
+    line = _section(page, "t-0").split('<p class="det">')[1]
+    assert "Measured 0.46, counted as 0.50" in line
+    assert "59 rows per side with 1 feature;" in line  # singular
+    # an AUC equal to what was measured says nothing more
+    assert "Measured" not in _section(page, "r-0")
+
+
+def test_colour_agrees_with_the_printed_number() -> None:
+    report = fake_report()
+    report["summary"]["detection_auc_relational"] = 0.7519  # prints 0.75: amber per the key (≤ 0.75)
+    report["summary"]["column_shapes"] = 0.89996  # prints 90.0%: green per the key (≥ 90%)
+    page = render_html(report)
+    assert _card_value(page, "Detection AUC, relational") == "warn:0.75"
+    assert _card_value(page, "Column shapes") == "good:90.0%"
+
+
+def test_summary_names_the_weak_spots() -> None:
+    page = render_html(fake_report())
+    summary = _section(page, "summary")
+    # the overall card names the families below 90%, worst first
+    assert re.search(r"Weakest: parent-child trends <span class=\"chip bad\">70.0%</span>, "
+                     r"cardinality <span class=\"chip warn\">81.0%</span>", summary)
+    # each card links its worst columns / tables / relationships
+    assert '<a href="#t-0" title="patients.blood_type">patients.blood_type</a>' in summary
+    assert '<a href="#t-0" title="patients.admitted_at">patients.admitted_at</a>' in summary
+    assert '<a href="#r-0" title="lab_results.patient_id → patients">' in summary
+    assert summary.index("patients.blood_type") < summary.index("patients.admitted_at")  # 72% before 88%
+    assert "patients.age" not in summary  # 97%: not a weak spot
+    report = fake_report()
+    report["summary"].update(column_shapes=0.95, column_pair_trends=0.95, cardinality=0.95, parent_child_trends=0.95)
+    assert "Every family scores 90% or more." in render_html(report)
+
+
+def test_tables_with_nothing_to_compare_are_one_line() -> None:
+    report = fake_report()
+    report["tables"]["empty_one"] = {"rows_real": 0, "rows_synthetic": 0, "column_shapes": None,
+                                     "pair_trends": None, "columns": {}, "pairs": [], "association": None,
+                                     "detection": None}
+    report["tables"]["names_only"] = {"rows_real": 275, "rows_synthetic": 275, "column_shapes": None,
+                                      "pair_trends": None, "columns": {}, "pairs": [], "association": None,
+                                      "detection": None}
+    report["tables"]["lost"] = dict(report["tables"]["empty_one"], rows_synthetic=12)
+    report["notes"].append("names_only: generated columns (free text) are not compared: Name")
+    report["relationships"].append({"label": "empty_one.x → patients", "child": "empty_one", "parent": "patients",
+                                    "columns": ["x"], "cardinality": {"score": 1.0, "labels": ["0"], "real": [1.0],
+                                                                      "synthetic": [1.0]}})
+    page = render_html(report)
+    _parse(page)
+    empty, names, lost = _section(page, "t-2"), _section(page, "t-3"), _section(page, "t-4")
+    assert "Empty in the real data and in the synthetic copy: nothing to compare." in empty
+    assert "<h3>" not in empty and "Detection AUC" not in empty
+    assert "No comparable columns" in names and "<h3>" not in names
+    assert "generated columns (free text) are not compared: Name" in names  # the table's own note
+    assert "The real table is empty but the synthetic one is not." in lost
+    overview = _section(page, "overview")
+    assert 'empty_one</a> <span class="tag">empty</span>' in overview
+    assert 'names_only</a> <span class="tag">no comparable columns</span>' in overview
+    assert '<span class="tag">child table empty</span>' in overview
+    assert "every parent row has 0 children" in _section(page, "r-1")
+
+
+def test_tiny_tables_get_no_heatmaps() -> None:
+    report = fake_report()
+    patients = report["tables"]["patients"]
+    patients.update(rows_real=2, rows_synthetic=2, pairs=[])
+    page = render_html(report)
+    section = _section(page, "t-0")
+    assert "Too few rows (2) to compare column pairs." in section
+    assert "Associations" not in section  # associations over 2 rows say nothing
+
+
+def test_heatmap_says_when_it_shows_only_some_columns() -> None:
+    report = fake_report()
+    columns = report["tables"]["patients"]["columns"]
+    report["tables"]["patients"]["association"]["columns"] = ["age", "admitted_at", "sex", "blood_type"]
+    assert len(columns) == 5
+    page = render_html(report)
+    assert "The first 4 of the 5 compared columns." in _section(page, "t-0")
+
+
+def test_cut_labels_stay_distinct() -> None:
+    report = fake_report()
+    names = [f"adventure-works\\{who}" for who in ("linda3", "jose1", "shu0")]
+    report["tables"]["patients"]["columns"]["sex"]["plot"] = {
+        "type": "bars", "categories": names, "real": [0.4, 0.3, 0.3], "synthetic": [0.4, 0.3, 0.3]}
+    page = render_html(report)
+    shown = re.findall(r"<title>adventure-works\\[a-z0-9]+</title>([^<]*)</text>", page)
+    assert len(shown) == 3 and len(set(shown)) == 3, shown
+    assert all(len(s) <= 16 and s.endswith(n[-4:]) for s, n in zip(shown, names))
+
+
+def test_one_value_histogram_has_one_tick() -> None:
+    report = fake_report()
+    plot = report["tables"]["patients"]["columns"]["admitted_at"]["plot"]
+    plot["labels"] = ["2006-02-15 04:57"] * 13  # every edge within a microsecond of one value
+    page = render_html(report)
+    assert page.count(">2006-02-15 04:57</text>") == 1
+
+
+def test_cardinality_ranges_are_labelled_in_full_without_overlap() -> None:
+    report = fake_report()
+    labels = ["≤2271"] + [f"{2272 + 2 * k}–{2273 + 2 * k}" for k in range(20)]
+    card = report["relationships"][0]["cardinality"]
+    card.update(labels=labels, counts=list(range(21)), real=[0.5] + [0.0] * 19 + [0.5],
+                synthetic=[0.5] + [0.0] * 19 + [0.5], mean_real=0.0033, mean_synthetic=0.0033)
+    page = render_html(report)
+    section = _section(page, "r-0")
+    ticks = re.findall(r'<text x="([0-9.]+)" y="[0-9.]+" text-anchor="middle">(\d{4}–\d{4}|≤2271)</text>', section)
+    assert ticks and all("…" not in t for _, t in ticks) and ticks[-1][1] == "2310–2311"
+    xs = [float(x) for x, _ in ticks]
+    assert all(b - a >= 9 * 5.8 for a, b in zip(xs, xs[1:]))  # 9-character labels never overlap
+    assert "<b>0.0033</b> real" in section

@@ -8,18 +8,23 @@ names, constraint text, notes) goes through :func:`html.escape`.
 Layout, top to bottom:
 
 - header: the real and synthetic source labels and the relsynth version;
-- summary cards coloured by score, each with one line on how to read it;
-- an overview of every table and relationship (links to their sections);
+- summary cards coloured by score, each with one line on how to read it and links to its
+  weakest columns, tables or relationships (the overall card names the weakest families);
+- an overview of every table and relationship (links to their sections; empty tables and
+  tables without comparable columns are tagged);
 - the integrity checks on the synthetic data, violations first and in red;
-- per table: row counts, column-shape small multiples (worst first), the real / synthetic /
-  |difference| association heatmaps, the column-pair trends (worst first) and the detection AUC;
+- per table: row counts, the table's notes, column-shape small multiples (worst first), the
+  real / synthetic / |difference| association heatmaps, the column-pair trends (worst first,
+  with the association measure of each side: Pearson r, Cramér's V or η) and the detection AUC;
+  a table with nothing to compare (empty, or only keys and generated text) is one line;
 - per relationship: the children-per-parent histogram, the parent-child and aggregate trends
   (worst first) and the detection AUC;
 - ML efficacy and the notes.
 
 Scores in [0, 1] show as percentages (green ≥ 90 %, amber ≥ 75 %, red below); detection AUCs
-show as decimals (0.5 ideal: green within 0.10 of it, amber within 0.25, red beyond). A missing
-score shows as "—".
+show as decimals (0.5 ideal: green within 0.10 of it, amber within 0.25, red beyond). Colours
+follow the printed (rounded) number, so they always agree with the key. A missing score shows
+as "—".
 
 Usage::
 
@@ -106,6 +111,14 @@ def _dec(value: Any, digits: int = 2) -> str:
         return _DASH
     n = round(n, digits) + 0.0  # no "−0.00"
     return f"{n:.{digits}f}".replace("-", "−")
+
+
+def _mean_text(value: Any) -> str:
+    """A mean with two decimals, or two significant digits below 0.1 (0.0033, not 0.00)."""
+    n = _num(value)
+    if n is not None and 0 < abs(n) < 0.1:
+        return f"{n:.2g}".replace("-", "−")
+    return _dec(value)
 
 
 def _int(value: Any) -> str:
@@ -493,7 +506,9 @@ def _svg_cardinality(card: Mapping[str, Any], label: str) -> str:
 
     parts = [_svg_open(width, height, label), *_y_axis(ticks, y_of, left, left + pw)]
     bar = bw * 0.4
-    every = max(math.ceil(n / 16), 1)
+    # label every k-th bar, k such that labels ("2272–2273") never overlap: 5.8 px a character
+    shown = [_truncate(t, 14) for t in labels]
+    every = max(math.ceil((max(len(t) for t in shown) * 5.8 + 8) / bw), 1)
     for i in range(n):
         x = left + i * bw
         tip = f"{labels[i]} children: real {_share_tick(real[i])} of parents, synthetic {_share_tick(synth[i])}"
@@ -504,7 +519,7 @@ def _svg_cardinality(card: Mapping[str, Any], label: str) -> str:
             f'<rect class="s" x="{_c(x + bw * 0.5)}" y="{_c(y_of(synth[i]))}" width="{_c(bar)}" '
             f'height="{_c(base - y_of(synth[i]))}"/></g>')
         if (i % every == 0 and i + every <= n - 1) or i == n - 1:  # first, every k-th, last; no crowding
-            parts.append(_svg_text(x + bw / 2, base + 14, labels[i], anchor="middle", limit=6))
+            parts.append(_svg_text(x + bw / 2, base + 14, labels[i], anchor="middle", shown=shown[i]))
     parts.append(f'<path class="ax" d="M{_c(left)} {_c(base)}H{_c(left + pw)}"/>')
     parts.append(_svg_text(left + pw / 2, height - 6, "children per parent row", anchor="middle",
                            attrs=' class="at"'))
@@ -978,7 +993,8 @@ def _relationship_section(k: int, rel: Mapping[str, Any], anchors: Mapping[str, 
     svg = _svg_cardinality(card, f"children per parent of {label}") if card else ""
     if svg:
         out.append(f"{_legend()}<figure class=\"card-plot\">{svg}<figcaption>mean children per parent: "
-                   f"<b>{_dec(card.get('mean_real'))}</b> real · <b>{_dec(card.get('mean_synthetic'))}</b> "
+                   f"<b>{_mean_text(card.get('mean_real'))}</b> real · "
+                   f"<b>{_mean_text(card.get('mean_synthetic'))}</b> "
                    "synthetic</figcaption></figure>")
     else:
         out.append('<p class="muted">No cardinality computed.</p>')
@@ -995,8 +1011,8 @@ def _ml(report: Mapping[str, Any]) -> str:
     ml = _mapping(report.get("ml_efficacy"))
     out = ['<section id="ml"><h2>ML efficacy</h2>']
     if not ml:
-        out.append('<p class="muted">Not computed: run <code>relsynth report REAL SYNTHETIC --target TABLE.COLUMN</code> '
-                   "to train a model on each side and compare them on real rows.</p></section>")
+        out.append('<p class="muted">Not computed: run <code>relsynth report REAL SYNTHETIC --target '
+                   "TABLE.COLUMN</code> to train a model on each side and compare them on real rows.</p></section>")
         return "".join(out)
     out.append(
         '<table class="data"><thead><tr><th>table</th><th>target</th><th>task</th><th>metric</th>'
@@ -1047,7 +1063,7 @@ code{{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}}
 .wk{{font-size:12px;margin:2px 0 6px}}.wk .wt{{color:#57606a;font-weight:600}}
 .wk ul{{list-style:none;margin:0;padding:0}}
 .wk li{{display:flex;justify-content:space-between;align-items:center;gap:6px;margin:1px 0}}
-.wk li a{{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;min-width:0}}
+.wk li a{{min-width:0;overflow-wrap:anywhere}}
 .wk li.more{{color:#6b7280}}.wk .chip{{min-width:46px}}
 .card.good{{border-left-color:#1a7f37}}.card.good .v{{color:#1a7f37}}
 .card.warn{{border-left-color:#bf8700}}.card.warn .v{{color:#9a6700}}

@@ -109,8 +109,9 @@ def column_plot(real: pd.Series, synth: pd.Series, kind: str) -> dict[str, Any] 
             return None
         both = np.concatenate([a, b])
         lo, hi = np.quantile(both, [0.005, 0.995]) if both.size > 200 else (both.min(), both.max())
-        if hi <= lo:
-            lo, hi = lo - 0.5, hi + 0.5
+        if hi <= lo:  # one value: a bin either side of it (a day for dates, which count in µs)
+            half = 86_400e6 if kind in ("date", "datetime") else 0.5
+            lo, hi = lo - half, hi + half
         if kind == "integer":
             # Whole-number bins of equal width: 30 bins over 23..94 would hold 2 or 3 ages each.
             span = np.ceil(hi) - np.floor(lo) + 1

@@ -232,8 +232,8 @@ def _relationship_section(schema: Schema, name: str, fk: Any, real: dict[str, pd
     out: dict[str, Any] = {"label": f"{name}.{', '.join(fk.columns)} → {parent}", "child": name,
                            "parent": parent, "columns": list(fk.columns), "cardinality": None,
                            "parent_child_trends": None, "aggregate_trends": None, "detection": None}
-    if not len(real[parent]) or not len(synth[parent]):
-        return out
+    if not len(real[parent]) or not len(synth[parent]) or not len(real[name]):
+        return out  # nothing to compare: an empty child says nothing of its parents
     out["cardinality"] = cardinality(children_per_parent(real[name], fk, real[parent]),
                                      children_per_parent(synth[name], fk, synth[parent]))
     for key, fn in (("parent_child_trends", parent_child_trends), ("aggregate_trends", aggregate_trends)):
