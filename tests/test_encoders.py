@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from relsynth.transform.encoders import (
     CategoricalEncoder,
+    ConditionalCategoricalEncoder,
     ConditionalNumericEncoder,
     NumericEncoder,
     TextGenerator,
     UuidGenerator,
     UUID_RE,
     correlation_ratio,
+    cramers_v,
     detect_decimals,
 )
 
@@ -58,6 +62,54 @@ def test_conditional_numeric_keeps_per_category_distributions() -> None:
     assert abs(y[cat == "hemoglobin"].mean() - 13) < 0.1
     assert abs(y[cat == "glucose"].mean() - 100) < 1.0
     assert y[cat == "hemoglobin"].max() < 30  # no glucose-range values leak into hemoglobin
+
+
+def _plans(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Age (some NULL) and a plan that is 'senior' exactly from 65 on, 'gold'/'basic' below."""
+    age = rng.integers(18, 96, n).astype(float)
+    plan = np.where(age >= 65, "senior", rng.choice(np.array(["gold", "basic"]), n, p=[0.3, 0.7])).astype(object)
+    age[rng.random(n) < 0.05] = np.nan
+    plan[np.isnan(age)] = rng.choice(np.array(["gold", "basic", "senior"], dtype=object), int(np.isnan(age).sum()))
+    return age, plan
+
+
+def test_conditional_categorical_keeps_a_step_and_round_trips_its_state() -> None:
+    rng = np.random.default_rng(7)
+    age, plan = _plans(rng, 20000)
+    enc, z = ConditionalCategoricalEncoder.fit_transform(plan, age, rng, position={"basic": 0, "gold": 1, "senior": 2})
+    assert enc.categories == ["basic", "gold", "senior"]
+    assert 65.0 in enc.edges and len(enc.edges) < ConditionalCategoricalEncoder.max_bins
+    assert abs(z.mean()) < 0.03 and abs(z.std() - 1) < 0.03
+    assert (enc.decode(z, age) == plan).all()  # each row's score lies in its category's slice of its bin
+    # Fresh scores: the step holds, the frequencies within the bins and for NULL ages are kept.
+    out = enc.decode(rng.standard_normal(age.size), age)
+    known = ~np.isnan(age)
+    violations = ((age[known] >= 65) != (out[known] == "senior")).mean()
+    assert violations < 0.005
+    assert abs((out[known & (age < 65)] == "gold").mean() - 0.3) < 0.02
+    assert abs((out[~known] == "senior").mean() - (plan[~known] == "senior").mean()) < 0.06
+    # Plain data: JSON plus numpy arrays, and the same decoding after a round trip.
+    state = enc.to_state()
+    json.dumps({k: v for k, v in state.items() if not isinstance(v, np.ndarray)})
+    back = ConditionalCategoricalEncoder.from_state(state)
+    w = rng.standard_normal(1000)
+    assert (back.decode(w, age[:1000]) == enc.decode(w, age[:1000])).all()
+
+
+def test_conditional_categorical_without_enough_rows_is_the_plain_marginal() -> None:
+    rng = np.random.default_rng(8)
+    vals = np.array(["a", "b", "b", "c"] * 10, dtype=object)
+    enc, z = ConditionalCategoricalEncoder.fit_transform(vals, np.arange(40.0), rng)
+    assert enc.edges.size == 0
+    out = enc.decode(rng.standard_normal(40000), np.full(40000, 3.0))
+    assert abs((out == "b").mean() - 0.5) < 0.02
+
+
+def test_cramers_v_is_zero_for_independence_and_one_for_a_function() -> None:
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=20000)
+    assert cramers_v(rng.choice(np.array(["a", "b", "c"], dtype=object), 20000), x) < 0.03
+    assert cramers_v(np.where(x > 0.5, "hi", "lo").astype(object), x) > 0.95
 
 
 def test_text_generator_never_copies_values_and_can_be_unique() -> None:

@@ -10,7 +10,9 @@ import relsynth
 
 from relsynth.data import build_hospital, hospital_schema
 from relsynth.errors import ConfigError, ModelError
+from relsynth.models import copula
 from relsynth.models.relational import fit_model, load_model
+from relsynth.schema.model import CheckConstraint, Column, Schema, Table
 from relsynth.transform.keys import match_rows
 
 
@@ -148,3 +150,47 @@ def test_derived_column_keeps_the_value_of_a_null_source() -> None:
     assert out["title"].isna().any()
     assert out["style"].notna().all()
     assert (out.loc[out["title"].isna(), "style"] == "none").all()
+
+
+def _plan_table(n: int, seed: int) -> tuple[pd.DataFrame, Schema]:
+    """Members whose plan is 'senior' exactly from age 65 on; below, 'gold' goes with income."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 80, n)
+    income = np.round(rng.lognormal(10, 0.5, n) * (1 + (age - 50) / 100), 2)
+    plan = np.where(age >= 65, "senior", np.where(income > 30000, "gold", "basic"))
+    # plan comes before age: the decoding order follows what depends on what, not the columns'.
+    frame = pd.DataFrame({"id": np.arange(1, n + 1), "plan": plan, "age": age, "income": income,
+                          "region": rng.choice(["n", "s", "e", "w"], n)})
+    table = Table("members", [Column("id", "integer", nullable=False), Column("plan", "string", nullable=False),
+                              Column("age", "integer", nullable=False), Column("income", "float", nullable=False),
+                              Column("region", "string", nullable=False)],
+                  primary_key=["id"],
+                  # Holds in the source; synthetic rows that break it are redrawn (scores, then decoding).
+                  checks=[CheckConstraint("plan <> 'basic' OR income <= 30000", name="ck_basic")])
+    return frame, Schema({"members": table})
+
+
+def test_category_that_steps_with_a_numeric_keeps_the_step(tmp_path, monkeypatch) -> None:
+    """plan = 'senior' iff age >= 65: one latent score smooths the step into a probit (about a
+    quarter of the rows on the wrong side); plan encoded per age bin keeps it."""
+    frame, schema = _plan_table(3000, seed=4)
+
+    def violations(out: pd.DataFrame) -> float:
+        return float(((out["age"] >= 65) != (out["plan"] == "senior")).mean())
+
+    model = fit_model(schema, {"members": frame}, seed=0)
+    plan = next(c for c in model.tables["members"].columns if c.name == "plan")
+    assert plan.given == "age"
+    out = model.sample(seed=2)["members"]
+    # About a tenth of the rows break the CHECK and are redrawn: their plan follows their new age too.
+    assert not ((out["plan"] == "basic") & (out["income"] > 30000)).any()
+    assert violations(out) < 0.01
+    # Below 65 the plan still follows income (through the copula, within the age bins).
+    young = out[out["age"] < 65].groupby("plan")["income"].median()
+    assert young["gold"] > 1.3 * young["basic"]
+    loaded = load_model(model.save(tmp_path / "plans.rsm"))
+    pd.testing.assert_frame_equal(loaded.sample(seed=2)["members"], out)
+
+    monkeypatch.setattr(copula, "CONDITION_MIN_V", 2.0)  # no per-bin encoding: the plain copula
+    plain = fit_model(schema, {"members": frame}, seed=0)
+    assert violations(plain.sample(seed=2)["members"]) > 0.1

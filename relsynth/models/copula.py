@@ -8,6 +8,10 @@ rows joined to their parent rows; sampling then draws the child's own dims from 
 conditional given the synthetic parent's dims (Schur complement), for all children of all
 parents in one matrix product.
 
+A categorical column whose frequencies follow a numeric of its row in a way one latent score
+cannot carry (a step: Medicare from age 65 on) is encoded per bin of that numeric
+(:class:`~relsynth.transform.encoders.ConditionalCategoricalEncoder`) and decoded after it.
+
 Date/datetime columns that are never earlier than a NOT NULL date of the parent row or of an
 earlier column of the same row are encoded as the (non-negative) offset from it, so the order
 holds in every generated row.
@@ -21,22 +25,27 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr, ndtri
 
+from relsynth.errors import ModelError
 from relsynth.schema.model import Column, Table
 from relsynth.transform.encoders import (
     UUID_RE,
     BinaryGenerator,
     CategoricalEncoder,
+    ConditionalCategoricalEncoder,
     ConditionalNumericEncoder,
     NumericEncoder,
     TextGenerator,
     UuidGenerator,
     correlation_ratio,
+    cramers_v,
     plain_value,
+    to_normal,
 )
 from relsynth.transform.native import NATIVE_GENERATORS, NativeGenerator, fit_native, generated_style
 
-__all__ = ["ColumnModel", "TableModel", "Role", "TEXT_DISTINCT_RATIO", "TEXT_MIN_DISTINCT"]
+__all__ = ["ColumnModel", "TableModel", "Role", "TEXT_DISTINCT_RATIO", "TEXT_MIN_DISTINCT", "is_free_text", "stratify"]
 
 Role = Literal["key", "fk", "copula", "derived", "text", "uuid", "binary", "native", "null"]
 
@@ -50,6 +59,11 @@ _RIDGE = 1e-6
 GIVEN_MIN_ETA2 = 0.6
 #: Categorical columns with more categories than this are not used as "given" or derivation sources.
 MAX_GIVEN_CATEGORIES = 100
+#: A categorical column gets per-bin frequencies of a numeric of its row when the bias-corrected
+#: Cramér's V of the two (numeric in 10 quantile bins) is at least this.
+CONDITION_MIN_V = 0.2
+#: ... and when the copula alone would be off their 2-way table by this much (total variation, beyond noise).
+CONDITION_MIN_GAP = 0.1
 #: Fewest rows of a category for it to get its own correlation matrix.
 SPLIT_MIN_ROWS = 50
 _NUMERIC_KINDS = {"integer", "float", "decimal", "date", "datetime", "time"}
@@ -74,7 +88,9 @@ class ColumnModel:
         key_start: First integer of an integer key sequence.
         key_scope: ``global`` (unique in the table), ``parent`` (numbered within each parent) or
             ``group`` (numbered within each combination of the other primary-key columns).
-        given: For copula numerics: the categorical column whose categories have their own marginals.
+        given: For copula numerics: the categorical column whose categories have their own
+            marginals; for copula categoricals: the numeric column in whose bins the categories
+            have their own frequencies; for ``derived`` columns: the source column.
         mapping: For ``derived`` columns: ``[[source value, value], ...]`` of the column named by ``given``.
     """
 
@@ -227,6 +243,7 @@ class TableModel:
                    and 2 <= frame[c].nunique() <= MAX_GIVEN_CATEGORIES]
 
         # 2. Copula dims, in column order.
+        numbers: dict[str, np.ndarray] = {}  # plain numerics (NaN where NULL): what categories may follow
         for col in table.columns:
             cm = models[col.name]
             if cm.role != "copula":
@@ -249,6 +266,9 @@ class TableModel:
                     enc, z_valid = ConditionalNumericEncoder.fit_transform(x, given, rng, integer, decimals)
                 else:
                     enc, z_valid = NumericEncoder.fit_transform(x, rng, integer=integer, decimals=decimals)
+                    if cm.offset_ref is None:
+                        numbers[col.name] = np.full(n, np.nan)
+                        numbers[col.name][notna] = x
             else:
                 enc, z_valid = CategoricalEncoder.fit_transform(values.to_numpy(dtype=object), rng)
             # NULL rows get independent noise: keeps the dim standard normal without inventing
@@ -268,17 +288,107 @@ class TableModel:
         own = np.column_stack(scores) if scores else np.zeros((n, 0))
         model = cls(table.name, n, columns, dims, encoders)
         rows = np.arange(n)
-        joint = own
+        context = None
         if parent is not None:
             has_parent = parent.rows >= 0
             model.context = list(parent.dims)
             model.n_parent_rows = len(parent.frame)
             model.n_unparented = int((~has_parent).sum())
             rows = np.flatnonzero(has_parent)
-            joint = np.hstack([parent.z[parent.rows[rows]], own[rows]])
+            context = parent.z[parent.rows[rows]]
+        model._order_categories(frame, own, rows, context, rng)
+        model._condition_categories(frame, own, rows, context, rng, numbers, unique_single)
+        joint = own if context is None else np.hstack([context, own[rows]])
         model.corr = _correlation(joint)
         model._fit_split(frame.iloc[rows] if len(rows) != n else frame, joint)
         return model, own
+
+    def _order_categories(self, frame: pd.DataFrame, own: np.ndarray, rows: np.ndarray,
+                          context: np.ndarray | None, rng: np.random.Generator) -> None:
+        """Re-encode each categorical dim with its categories ordered along what they go with.
+
+        For every category, the mean normal score of every other dim (the parent's included) over
+        its rows; the categories are then placed by their projection on the leading principal
+        direction of those means (weighted by category size) — the one ordering under which the
+        copula's correlations carry the most of the category's association with the rest (as in
+        optimal scaling). Two-category columns are left as they are: either order is monotone.
+        """
+        if own.shape[1] < 2 or len(rows) < 10:
+            return
+        others = own[rows] if context is None else np.hstack([context, own[rows]])
+        k = 0 if context is None else context.shape[1]
+        for j, dim in enumerate(self.dims):
+            enc = self.encoders[dim]
+            if not isinstance(enc, CategoricalEncoder) or len(enc.categories) < 3:
+                continue
+            name = dim.split(":", 1)[1]
+            position = _positions(frame[name].to_numpy(dtype=object)[rows], np.delete(others, k + j, axis=1))
+            if position is None:
+                continue
+            values = frame[name].to_numpy(dtype=object)
+            present = pd.notna(values)
+            new_enc, z = CategoricalEncoder.fit_transform(values[present], rng, position)
+            self.encoders[dim] = new_enc
+            own[present, j] = z
+
+    def _condition_categories(self, frame: pd.DataFrame, own: np.ndarray, rows: np.ndarray,
+                              context: np.ndarray | None, rng: np.random.Generator,
+                              numbers: dict[str, np.ndarray], unique: set[str]) -> None:
+        """Encode categories per bin of a numeric of the row where the copula cannot follow it.
+
+        A copula carries a category's dependence on a numeric through one latent score, so a
+        step (Medicare from age 65 on), a bump or a category in the middle comes out smoothed.
+        A category qualifies when no numeric takes its marginal from it (it is decoded before
+        those), it is not UNIQUE and has at most :data:`MAX_GIVEN_CATEGORIES` categories. Its
+        numeric (``numbers``: those without a marginal per category or an offset, decoded first
+        from nothing; NaN where NULL) is the most associated one (bias-corrected Cramér's V, at
+        least :data:`CONDITION_MIN_V`) among those the copula misses: the 2-way table the copula
+        implies is off the real one by :data:`CONDITION_MIN_GAP` in total variation beyond
+        sampling noise. The categories keep one order in every bin, by what they go with once
+        the bins are accounted for (every other dim less its bin means).
+        """
+        if not numbers or len(rows) < 10:
+            return
+        givens = {c.given for c in self.columns if c.role == "copula" and c.kind in _NUMERIC_KINDS and c.given}
+        others = own[rows] if context is None else np.hstack([context, own[rows]])
+        k = 0 if context is None else context.shape[1]
+        for cm in self.columns:
+            if (cm.role != "copula" or cm.kind in _NUMERIC_KINDS or cm.given or cm.name in givens
+                    or cm.name in unique):
+                continue
+            values = frame[cm.name].to_numpy(dtype=object)
+            present = pd.notna(values)
+            n_distinct = frame[cm.name].nunique()
+            too_few = present.sum() < 2 * ConditionalCategoricalEncoder.min_rows
+            if too_few or not 2 <= n_distinct <= MAX_GIVEN_CATEGORIES:
+                continue
+            j = self.dims.index(cm.value_dim)
+            best: tuple[float, str | None] = (CONDITION_MIN_V, None)
+            for name, x in numbers.items():
+                v = cramers_v(values, x)
+                if v < best[0]:
+                    continue
+                z_x = own[:, self.dims.index(f"value:{name}")]
+                gap = _copula_gap(values, x, own[:, j], z_x, self.encoders[cm.value_dim])
+                if gap >= CONDITION_MIN_GAP:
+                    best = (v, name)
+            if best[1] is None:
+                continue
+            x = numbers[best[1]]
+            enc, _ = ConditionalCategoricalEncoder.fit_transform(values[present], x[present], rng)
+            position = None
+            if n_distinct >= 3:
+                # What the categories go with within the bins: other dims less their bin means.
+                rest = np.delete(others, k + j, axis=1)
+                b = enc.bins(x[rows])
+                size = np.bincount(b, minlength=enc.cum.shape[0]).astype(np.float64)
+                sums = np.zeros((enc.cum.shape[0], rest.shape[1]))
+                np.add.at(sums, b, rest)
+                position = _positions(values[rows], rest - (sums / np.maximum(size, 1.0)[:, None])[b])
+            enc, z = ConditionalCategoricalEncoder.fit_transform(values[present], x[present], rng, position)
+            cm.given = best[1]
+            self.encoders[cm.value_dim] = enc
+            own[present, j] = z
 
     def _fit_split(self, frame: pd.DataFrame, joint: np.ndarray) -> None:
         """One correlation per category of the column most numerics take their marginal from.
@@ -286,7 +396,7 @@ class TableModel:
         Within "lab test = glucose" the value follows BMI, within "hemoglobin" it does not; one
         matrix would average the two. Categories too small for a stable matrix use the global one.
         """
-        givens = [c.given for c in self.columns if c.role == "copula" and c.given]
+        givens = [c.given for c in self.columns if c.role == "copula" and c.given and c.kind in _NUMERIC_KINDS]
         if not givens:
             return
         split = max(set(givens), key=lambda g: (givens.count(g), -givens.index(g)))
@@ -350,27 +460,27 @@ class TableModel:
         n = z.shape[0]
         pos = {name: i for i, name in enumerate(self.dims)}
         out: dict[str, Any] = {}
-        # Categories first (numerics may take their marginal from one), then numerics, then
-        # offsets (their reference must exist), then derived columns.
-        def stage(cm: ColumnModel) -> int:
-            if cm.role == "derived":
-                return 3
-            if cm.role != "copula":
-                return 0
-            return 2 if cm.offset_ref else 1 if cm.given else 0
-
-        for cm in sorted(self.columns, key=stage):
+        numbers: dict[str, np.ndarray] = {}  # decoded numerics as numbers (NaN where NULL)
+        for cm in self._decode_order():
             col = table.column(cm.name)
             if cm.role == "copula":
                 enc = self.encoders[cm.value_dim]
                 zc = z[:, pos[cm.value_dim]]
-                raw = enc.decode(zc, out[cm.given].to_numpy(dtype=object)) if cm.given else enc.decode(zc)
+                if isinstance(enc, ConditionalCategoricalEncoder):
+                    raw = enc.decode(zc, numbers[cm.given])
+                elif cm.given:
+                    raw = enc.decode(zc, out[cm.given].to_numpy(dtype=object))
+                else:
+                    raw = enc.decode(zc)
                 if cm.offset_ref is not None:
                     raw = raw + _reference_numbers(cm.offset_ref, cm.kind, pd.DataFrame(out), None, parent_frame)
                 values = from_number(raw, cm.kind) if cm.kind in _NUMERIC_KINDS else pd.Series(raw, dtype=object)
+                isnull = np.zeros(n, dtype=bool)
                 if cm.null_dim in pos:
                     isnull = self.encoders[cm.null_dim].decode(z[:, pos[cm.null_dim]]) >= 0.5
                     values = values.mask(isnull)
+                if cm.kind in _NUMERIC_KINDS:
+                    numbers[cm.name] = np.where(isnull, np.nan, raw)
                 if not col.nullable and values.isna().any():
                     # A NOT NULL column had no NULLs in training, so this only comes from an offset
                     # whose reference is NULL: borrow neighbouring rows' values.
@@ -390,6 +500,32 @@ class TableModel:
             else:  # key, fk and null columns are filled by the sampler
                 out[cm.name] = pd.Series([None] * n, dtype=object)
         return pd.DataFrame({c.name: out[c.name] for c in self.columns}, index=pd.RangeIndex(n))
+
+    def _decode_order(self) -> list[ColumnModel]:
+        """The columns, each after the columns it is decoded from (a stable topological order).
+
+        A numeric with per-category marginals needs its category, a category with per-bin
+        frequencies its numeric, a date offset its reference, a derived column its source.
+        """
+        names = {c.name for c in self.columns}
+        needs: dict[str, set[str]] = {}
+        for cm in self.columns:
+            deps = {cm.given} if cm.given and cm.role in ("copula", "derived") else set()
+            if cm.offset_ref and cm.offset_ref.startswith("self:"):
+                deps.add(cm.offset_ref.split(":", 1)[1])
+            needs[cm.name] = deps & names
+        done: set[str] = set()
+        order: list[ColumnModel] = []
+        pending = list(self.columns)
+        while pending:
+            ready = [cm for cm in pending if needs[cm.name] <= done]
+            if not ready:
+                raise ModelError(f"model of {self.name!r}: columns {[c.name for c in pending]} depend on each other "
+                                 "in a cycle; the model file is damaged")
+            order += ready
+            done |= {cm.name for cm in ready}
+            pending = [cm for cm in pending if cm.name not in done]
+        return order
 
     @staticmethod
     def count_dim(child: str, fk_index: int) -> str:
@@ -417,7 +553,8 @@ class TableModel:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TableModel:
-        types = {c.__name__: c for c in (NumericEncoder, CategoricalEncoder, ConditionalNumericEncoder)}
+        types = {c.__name__: c for c in (NumericEncoder, CategoricalEncoder, ConditionalNumericEncoder,
+                                         ConditionalCategoricalEncoder)}
         return cls(
             name=state["name"],
             n_rows=int(state["n_rows"]),
@@ -501,13 +638,17 @@ def _generated_role(col: Column, values: pd.Series, n_valid: int) -> Role | None
     n_distinct = values.nunique()
     if generated_style(col.kind, col.native_type, col.element_kind) is not None:
         # Pattern text is no valid JSON/array/tsvector/inet/...: many distinct values get a generator of their own.
-        many = n_distinct >= TEXT_MIN_DISTINCT and n_distinct > TEXT_DISTINCT_RATIO * n_valid
-        return "native" if many else None
+        return "native" if is_free_text(n_distinct, n_valid) else None
     if col.kind == "string" and n_distinct > 1 and _all_uuids(values):
         return "uuid"
-    if n_distinct >= TEXT_MIN_DISTINCT and n_distinct > TEXT_DISTINCT_RATIO * n_valid:
+    if is_free_text(n_distinct, n_valid):
         return "text"
     return None
+
+
+def is_free_text(n_distinct: int, n_valid: int) -> bool:
+    """Whether a text column with these counts is generated from patterns rather than learned as categories."""
+    return n_distinct >= TEXT_MIN_DISTINCT and n_distinct > TEXT_DISTINCT_RATIO * n_valid
 
 
 def _all_uuids(values: pd.Series) -> bool:
@@ -550,6 +691,57 @@ def _best_given(x: np.ndarray, candidates: pd.DataFrame) -> str | None:
         if eta2 > best[0]:
             best = (eta2, name)
     return best[1]
+
+
+def _positions(labels: np.ndarray, others: np.ndarray) -> dict[Any, float] | None:
+    """Place of each category along the leading principal direction of its rows' mean ``others``
+    (weighted by category size); None when too few rows are labelled."""
+    notna = pd.notna(labels)
+    if notna.sum() < 10 or others.shape[1] == 0:
+        return None
+    codes, uniques = pd.factorize(pd.Series(labels[notna], dtype=object))
+    x = others[notna]
+    counts = np.bincount(codes, minlength=len(uniques)).astype(np.float64)
+    means = np.stack([np.bincount(codes, weights=x[:, i], minlength=len(uniques)) for i in range(x.shape[1])],
+                     axis=1) / counts[:, None]
+    centered = (means - (counts @ means) / counts.sum()) * np.sqrt(counts)[:, None]
+    direction = np.linalg.svd(centered, full_matrices=False)[2][0]
+    return {plain_value(u): float(p) for u, p in zip(uniques, means @ direction)}
+
+
+def _copula_gap(values: np.ndarray, x: np.ndarray, z_c: np.ndarray, z_x: np.ndarray,
+                enc: CategoricalEncoder, n_bins: int = 10, max_rows: int = 20000) -> float:
+    """How far the copula is from the real table of a category and a numeric (in ``n_bins``
+    quantile bins): the total variation distance between the two, less the distance expected
+    from sampling alone.
+
+    The copula's table is exact, not simulated: the pair's scores are bivariate normal with
+    their correlation, so each real row's numeric score gives every category's probability.
+    """
+    idx = np.flatnonzero(pd.notna(values) & ~np.isnan(x))
+    if idx.size > max_rows:
+        idx = idx[np.linspace(0, idx.size - 1, max_rows).astype(np.int64)]
+    n, m = idx.size, len(enc.categories)
+    if n < 2 or m < 2:
+        return 0.0
+    rank = {c: i for i, c in enumerate(enc.categories)}
+    labels, uniques = pd.factorize(pd.Series(values[idx], dtype=object))
+    codes = np.array([rank.get(plain_value(u), 0) for u in uniques], dtype=np.int64)[labels]
+    xs = x[idx]
+    edges = np.unique(np.quantile(xs, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    b = np.searchsorted(edges, xs, side="right")
+    real = np.zeros((edges.size + 1, m))
+    np.add.at(real, (b, codes), 1.0 / n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = float(np.clip(np.nan_to_num(np.corrcoef(z_c[idx], z_x[idx])[0, 1]), -0.999, 0.999))
+    bounds = ndtri(np.clip(np.r_[0.0, enc.cum], 0.0, 1.0))
+    bounds[0], bounds[-1] = -np.inf, np.inf
+    shifted = (bounds[None, :] - rho * z_x[idx][:, None]) / np.sqrt(1 - rho**2)
+    probs = np.diff(ndtr(shifted), axis=1)
+    implied = np.zeros_like(real)
+    np.add.at(implied, b, probs / n)
+    noise = 0.5 * np.sqrt(2 * real * (1 - real) / (np.pi * n)).sum()
+    return float(0.5 * np.abs(real - implied).sum() - noise)
 
 
 def _whole_seconds(kind: str, x: np.ndarray) -> bool:
@@ -656,6 +848,21 @@ def _choose_offsets(table: Table, frame: pd.DataFrame, parent: ParentContext | N
         if not values.isna().any():
             candidates.append((f"self:{col.name}", col, mine))
     return chosen
+
+
+def stratify(z: np.ndarray) -> np.ndarray:
+    """Replace each column by the normal quantiles at its rows' rank midpoints ((rank + ½) / n).
+
+    Every dependence the copula drew is a rank order, and ranks are kept; only the sampling
+    noise of each marginal goes: at scale 1 a category with k of n source rows gets k rows (±1),
+    and a table of 8 departments gets each department once instead of a random multiset that
+    would tilt every child table's marginals.
+    """
+    n = z.shape[0]
+    if n < 2 or z.shape[1] == 0:
+        return z
+    ranks = np.argsort(np.argsort(z, axis=0, kind="stable"), axis=0, kind="stable")
+    return to_normal((ranks + 0.5) / n)
 
 
 def _correlation(z: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from relsynth.errors import ModelError, SchemaError
-from relsynth.models.copula import ParentContext, TableModel
+from relsynth.models.copula import ParentContext, TableModel, to_number
 from relsynth.plan import Plan, make_plan
 from relsynth.schema.checks import compile_checks
 from relsynth.schema.model import ForeignKey, Schema
@@ -48,6 +48,10 @@ class FKStats:
         tree: For self-references, the shape of the forest (depths, fan-out); None for other
             FKs and in model files written before it was learned (sampling then falls back to
             a random forest with the NULL rate only).
+        match: ``[parent column, child column, rho]``: the most correlated pair of numbers
+            across the FK (Spearman ``rho``), which the sampler keeps when it assigns parents
+            (:func:`relsynth.transform.keys.pair_by_attribute`); None when no pair reaches
+            :data:`MATCH_MIN_RHO`.
     """
 
     null_rate: float
@@ -55,10 +59,11 @@ class FKStats:
     unique: bool = False
     dangling: int = 0
     tree: TreeStats | None = None
+    match: list[Any] | None = None
 
     def to_state(self) -> dict[str, Any]:
         state = {"null_rate": self.null_rate, "degree": self.degree.to_state(), "unique": self.unique,
-                 "dangling": self.dangling}
+                 "dangling": self.dangling, "match": self.match}
         if self.tree is not None:
             state["tree"] = self.tree.to_state()
         return state
@@ -68,7 +73,7 @@ class FKStats:
         tree = state.get("tree")
         return cls(float(state["null_rate"]), NumericEncoder.from_state(state["degree"]),
                    bool(state["unique"]), int(state["dangling"]),
-                   TreeStats.from_state(tree) if tree is not None else None)
+                   TreeStats.from_state(tree) if tree is not None else None, state.get("match"))
 
 
 @dataclass
@@ -282,13 +287,60 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
                 if on_cycle:
                     notes.append(f"{name}.{fk.label}: {on_cycle} row(s) form cycles through the self-reference "
                                  "(no root above them); they were learned as roots")
+            match = None
+            if not is_self and not unique:
+                match = _attribute_match(schema, models, name, fk, child, parent, rows)
             fk_stats[fk_key(name, schema, fk)] = FKStats(
                 null_rate=float(is_null.mean()) if len(child) else 0.0,
-                degree=degree, unique=unique, dangling=dangling, tree=tree,
+                degree=degree, unique=unique, dangling=dangling, tree=tree, match=match,
             )
     for note in notes:
         log.warning(note)
     return Model(schema=schema, tables=models, fk_stats=fk_stats, seed=seed, notes=notes, drivers=drivers)
+
+
+#: Smallest |Spearman rho| of a parent/child pair of numbers for parent assignment to keep it.
+MATCH_MIN_RHO = 0.3
+_MATCH_ROWS = 50_000
+_MATCH_KINDS = {"integer", "float", "decimal", "date", "datetime"}
+
+
+def _attribute_match(schema: Schema, models: dict[str, TableModel], name: str, fk: ForeignKey,
+                     child: pd.DataFrame, parent: pd.DataFrame, rows: np.ndarray) -> list[Any] | None:
+    """The learned numeric pair (parent column, child column) most correlated across ``fk``."""
+    def numeric(table: str) -> list[str]:
+        return [c.name for c in models[table].columns
+                if c.role == "copula" and c.kind in _MATCH_KINDS and not c.offset_ref]
+
+    pcols, ccols = numeric(fk.ref_table), numeric(name)
+    linked = np.flatnonzero(rows >= 0)
+    if not pcols or not ccols or linked.size < 20:
+        return None
+    if linked.size > _MATCH_ROWS:
+        linked = np.random.default_rng(0).choice(linked, _MATCH_ROWS, replace=False)
+
+    def ranks(frame: pd.DataFrame, cols: list[str], at: np.ndarray, table: str) -> np.ndarray:
+        kinds = {c.name: c.kind for c in schema.tables[table].columns}
+        out = np.empty((at.size, len(cols)))
+        for j, c in enumerate(cols):
+            values = frame[c].iloc[at].reset_index(drop=True)
+            x = np.full(at.size, np.nan)
+            ok = values.notna().to_numpy()
+            x[ok] = to_number(values[ok], kinds[c])
+            out[:, j] = pd.Series(x).rank().to_numpy()
+        return out
+
+    pr, cr = ranks(parent, pcols, rows[linked], fk.ref_table), ranks(child, ccols, linked, name)
+    best: tuple[float, list[Any] | None] = (MATCH_MIN_RHO, None)
+    for i, p in enumerate(pcols):
+        for j, c in enumerate(ccols):
+            ok = ~(np.isnan(pr[:, i]) | np.isnan(cr[:, j]))
+            if ok.sum() < 20 or pr[ok, i].std() == 0 or cr[ok, j].std() == 0:
+                continue
+            rho = float(np.corrcoef(pr[ok, i], cr[ok, j])[0, 1])
+            if abs(rho) > best[0]:
+                best = (abs(rho), [p, c, round(rho, 4)])
+    return best[1]
 
 
 def choose_drivers(

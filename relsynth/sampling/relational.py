@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 
 from relsynth.errors import ConfigError, ModelError
-from relsynth.models.copula import TableModel, from_number
+from relsynth.models.copula import TableModel, from_number, stratify
 from relsynth.models.relational import FKStats, Model, fk_key
 from relsynth.schema.checks import CheckRule, compile_checks
 from relsynth.schema.model import ForeignKey, Table
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
-from relsynth.transform.keys import adjust_total, assign_parents, take_keys
+from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, take_keys
 from relsynth.transform.trees import grow_forest, random_forest
 
 __all__ = ["sample_model"]
@@ -69,7 +69,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
         driver = tp.driver
         parent_frame = None
         if driver is None:
-            z = tm.sample_scores(None, int(round(tm.n_rows * scale)), rng)
+            z = stratify(tm.sample_scores(None, int(round(tm.n_rows * scale)), rng))
             rows = np.full(z.shape[0], -1, dtype=np.int64)
         else:
             parent = driver.ref_table
@@ -83,7 +83,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
             parent_rows = np.repeat(np.arange(pz.shape[0]), counts)
             n_free = int(round(tm.n_unparented * ratio))
             ctx_idx = [ptm.dims.index(d) for d in tm.context]
-            z = tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng)
+            z = stratify(tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng))
             rows = np.concatenate([parent_rows, np.full(n_free, -1, dtype=np.int64)])
             if n_free and not table.fk_nullable(driver):
                 # The source had rows whose NOT NULL FK matched nothing: give them real parents.
@@ -189,7 +189,13 @@ def _fill_fk(
             rows[live] = chosen
         else:
             degrees = stats.degree.decode(rng.standard_normal(n_parent))
-            rows[live] = assign_parents(m, degrees, rng)
+            slots = assign_parents(m, degrees, rng)
+            if stats.match is not None:
+                p_col, c_col, rho = stats.match
+                parent_x = _ranked_numbers(parent[p_col])[slots]
+                child_x = _ranked_numbers(frame[c_col].iloc[target[live]])
+                slots = pair_by_attribute(slots, parent_x, child_x, float(rho), rng)
+            rows[live] = slots
     for col, values in zip(fk.columns, take_keys(parent, fk.ref_columns, rows).values()):
         if rows_mask is None:
             frame[col] = values
@@ -197,6 +203,15 @@ def _fill_fk(
             column = frame[col].astype(values.dtype) if len(values) else frame[col]
             column.iloc[target] = values.to_numpy()
             frame[col] = column
+
+
+def _ranked_numbers(values: pd.Series) -> np.ndarray:
+    """A column as float64 in the same order as its values (NaN for NULL), for ranking."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        out = values.to_numpy(dtype="datetime64[us]").astype(np.int64).astype(np.float64)
+        out[values.isna().to_numpy()] = np.nan
+        return out
+    return pd.to_numeric(values.astype(object).where(values.notna(), None), errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _fill_self_ref(frame: pd.DataFrame, table: Table, fk: ForeignKey, stats: FKStats, rng: np.random.Generator) -> None:

@@ -7,6 +7,8 @@ Encoders map a column to standard-normal scores for the Gaussian copula and back
   columns with few distinct values (exact frequencies), linear interpolation between quantile
   knots otherwise. Integer-ness and decimal places are restored.
 - :class:`CategoricalEncoder`: each category owns an interval of (0, 1) as wide as its frequency.
+- :class:`ConditionalCategoricalEncoder`: the same, per bin of a numeric column of the row, so a
+  category can follow the numeric in any shape (Medicare from age 65 on).
 
 Generators make values that are not learned through the copula:
 
@@ -27,7 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
+from scipy.special import chdtri, ndtr, ndtri
 
 __all__ = [
     "to_normal",
@@ -35,7 +37,9 @@ __all__ = [
     "NumericEncoder",
     "ConditionalNumericEncoder",
     "CategoricalEncoder",
+    "ConditionalCategoricalEncoder",
     "correlation_ratio",
+    "cramers_v",
     "TextGenerator",
     "UuidGenerator",
     "BinaryGenerator",
@@ -155,20 +159,31 @@ class NumericEncoder:
 
 @dataclass
 class CategoricalEncoder:
-    """Categories, most frequent first, each owning a slice of (0, 1) as wide as its frequency."""
+    """Categories in a chosen order (most frequent first by default), each owning a slice of
+    (0, 1) as wide as its frequency."""
 
     categories: list[Any]
     cum: np.ndarray
 
     @classmethod
-    def fit_transform(cls, values: np.ndarray, rng: np.random.Generator) -> tuple[CategoricalEncoder, np.ndarray]:
-        """Fit on non-null ``values`` (any hashable) and return the encoder and normal scores."""
+    def fit_transform(cls, values: np.ndarray, rng: np.random.Generator,
+                      position: dict[Any, float] | None = None) -> tuple[CategoricalEncoder, np.ndarray]:
+        """Fit on non-null ``values`` (any hashable) and return the encoder and normal scores.
+
+        ``position`` orders the categories along (0, 1) (lowest first) instead of by frequency:
+        a copula only sees monotone dependence, so categories placed in the order of what they
+        go with (diagnoses by the blood pressure they come with) keep that dependence.
+        """
         codes, uniques = _factorize(values)
         n = codes.size
         if n == 0:
             return cls([], np.array([1.0])), np.zeros(0)
         counts = np.bincount(codes, minlength=len(uniques))
-        order = np.argsort(-counts, kind="stable")
+        if position is not None:
+            key = np.array([position.get(plain_value(u), 0.0) for u in uniques])
+            order = np.lexsort((-counts, key))
+        else:
+            order = np.argsort(-counts, kind="stable")
         rank = np.empty_like(order)
         rank[order] = np.arange(order.size)
         freq = counts[order] / n
@@ -526,3 +541,182 @@ def correlation_ratio(x: np.ndarray, given: np.ndarray) -> float:
     means = sums / np.maximum(counts, 1)
     between = (counts * (means - r.mean()) ** 2).sum()
     return float(between / total)
+
+
+@dataclass
+class ConditionalCategoricalEncoder:
+    """A categorical column whose frequencies follow a numeric column of the same row, in bins.
+
+    A copula sees a category only through one latent score, so a category that switches on at
+    a threshold of a numeric (Medicare from age 65 on) comes out as a smooth probit. Here the
+    numeric is cut into bins (edges from the source) and, in the row's bin, each category owns
+    a slice of (0, 1) as wide as its frequency in that bin, categories in one fixed order in
+    every bin: the normal score is the row's place *within* its bin's distribution, and decoding
+    reads the category from the bin of the already decoded numeric. The bins start as fine
+    quantile bins (each with ``min_rows`` rows at least) and adjacent bins are merged while
+    their category frequencies are alike, or while there are more than ``max_bins``: a step
+    keeps its exact edge, a plateau becomes one bin.
+
+    Attributes:
+        categories: Categories in their order along (0, 1).
+        edges: Ascending inner bin edges; value ``x`` falls in bin ``searchsorted(edges, x, 'right')``.
+        cum: ``(len(edges) + 2, len(categories))`` cumulative frequencies of the categories per
+            bin; the last row is for rows whose numeric is NULL.
+    """
+
+    categories: list[Any]
+    edges: np.ndarray
+    cum: np.ndarray
+    max_bins: ClassVar[int] = 20
+    min_rows: ClassVar[int] = 40
+    #: Rows of the overall distribution added to every bin's counts (no bin makes a category impossible).
+    prior: ClassVar[float] = 1.0
+
+    @classmethod
+    def fit_transform(
+        cls, values: np.ndarray, x: np.ndarray, rng: np.random.Generator, position: dict[Any, float] | None = None
+    ) -> tuple[ConditionalCategoricalEncoder, np.ndarray]:
+        """Fit on non-null ``values`` with each row's numeric ``x`` (float, NaN where NULL).
+
+        ``position`` orders the categories along (0, 1) as in :meth:`CategoricalEncoder.fit_transform`.
+        """
+        codes, uniques = _factorize(values)
+        x = np.asarray(x, dtype=np.float64)
+        n, m = codes.size, len(uniques)
+        if n == 0:
+            return cls([], np.zeros(0), np.ones((2, 0))), np.zeros(0)
+        counts = np.bincount(codes, minlength=m)
+        if position is not None:
+            key = np.array([position.get(plain_value(u), 0.0) for u in uniques])
+            order = np.lexsort((-counts, key))
+        else:
+            order = np.argsort(-counts, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(m)
+        r = rank[codes]
+        edges = _category_bins(x, r, m, cls.max_bins, cls.min_rows)
+        enc = cls([plain_value(uniques[i]) for i in order], edges, np.zeros((edges.size + 2, m)))
+        b = enc.bins(x)
+        table = np.zeros((edges.size + 2, m))
+        np.add.at(table, (b, r), 1.0)
+        marginal = counts[order] / n
+        if table[-1].sum() < cls.min_rows:  # few NULL numerics: they take the overall frequencies
+            table[-1] = 0.0
+        freq = (table + cls.prior * marginal) / (table.sum(axis=1, keepdims=True) + cls.prior)
+        enc.cum = np.cumsum(freq, axis=1)
+        enc.cum[:, -1] = 1.0
+        lo = enc.cum[b, r] - freq[b, r]
+        u = lo + rng.random(n) * freq[b, r]
+        return enc, to_normal(u)
+
+    def bins(self, x: np.ndarray) -> np.ndarray:
+        """Bin of each numeric value (the last bin for NaN)."""
+        x = np.asarray(x, dtype=np.float64)
+        return np.where(np.isnan(x), self.edges.size + 1, np.searchsorted(self.edges, x, side="right"))
+
+    def decode(self, z: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Normal scores and each row's numeric (NaN where NULL) → an object array of categories."""
+        m = len(self.categories)
+        if m == 0:
+            return np.full(z.shape, None, dtype=object)
+        b = self.bins(x)
+        u = np.clip(from_normal(z), 0.0, 1.0 - 1e-12)
+        # One search for all rows: bin k's cumulative frequencies are shifted to (k, k + 1].
+        flat = (self.cum + np.arange(self.cum.shape[0])[:, None]).ravel()
+        idx = np.clip(np.searchsorted(flat, u + b, side="right") - b * m, 0, m - 1)
+        return np.asarray(self.categories, dtype=object)[idx]
+
+    def to_state(self) -> dict[str, Any]:
+        return {"categories": list(self.categories), "edges": self.edges, "cum": self.cum}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ConditionalCategoricalEncoder:
+        return cls(list(state["categories"]), np.asarray(state["edges"], dtype=np.float64),
+                   np.asarray(state["cum"], dtype=np.float64))
+
+
+#: Most bins :class:`ConditionalCategoricalEncoder` starts from before merging.
+_FINE_BINS = 256
+
+
+def _adjacent_chi2(table: np.ndarray) -> np.ndarray:
+    """Pearson chi-square statistic of each pair of adjacent rows of a count table."""
+    a, b = table[:-1], table[1:]
+    both = a + b
+    na, nb = a.sum(axis=1, keepdims=True), b.sum(axis=1, keepdims=True)
+    total = na + nb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ea, eb = na * both / total, nb * both / total
+        stat = np.where(both > 0, (a - ea) ** 2 / ea + (b - eb) ** 2 / eb, 0.0)
+    return np.nan_to_num(stat).sum(axis=1)
+
+
+def _category_bins(x: np.ndarray, codes: np.ndarray, m: int, max_bins: int, min_rows: int) -> np.ndarray:
+    """Inner edges of bins of ``x`` (NaN ignored) for category ``codes``: fine quantile bins,
+    then adjacent bins merged (smallest chi-square first) while they do not differ at the 5%
+    level or there are more than ``max_bins`` (ChiMerge)."""
+    ok = ~np.isnan(x)
+    xs, cs = x[ok], codes[ok]
+    n = xs.size
+    if n < 2 * min_rows or m < 2:
+        return np.zeros(0)
+    order = np.argsort(xs, kind="stable")
+    s = xs[order]
+    # Fine bins: quantile bins of about min_rows rows, each edge moved up to where a distinct
+    # value starts (ties stay in one bin); bins short of min_rows are merged first below.
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    k0 = int(min(n // min_rows, _FINE_BINS))
+    targets = np.round(np.linspace(0, n, k0 + 1)[1:-1]).astype(np.int64)
+    at = np.unique(starts[np.minimum(np.searchsorted(starts, targets), starts.size - 1)])
+    edges = s[at[at > 0]]
+    if edges.size == 0:
+        return edges
+    b = np.searchsorted(edges, s, side="right")
+    table = np.zeros((edges.size + 1, m))
+    np.add.at(table, (b, cs[order]), 1.0)
+    threshold = chdtri(m - 1, 0.05)
+    while table.shape[0] > 1:
+        stat = _adjacent_chi2(table)
+        size = table.sum(axis=1)
+        small = np.minimum(size[:-1], size[1:]) < min_rows
+        stat = np.where(small, -1.0 / (size[:-1] + size[1:]), stat)  # small bins merge first
+        j = int(np.argmin(stat))
+        if stat[j] >= threshold and table.shape[0] <= max_bins:
+            break
+        table[j] += table[j + 1]
+        table = np.delete(table, j + 1, axis=0)
+        edges = np.delete(edges, j)
+    return edges
+
+
+def cramers_v(values: np.ndarray, x: np.ndarray, n_bins: int = 10) -> float:
+    """Bias-corrected Cramér's V (Bergsma) of categories ``values`` against ``x`` cut into quantile bins.
+
+    0: the categories' frequencies are the same at every level of ``x``; 1: ``x`` determines them.
+    Rows where either side is missing are left out.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    ok = ~np.isnan(x) & pd.notna(pd.Series(values, dtype=object)).to_numpy()
+    if ok.sum() < 2:
+        return 0.0
+    codes, uniques = _factorize(np.asarray(values, dtype=object)[ok])
+    xs = x[ok]
+    edges = np.unique(np.quantile(xs, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    b = np.searchsorted(edges, xs, side="right")
+    r, k, n = len(uniques), edges.size + 1, codes.size
+    if r < 2 or k < 2:
+        return 0.0
+    table = np.zeros((k, r))
+    np.add.at(table, (b, codes), 1.0)
+    rows, cols = table.sum(axis=1), table.sum(axis=0)
+    rows, cols = rows[rows > 0], cols[cols > 0]
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    k, r = table.shape
+    if k < 2 or r < 2:
+        return 0.0
+    expected = np.outer(rows, cols) / n
+    phi2 = ((table - expected) ** 2 / expected).sum() / n
+    phi2 = max(0.0, phi2 - (k - 1) * (r - 1) / (n - 1))
+    kc, rc = k - (k - 1) ** 2 / (n - 1), r - (r - 1) ** 2 / (n - 1)
+    denom = min(kc - 1, rc - 1)
+    return float(np.sqrt(phi2 / denom)) if denom > 0 else 0.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["match_rows", "adjust_total", "assign_parents", "take_keys", "null_any"]
+__all__ = ["match_rows", "adjust_total", "assign_parents", "pair_by_attribute", "take_keys", "null_any"]
 
 
 def null_any(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -103,6 +103,42 @@ def assign_parents(n_child: int, degrees: np.ndarray, rng: np.random.Generator) 
         return np.zeros(0, dtype=np.int64)
     counts = adjust_total(degrees, n_child, rng, tail_power=2.0)
     return rng.permutation(np.repeat(np.arange(degrees.size), counts))
+
+
+def _rank_scores(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Normal scores of ``x``'s ranks (ties in random order; NaN rows get an independent draw)."""
+    from scipy.special import ndtri
+
+    n = x.size
+    out = rng.standard_normal(n)
+    ok = ~np.isnan(x)
+    m = int(ok.sum())
+    if m:
+        order = np.lexsort((rng.random(m), x[ok]))
+        ranks = np.empty(m)
+        ranks[order] = np.arange(m)
+        out[ok] = ndtri((ranks + 0.5) / m)
+    return out
+
+
+def pair_by_attribute(slots: np.ndarray, parent_x: np.ndarray, child_x: np.ndarray, rho: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Reorder parent ``slots`` (one per child row) so a parent attribute follows a child attribute.
+
+    ``slots`` already gives each parent its number of children; this only decides which child
+    gets which slot. Slots are sorted by the parent's value (``parent_x``, aligned with slots),
+    children by ``rho`` × their own value's normal score plus independent noise, and the two
+    orders are zipped: the normal scores of the pair then correlate by about ``rho`` (an order
+    line's price follows its product's list price) while every degree stays what it was.
+    """
+    n = slots.size
+    if n < 2 or rho == 0:
+        return slots
+    parent_z = _rank_scores(parent_x, rng)
+    key = rho * _rank_scores(child_x, rng) + np.sqrt(max(1.0 - rho * rho, 0.0)) * rng.standard_normal(n)
+    out = np.empty_like(slots)
+    out[np.argsort(key, kind="stable")] = slots[np.argsort(parent_z, kind="stable")]
+    return out
 
 
 def take_keys(parent: pd.DataFrame, ref_columns: list[str], rows: np.ndarray) -> dict[str, pd.Series]:
