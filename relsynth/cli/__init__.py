@@ -93,11 +93,14 @@ def clone(
         table.add_row(name, f"{result.rows_source[name]:,}", f"{result.rows_written.get(name, 0):,}",
                       _pct(scores.shape), _pct(scores.pair_trend), _pct(scores.cardinality))
     out.print(table)
-    shapes = [s.shape for s in result.fidelity.values() if s.shape is not None]
-    pairs = [s.pair_trend for s in result.fidelity.values() if s.pair_trend is not None]
+    # Means over every column and every pair, as `relsynth report` (and SDV) compute them.
+    shapes = [v for s in result.fidelity.values() for v in s.column_shapes.values()]
+    weighted = [(s.pair_trend, s.pairs) for s in result.fidelity.values() if s.pair_trend is not None]
+    n_pairs = sum(n for _, n in weighted)
     out.print(
         f"fidelity: column shapes {_pct(sum(shapes) / len(shapes) if shapes else None)}, "
-        f"pair trends {_pct(sum(pairs) / len(pairs) if pairs else None)} (100% = same as the source)"
+        f"pair trends {_pct(sum(v * n for v, n in weighted) / n_pairs if n_pairs else None)} "
+        "(100% = same as the source; `relsynth report` shows more)"
     )
     verdict = "all keys and constraints hold" if result.violations == 0 else "VIOLATIONS FOUND"
     out.print(f"integrity: {result.violations} violations in the target ({verdict})")

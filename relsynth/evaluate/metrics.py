@@ -431,6 +431,7 @@ class TableScores:
     column_shapes: dict[str, float] = field(default_factory=dict)
     pair_trend: float | None = None
     cardinality: float | None = None
+    pairs: int = 0
 
     @property
     def shape(self) -> float | None:
@@ -451,7 +452,8 @@ def fidelity_summary(schema: Schema, real: dict[str, pd.DataFrame], synth: dict[
                 value = column_shape(r[col], s[col], table.column(col).kind)
                 if value is not None:
                     scores.column_shapes[col] = value
-            scores.pair_trend = pair_trends(r, s, table)[0]
+            scores.pair_trend, pairs = pair_trends(r, s, table)
+            scores.pairs = len(pairs)
             cards = []
             for fk in table.foreign_keys:
                 if fk.ref_table in real and fk.ref_table in synth:
