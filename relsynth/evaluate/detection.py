@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from relsynth.errors import ConfigError
-from relsynth.evaluate.metrics import NUMERIC_KINDS, _numbers_with_nan, child_aggregates, learned_kinds
+from relsynth.evaluate.metrics import NUMERIC_KINDS, child_aggregates, learned_kinds
+from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import ForeignKey, Schema
 
 __all__ = ["sklearn_available", "feature_matrix", "detection_auc", "family_detection_auc", "ml_efficacy"]
@@ -66,7 +67,7 @@ def feature_matrix(frames: list[pd.DataFrame], kinds: dict[str, str]) -> tuple[l
         kind = kinds[col]
         if kind in NUMERIC_KINDS:
             for m, f in zip(mats, frames):
-                m[:, j] = _numbers_with_nan(f[col])
+                m[:, j] = numeric_values(f[col])
             continue
         categorical[j] = True
         texts = [f[col].astype(object).where(f[col].notna(), None).map(lambda v: None if v is None else str(v))
@@ -223,7 +224,7 @@ def ml_efficacy(real: pd.DataFrame, synth: pd.DataFrame, kinds: dict[str, str], 
         metric = "macro F1"
     else:
         def label(f: pd.DataFrame) -> np.ndarray:
-            return _numbers_with_nan(f[target])
+            return numeric_values(f[target])
 
         def model() -> Any:
             return HistGradientBoostingRegressor(max_iter=100, categorical_features=categorical, random_state=seed)

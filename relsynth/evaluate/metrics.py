@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from relsynth.models.copula import is_free_text
+from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import ForeignKey, Schema, Table
 from relsynth.transform.keys import match_rows
 
@@ -73,15 +74,6 @@ def _as_number(s: pd.Series) -> np.ndarray:
     if pd.api.types.is_bool_dtype(s):
         return s.astype(np.float64).to_numpy()
     return pd.to_numeric(s, errors="coerce").dropna().to_numpy(dtype=np.float64)
-
-
-def _numbers_with_nan(s: pd.Series) -> np.ndarray:
-    """Every value as float64, NaN for NULL (datetimes as microseconds since the epoch)."""
-    if pd.api.types.is_datetime64_any_dtype(s):
-        out = s.to_numpy(dtype="datetime64[us]").astype(np.int64).astype(np.float64)
-        out[s.isna().to_numpy()] = np.nan
-        return out
-    return pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _shares(values: pd.Series) -> pd.Series:
@@ -167,7 +159,7 @@ def learned_kinds(table: Table, real: pd.DataFrame) -> dict[str, str]:
 def _codes(s: pd.Series, kind: str, edges: np.ndarray | None) -> np.ndarray:
     """Category labels of a column for a contingency table (numbers cut by ``edges``; NULL is a category)."""
     if kind in NUMERIC_KINDS and edges is not None:
-        x = _numbers_with_nan(s)
+        x = numeric_values(s)
         codes = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2).astype(object)
         codes[np.isnan(x)] = "∅"
         return codes
@@ -219,8 +211,8 @@ def pair_score(real_a: pd.Series, real_b: pd.Series, synth_a: pd.Series, synth_b
     if len(real_a) < 3 or len(synth_a) < 3:
         return None
     if kind_a in NUMERIC_KINDS and kind_b in NUMERIC_KINDS:
-        r = _pearson(_numbers_with_nan(real_a), _numbers_with_nan(real_b))
-        s = _pearson(_numbers_with_nan(synth_a), _numbers_with_nan(synth_b))
+        r = _pearson(numeric_values(real_a), numeric_values(real_b))
+        s = _pearson(numeric_values(synth_a), numeric_values(synth_b))
         if r is None:
             return None
         s = 0.0 if s is None else s
@@ -266,10 +258,10 @@ def pair_trends(real: pd.DataFrame, synth: pd.DataFrame, table: Table,
 def _association(x: pd.Series, y: pd.Series, kx: str, ky: str) -> float:
     """Pearson ρ of two numbers; Cramér's V of two categories; the correlation ratio η otherwise."""
     if kx in NUMERIC_KINDS and ky in NUMERIC_KINDS:
-        return _pearson(_numbers_with_nan(x), _numbers_with_nan(y)) or 0.0
+        return _pearson(numeric_values(x), numeric_values(y)) or 0.0
     if kx in NUMERIC_KINDS or ky in NUMERIC_KINDS:
         num, cat = (x, y) if kx in NUMERIC_KINDS else (y, x)
-        v = _numbers_with_nan(num)
+        v = numeric_values(num)
         ok = ~np.isnan(v)
         if ok.sum() < 3 or v[ok].std() == 0:
             return 0.0
@@ -386,7 +378,7 @@ def child_aggregates(schema: Schema, child_name: str, fk: ForeignKey, frames: di
     for c in comparable_columns(child_t, frames[child_name]):
         kind = child_t.column(c).kind
         if kind in NUMERIC_KINDS or kind == "boolean":
-            x = _numbers_with_nan(child[c])[ok] if kind != "boolean" else \
+            x = numeric_values(child[c])[ok] if kind != "boolean" else \
                 child[c].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)[ok]
             present = ~np.isnan(x)
             sums = np.bincount(rows[ok][present], weights=x[present], minlength=n)

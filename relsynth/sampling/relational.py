@@ -27,6 +27,7 @@ from relsynth.errors import ConfigError, ModelError
 from relsynth.models.copula import TableModel, from_number, stratify
 from relsynth.models.relational import FKStats, Model, fk_key
 from relsynth.schema.checks import CheckRule, compile_checks
+from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import ForeignKey, Table
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
 from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, take_keys
@@ -192,8 +193,8 @@ def _fill_fk(
             slots = assign_parents(m, degrees, rng)
             if stats.match is not None:
                 p_col, c_col, rho = stats.match
-                parent_x = _ranked_numbers(parent[p_col])[slots]
-                child_x = _ranked_numbers(frame[c_col].iloc[target[live]])
+                parent_x = numeric_values(parent[p_col])[slots]
+                child_x = numeric_values(frame[c_col].iloc[target[live]])
                 slots = pair_by_attribute(slots, parent_x, child_x, float(rho), rng)
             rows[live] = slots
     for col, values in zip(fk.columns, take_keys(parent, fk.ref_columns, rows).values()):
@@ -203,15 +204,6 @@ def _fill_fk(
             column = frame[col].astype(values.dtype) if len(values) else frame[col]
             column.iloc[target] = values.to_numpy()
             frame[col] = column
-
-
-def _ranked_numbers(values: pd.Series) -> np.ndarray:
-    """A column as float64 in the same order as its values (NaN for NULL), for ranking."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        out = values.to_numpy(dtype="datetime64[us]").astype(np.int64).astype(np.float64)
-        out[values.isna().to_numpy()] = np.nan
-        return out
-    return pd.to_numeric(values.astype(object).where(values.notna(), None), errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _fill_self_ref(frame: pd.DataFrame, table: Table, fk: ForeignKey, stats: FKStats, rng: np.random.Generator) -> None:

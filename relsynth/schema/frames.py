@@ -45,7 +45,7 @@ from relsynth.errors import SourceError
 from relsynth.schema.model import Column, Table
 from relsynth.transform.native import render_pg_array, timedelta_interval
 
-__all__ = ["DTYPES", "DATETIME_DTYPE", "dtype_for", "empty_frame", "coerce_series", "coerce_frame"]
+__all__ = ["DTYPES", "DATETIME_DTYPE", "dtype_for", "empty_frame", "coerce_series", "coerce_frame", "numeric_values"]
 
 log = logging.getLogger("relsynth")
 
@@ -95,6 +95,16 @@ def dtype_for(kind: str) -> str:
         The dtype name, e.g. ``"Int64"`` for ``"integer"``.
     """
     return DTYPES[kind]
+
+
+def numeric_values(s: pd.Series) -> np.ndarray:
+    """Every value of a number-like column as float64 in row order, NaN for NULL (datetimes as
+    microseconds since the epoch; text that is no number becomes NaN)."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        out = s.to_numpy(dtype="datetime64[us]").astype(np.int64).astype(np.float64)
+        out[s.isna().to_numpy()] = np.nan
+        return out
+    return pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce").to_numpy(dtype=np.float64)
 
 
 def empty_frame(table: Table) -> pd.DataFrame:

@@ -179,11 +179,7 @@ class CategoricalEncoder:
         if n == 0:
             return cls([], np.array([1.0])), np.zeros(0)
         counts = np.bincount(codes, minlength=len(uniques))
-        if position is not None:
-            key = np.array([position.get(plain_value(u), 0.0) for u in uniques])
-            order = np.lexsort((-counts, key))
-        else:
-            order = np.argsort(-counts, kind="stable")
+        order = _category_order(counts, uniques, position)
         rank = np.empty_like(order)
         rank[order] = np.arange(order.size)
         freq = counts[order] / n
@@ -207,6 +203,14 @@ class CategoricalEncoder:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CategoricalEncoder:
         return cls(list(state["categories"]), np.asarray(state["cum"]))
+
+
+def _category_order(counts: np.ndarray, uniques: np.ndarray, position: dict[Any, float] | None) -> np.ndarray:
+    """Indices of ``uniques`` in encoding order: by ``position`` (then frequency), or most frequent first."""
+    if position is None:
+        return np.argsort(-counts, kind="stable")
+    key = np.array([position.get(plain_value(u), 0.0) for u in uniques])
+    return np.lexsort((-counts, key))
 
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -586,11 +590,7 @@ class ConditionalCategoricalEncoder:
         if n == 0:
             return cls([], np.zeros(0), np.ones((2, 0))), np.zeros(0)
         counts = np.bincount(codes, minlength=m)
-        if position is not None:
-            key = np.array([position.get(plain_value(u), 0.0) for u in uniques])
-            order = np.lexsort((-counts, key))
-        else:
-            order = np.argsort(-counts, kind="stable")
+        order = _category_order(counts, uniques, position)
         rank = np.empty_like(order)
         rank[order] = np.arange(m)
         r = rank[codes]
