@@ -70,13 +70,13 @@ def feature_matrix(frames: list[pd.DataFrame], kinds: dict[str, str]) -> tuple[l
                 m[:, j] = numeric_values(f[col])
             continue
         categorical[j] = True
-        texts = [f[col].astype(object).where(f[col].notna(), None).map(lambda v: None if v is None else str(v))
-                 for f in frames]
+        texts = [f[col].astype(str).astype(object).where(f[col].notna()) for f in frames]  # NaN for NULL
         top = texts[0].value_counts().index[:_MAX_CATEGORIES]
-        lookup = {v: float(k) for k, v in enumerate(top)}
-        other = float(len(top))
         for m, t in zip(mats, texts):
-            m[:, j] = t.map(lambda v: np.nan if v is None else lookup.get(v, other)).to_numpy(dtype=np.float64)
+            codes = pd.Categorical(t, categories=top).codes.astype(np.float64)
+            codes[codes < 0] = len(top)  # a category beyond the first side's most frequent ones
+            codes[t.isna().to_numpy()] = np.nan
+            m[:, j] = codes
     return mats, categorical
 
 

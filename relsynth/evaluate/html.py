@@ -87,6 +87,13 @@ def _shares(values: Any) -> list[float]:
     return [max(_num(v) or 0.0, 0.0) for v in _list(values)]
 
 
+def _paired_shares(plot: Mapping[str, Any], length: int = 0) -> tuple[list[float], list[float]]:
+    """The real and synthetic shares of a chart, padded with zeros to one length (at least ``length``)."""
+    real, synth = _shares(plot.get("real")), _shares(plot.get("synthetic"))
+    n = max(len(real), len(synth), length)
+    return real + [0.0] * (n - len(real)), synth + [0.0] * (n - len(synth))
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -272,12 +279,10 @@ def _y_axis(ticks: list[float], y_of: Callable[[float], float], left: float, rig
 
 def _svg_histogram(plot: Mapping[str, Any], label: str) -> str:
     """Overlaid histogram: real as a filled area, synthetic as a step line, shared bins."""
-    real, synth = _shares(plot.get("real")), _shares(plot.get("synthetic"))
-    n = max(len(real), len(synth))
+    real, synth = _paired_shares(plot)
+    n = len(real)
     if n == 0:
         return ""
-    real += [0.0] * (n - len(real))
-    synth += [0.0] * (n - len(synth))
     width, height, left, right, top, bottom = 300.0, 158.0, 40.0, 12.0, 8.0, 24.0
     pw, ph = width - left - right, height - top - bottom
     ticks, ymax = _nice_ticks(max(real + synth))
@@ -358,14 +363,12 @@ def _merge_categories(cats: list[str], real: list[float], synth: list[float]
 
 def _svg_bars(plot: Mapping[str, Any], label: str) -> str:
     """Horizontal grouped bars per category: real above, synthetic below."""
-    real, synth = _shares(plot.get("real")), _shares(plot.get("synthetic"))
     raw_cats = _list(plot.get("categories"))
-    n = max(len(real), len(synth), len(raw_cats))
+    real, synth = _paired_shares(plot, len(raw_cats))
+    n = len(real)
     if n == 0:
         return ""
     cats = ["(null)" if c is None else str(c) for c in raw_cats] + [f"#{i + 1}" for i in range(len(raw_cats), n)]
-    real += [0.0] * (n - len(real))
-    synth += [0.0] * (n - len(synth))
     cats, real, synth = _merge_categories(cats, real, synth)
     n = len(cats)
     row = 17.0 if n <= 10 else 13.0  # many categories: thinner bars, so the chart stays short
@@ -485,12 +488,10 @@ def _svg_heatmap(columns: list[str], value: Callable[[int, int], float | None],
 
 def _svg_cardinality(card: Mapping[str, Any], label: str) -> str:
     """Grouped vertical bars: share of parents with k children, real and synthetic side by side."""
-    real, synth = _shares(card.get("real")), _shares(card.get("synthetic"))
-    n = max(len(real), len(synth))
+    real, synth = _paired_shares(card)
+    n = len(real)
     if n == 0:
         return ""
-    real += [0.0] * (n - len(real))
-    synth += [0.0] * (n - len(synth))
     labels = [str(v) for v in _list(card.get("labels"))]
     if len(labels) != n:
         counts = _list(card.get("counts"))

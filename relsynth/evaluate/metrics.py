@@ -68,12 +68,8 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
 
 def _as_number(s: pd.Series) -> np.ndarray:
     """Non-NULL values as float64 (datetimes as microseconds since the epoch)."""
-    s = s.dropna()
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s.to_numpy(dtype="datetime64[us]").astype(np.int64).astype(np.float64)
-    if pd.api.types.is_bool_dtype(s):
-        return s.astype(np.float64).to_numpy()
-    return pd.to_numeric(s, errors="coerce").dropna().to_numpy(dtype=np.float64)
+    x = numeric_values(s)
+    return x[~np.isnan(x)]
 
 
 def _shares(values: pd.Series) -> pd.Series:
@@ -281,19 +277,28 @@ def _association(x: pd.Series, y: pd.Series, kx: str, ky: str) -> float:
     return float(np.sqrt(chi2 / (n * (min(table.shape) - 1))))
 
 
-def association_matrix(real: pd.DataFrame, synth: pd.DataFrame, table: Table,
-                       columns: list[str], limit: int = 20) -> dict[str, Any] | None:
-    """The real and synthetic association matrices of up to ``limit`` columns, for heatmaps."""
+def association_matrix(real: pd.DataFrame, synth: pd.DataFrame, table: Table, columns: list[str],
+                       pairs: list[dict[str, Any]], limit: int = 20) -> dict[str, Any] | None:
+    """The real and synthetic association matrices of up to ``limit`` columns, for heatmaps.
+
+    ``pairs`` (from :func:`pair_trends` over the same columns) already hold each pair's
+    statistic on both sides; only pairs it could not score are computed here.
+    """
     cols = columns[:limit]
     if len(cols) < 2:
         return None
     kinds = [table.column(c).kind for c in cols]
+    known = {tuple(p["columns"]): p for p in pairs}
+    frames = {"real": _sample(real, PAIR_SAMPLE_ROWS), "synthetic": _sample(synth, PAIR_SAMPLE_ROWS)}
     out: dict[str, Any] = {"columns": cols}
-    for side, frame in (("real", _sample(real, PAIR_SAMPLE_ROWS)), ("synthetic", _sample(synth, PAIR_SAMPLE_ROWS))):
+    for side, frame in frames.items():
         m = np.eye(len(cols))
         for i in range(len(cols)):
             for j in range(i + 1, len(cols)):
-                m[i, j] = m[j, i] = _association(frame[cols[i]], frame[cols[j]], kinds[i], kinds[j])
+                pair = known.get((cols[i], cols[j]))
+                value = pair[side] if pair is not None else \
+                    _association(frame[cols[i]], frame[cols[j]], kinds[i], kinds[j])
+                m[i, j] = m[j, i] = value
         out[side] = np.round(m, 4).tolist()
     return out
 
@@ -378,8 +383,7 @@ def child_aggregates(schema: Schema, child_name: str, fk: ForeignKey, frames: di
     for c in comparable_columns(child_t, frames[child_name]):
         kind = child_t.column(c).kind
         if kind in NUMERIC_KINDS or kind == "boolean":
-            x = numeric_values(child[c])[ok] if kind != "boolean" else \
-                child[c].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)[ok]
+            x = numeric_values(child[c])[ok]
             present = ~np.isnan(x)
             sums = np.bincount(rows[ok][present], weights=x[present], minlength=n)
             cnt = np.bincount(rows[ok][present], minlength=n)

@@ -215,7 +215,7 @@ def _table_section(schema: Schema, name: str, real: dict[str, pd.DataFrame], syn
     score, pairs = pair_trends(r, s, table, cols)
     section["pair_trends"] = None if score is None else round(score, 4)
     section["pairs"] = [{**p, "score": round(p["score"], 4)} for p in pairs]
-    section["association"] = association_matrix(r, s, table, cols)
+    section["association"] = association_matrix(r, s, table, cols, pairs)
     if detection:
         groups = None
         if table.foreign_keys:  # child rows: keep each parent's family within one fold

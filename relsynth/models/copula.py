@@ -861,7 +861,9 @@ def stratify(z: np.ndarray) -> np.ndarray:
     n = z.shape[0]
     if n < 2 or z.shape[1] == 0:
         return z
-    ranks = np.argsort(np.argsort(z, axis=0, kind="stable"), axis=0, kind="stable")
+    order = np.argsort(z, axis=0, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(n)[:, None], axis=0)
     return to_normal((ranks + 0.5) / n)
 
 
