@@ -17,7 +17,9 @@ from relsynth.transform.encoders import (
     correlation_ratio,
     cramers_v,
     detect_decimals,
+    level_positions,
 )
+from relsynth.models.copula import stratify_within
 
 
 def test_numeric_continuous_keeps_distribution_and_precision() -> None:
@@ -103,6 +105,37 @@ def test_conditional_categorical_without_enough_rows_is_the_plain_marginal() -> 
     assert enc.edges.size == 0
     out = enc.decode(rng.standard_normal(40000), np.full(40000, 3.0))
     assert abs((out == "b").mean() - 0.5) < 0.02
+
+
+def test_conditional_categorical_given_a_category_keeps_its_levels() -> None:
+    """A categorical given (a parent's diagnosis) stands for its position in ``levels``; unknown
+    levels and NULLs fall in the NULL bin (overall frequencies)."""
+    rng = np.random.default_rng(9)
+    levels = ["flu", "cold", "cancer"]
+    assert np.array_equal(level_positions(levels, np.array(["cancer", None, "flu", "new"], dtype=object)),
+                          [2.0, np.nan, 0.0, np.nan], equal_nan=True)
+    diag = rng.choice(levels, 30000, p=[0.5, 0.3, 0.2])
+    drug = np.where(diag == "cancer", "chemo", np.where(rng.random(30000) < 0.8, "rest", "antiviral")).astype(object)
+    enc, z = ConditionalCategoricalEncoder.fit_transform(drug, level_positions(levels, diag), rng, levels=levels)
+    back = ConditionalCategoricalEncoder.from_state(json.loads(json.dumps(
+        {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in enc.to_state().items()})))
+    assert back.levels == levels
+    given = np.array(["cancer"] * 5000 + ["flu"] * 5000 + ["unseen"] * 5000, dtype=object)
+    out = back.decode(rng.standard_normal(given.size), level_positions(back.levels, given))
+    assert (out[:5000] == "chemo").mean() > 0.99
+    assert (out[5000:10000] == "chemo").mean() < 0.01
+    assert abs((out[10000:] == "chemo").mean() - (drug == "chemo").mean()) < 0.03
+
+
+def test_stratify_within_spreads_each_group_evenly() -> None:
+    rng = np.random.default_rng(10)
+    groups = np.repeat([0.0, 1.0, np.nan], [4, 1000, 2])
+    z = rng.standard_normal(groups.size) + np.where(groups == 1.0, 3.0, 0.0)
+    out = stratify_within(z, groups)
+    assert np.argsort(out[:4]).tolist() == np.argsort(z[:4]).tolist()  # ranks kept within a group
+    assert np.allclose(np.sort(out[:4]), [-1.1503, -0.3186, 0.3186, 1.1503], atol=1e-4)
+    assert abs(out[4:1004].mean()) < 1e-9 and abs(out[4:1004].std() - 1) < 0.01
+    assert np.allclose(np.sort(out[1004:]), [-0.6745, 0.6745], atol=1e-4)
 
 
 def test_cramers_v_is_zero_for_independence_and_one_for_a_function() -> None:

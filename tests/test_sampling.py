@@ -103,6 +103,38 @@ def test_types_precision_and_ranges(real, synth) -> None:
     assert set(synth["departments"]["name"]) == set(real["departments"]["name"])
 
 
+def _by_diagnosis(fr: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Series]:
+    """Share of each drug within each diagnosis, and treatments per patient by diagnosis."""
+    p = fr["patients"]
+    t = fr["treatments"].merge(p[["patient_id", "diagnosis"]], on="patient_id")
+    per_patient = p["patient_id"].map(fr["treatments"].groupby("patient_id").size()).fillna(0)
+    return pd.crosstab(t["diagnosis"], t["drug"], normalize="index"), per_patient.groupby(p["diagnosis"]).mean()
+
+
+def test_child_categories_and_counts_follow_the_parents_category(model, real, synth, monkeypatch) -> None:
+    """A treatment's drug follows its patient's diagnosis, and so does the number of treatments
+    (fewest for pneumonia, which sits mid-way in the diagnoses' order): one latent score per
+    category cannot carry either, encoding per parent category and counting per category can."""
+    columns = {c.name: c for c in model.tables["treatments"].columns}
+    assert columns["drug"].given == "parent:diagnosis"
+    assert "diagnosis" in model.tables["patients"].count_givens.values()
+    # 8 departments: each name, floor or size is one department, no basis for a case mix.
+    assert not any((c.given or "").startswith("parent:") for c in model.tables["patients"].columns)
+
+    drugs_r, counts_r = _by_diagnosis(real)
+    drugs_s, counts_s = _by_diagnosis(synth)
+    tv = 0.5 * (drugs_r - drugs_s.reindex_like(drugs_r).fillna(0)).abs().sum(axis=1)
+    assert (tv < 0.06).all(), tv.to_dict()
+    assert ((counts_s - counts_r).abs() / counts_r < 0.05).all(), (counts_r.to_dict(), counts_s.to_dict())
+
+    monkeypatch.setattr(copula, "CONDITION_MIN_V", 2.0)
+    monkeypatch.setattr(copula, "COUNT_MIN_GAP", 2.0)
+    drugs_p, counts_p = _by_diagnosis(fit_model(hospital_schema(), real, seed=0).sample(seed=11))
+    tv_plain = 0.5 * (drugs_r - drugs_p.reindex_like(drugs_r).fillna(0)).abs().sum(axis=1)
+    assert tv_plain.max() > 2 * tv.max()
+    assert abs(counts_p["pneumonia"] - counts_r["pneumonia"]) / counts_r["pneumonia"] > 0.15
+
+
 def test_same_seed_same_output_and_save_load(model, tmp_path) -> None:
     a = model.sample(seed=5)
     b = model.sample(seed=5)

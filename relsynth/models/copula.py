@@ -28,6 +28,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from relsynth.errors import ModelError
+from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import Column, Table
 from relsynth.transform.encoders import (
     UUID_RE,
@@ -40,6 +41,7 @@ from relsynth.transform.encoders import (
     UuidGenerator,
     correlation_ratio,
     cramers_v,
+    level_positions,
     plain_value,
     to_normal,
 )
@@ -64,6 +66,13 @@ MAX_GIVEN_CATEGORIES = 100
 CONDITION_MIN_V = 0.2
 #: ... and when the copula alone would be off their 2-way table by this much (total variation, beyond noise).
 CONDITION_MIN_GAP = 0.1
+#: A children-per-row count gets a marginal per category only where the category explains this
+#: share of its rank variance ...
+COUNT_GIVEN_MIN_ETA2 = 0.01
+#: ... and the copula alone would be off their 2-way table by this much (total variation, beyond noise).
+COUNT_MIN_GAP = 0.05
+#: A parent column may set a child category's frequencies only with this many parents per bin.
+GIVEN_MIN_PARENTS = 5
 #: Fewest rows of a category for it to get its own correlation matrix.
 SPLIT_MIN_ROWS = 50
 _NUMERIC_KINDS = {"integer", "float", "decimal", "date", "datetime", "time"}
@@ -90,7 +99,8 @@ class ColumnModel:
             ``group`` (numbered within each combination of the other primary-key columns).
         given: For copula numerics: the categorical column whose categories have their own
             marginals; for copula categoricals: the numeric column in whose bins the categories
-            have their own frequencies; for ``derived`` columns: the source column.
+            have their own frequencies, or ``parent:<column>``, a column of the driver parent;
+            for ``derived`` columns: the source column.
         mapping: For ``derived`` columns: ``[[source value, value], ...]`` of the column named by ``given``.
     """
 
@@ -170,6 +180,7 @@ class TableModel:
     split: str | None = None
     split_categories: list[Any] = field(default_factory=list)
     split_corr: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    count_givens: dict[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ fitting
     @classmethod
@@ -297,7 +308,8 @@ class TableModel:
             rows = np.flatnonzero(has_parent)
             context = parent.z[parent.rows[rows]]
         model._order_categories(frame, own, rows, context, rng)
-        model._condition_categories(frame, own, rows, context, rng, numbers, unique_single)
+        model._condition_counts(frame, own, counts or {}, sources, rng)
+        model._condition_categories(frame, own, rows, context, rng, numbers, unique_single, parent)
         joint = own if context is None else np.hstack([context, own[rows]])
         model.corr = _correlation(joint)
         model._fit_split(frame.iloc[rows] if len(rows) != n else frame, joint)
@@ -331,30 +343,67 @@ class TableModel:
             self.encoders[dim] = new_enc
             own[present, j] = z
 
+    def _condition_counts(self, frame: pd.DataFrame, own: np.ndarray, counts: dict[str, np.ndarray],
+                          sources: list[str], rng: np.random.Generator) -> None:
+        """Give a children-per-row count its own marginal per category of the row where the copula
+        cannot follow the category (treatments per patient by diagnosis: fewest for pneumonia,
+        in the middle of the diagnoses' order).
+
+        The category is the one whose 2-way table with the count the copula misses most, by
+        :data:`COUNT_MIN_GAP` at least beyond noise (as in :meth:`_condition_categories`), among
+        those explaining :data:`COUNT_GIVEN_MIN_ETA2` of its rank variance and with a category
+        of ``ConditionalNumericEncoder.min_rows`` rows. The count's score becomes its rank within
+        the category; what else it follows (the patient's age) goes through the copula as before.
+        (Plain numerics keep the stricter :data:`GIVEN_MIN_ETA2`: conditioned on a category by
+        this rule, age took its marginal from insurance and lost its tie to the counts.)
+        """
+        big_enough = [name for name in sources
+                      if frame[name].value_counts().iloc[0] >= ConditionalNumericEncoder.min_rows]
+        for dim, c in counts.items():
+            j = self.dims.index(dim)
+            x = c.astype(np.float64)
+            best: tuple[float, str | None] = (COUNT_MIN_GAP, None)
+            for name in big_enough:
+                values = frame[name].to_numpy(dtype=object)
+                if correlation_ratio(x, values) < COUNT_GIVEN_MIN_ETA2:
+                    continue
+                z_c = own[:, self.dims.index(f"value:{name}")]
+                gap = _copula_gap(values, x, z_c, own[:, j], self.encoders[f"value:{name}"])
+                if gap >= best[0]:
+                    best = (gap, name)
+            if best[1] is not None:
+                given = frame[best[1]].to_numpy(dtype=object)
+                self.encoders[dim], own[:, j] = ConditionalNumericEncoder.fit_transform(x, given, rng, integer=True)
+                self.count_givens[dim] = best[1]
+
     def _condition_categories(self, frame: pd.DataFrame, own: np.ndarray, rows: np.ndarray,
                               context: np.ndarray | None, rng: np.random.Generator,
-                              numbers: dict[str, np.ndarray], unique: set[str]) -> None:
-        """Encode categories per bin of a numeric of the row where the copula cannot follow it.
+                              numbers: dict[str, np.ndarray], unique: set[str],
+                              parent: ParentContext | None = None) -> None:
+        """Encode categories per bin of a numeric of the row, or of a parent column, where the
+        copula cannot follow it.
 
         A copula carries a category's dependence on a numeric through one latent score, so a
-        step (Medicare from age 65 on), a bump or a category in the middle comes out smoothed.
-        A category qualifies when no numeric takes its marginal from it (it is decoded before
-        those), it is not UNIQUE and has at most :data:`MAX_GIVEN_CATEGORIES` categories. Its
-        numeric (``numbers``: those without a marginal per category or an offset, decoded first
-        from nothing; NaN where NULL) is the most associated one (bias-corrected Cramér's V, at
-        least :data:`CONDITION_MIN_V`) among those the copula misses: the 2-way table the copula
-        implies is off the real one by :data:`CONDITION_MIN_GAP` in total variation beyond
-        sampling noise. The categories keep one order in every bin, by what they go with once
-        the bins are accounted for (every other dim less its bin means).
+        step (Medicare from age 65 on), a bump or a category in the middle comes out smoothed;
+        a category that follows another category (a treatment's drug, its patient's diagnosis)
+        is off in most cells of their table. A category qualifies when it is not UNIQUE and has
+        at most :data:`MAX_GIVEN_CATEGORIES` categories; one that numerics take their marginals
+        from is decoded before them, so only a parent column can be its given. Its given
+        (:meth:`_given_candidates`) is the
+        most associated one (bias-corrected Cramér's V, at least :data:`CONDITION_MIN_V`) among
+        those the copula misses: the 2-way table the copula implies is off the real one by
+        :data:`CONDITION_MIN_GAP` in total variation beyond sampling noise. The categories keep
+        one order in every bin, by what they go with once the bins are accounted for (every
+        other dim less its bin means).
         """
-        if not numbers or len(rows) < 10:
+        candidates = self._given_candidates(own, numbers, parent)
+        if not candidates or len(rows) < 10:
             return
         givens = {c.given for c in self.columns if c.role == "copula" and c.kind in _NUMERIC_KINDS and c.given}
         others = own[rows] if context is None else np.hstack([context, own[rows]])
         k = 0 if context is None else context.shape[1]
         for cm in self.columns:
-            if (cm.role != "copula" or cm.kind in _NUMERIC_KINDS or cm.given or cm.name in givens
-                    or cm.name in unique):
+            if cm.role != "copula" or cm.kind in _NUMERIC_KINDS or cm.given or cm.name in unique:
                 continue
             values = frame[cm.name].to_numpy(dtype=object)
             present = pd.notna(values)
@@ -364,18 +413,19 @@ class TableModel:
                 continue
             j = self.dims.index(cm.value_dim)
             best: tuple[float, str | None] = (CONDITION_MIN_V, None)
-            for name, x in numbers.items():
+            for name, (x, z_x, _) in candidates.items():
+                if cm.name in givens and name in numbers:
+                    continue  # numerics follow this category: it is decoded before them
                 v = cramers_v(values, x)
                 if v < best[0]:
                     continue
-                z_x = own[:, self.dims.index(f"value:{name}")]
                 gap = _copula_gap(values, x, own[:, j], z_x, self.encoders[cm.value_dim])
                 if gap >= CONDITION_MIN_GAP:
                     best = (v, name)
             if best[1] is None:
                 continue
-            x = numbers[best[1]]
-            enc, _ = ConditionalCategoricalEncoder.fit_transform(values[present], x[present], rng)
+            x, _, levels = candidates[best[1]]
+            enc, _ = ConditionalCategoricalEncoder.fit_transform(values[present], x[present], rng, levels=levels)
             position = None
             if n_distinct >= 3:
                 # What the categories go with within the bins: other dims less their bin means.
@@ -385,10 +435,47 @@ class TableModel:
                 sums = np.zeros((enc.cum.shape[0], rest.shape[1]))
                 np.add.at(sums, b, rest)
                 position = _positions(values[rows], rest - (sums / np.maximum(size, 1.0)[:, None])[b])
-            enc, z = ConditionalCategoricalEncoder.fit_transform(values[present], x[present], rng, position)
+            enc, z = ConditionalCategoricalEncoder.fit_transform(values[present], x[present], rng, position, levels)
             cm.given = best[1]
             self.encoders[cm.value_dim] = enc
             own[present, j] = z
+
+    def _given_candidates(self, own: np.ndarray, numbers: dict[str, np.ndarray],
+                          parent: ParentContext | None) -> dict[str, tuple[np.ndarray, np.ndarray, list[Any] | None]]:
+        """What a category may be encoded per bin of, as ``(numbers, normal scores, levels)``
+        aligned with the rows: each of ``numbers`` (the row's plain numerics, decoded first from
+        nothing; NaN where NULL), and each learned numeric or categorical column of the driver
+        parent, named ``parent:<column>`` (NaN for rows without a parent; a categorical as its
+        categories' positions in the parent's order, the ``levels``).
+
+        A parent column qualifies only where its bins can each hold the children of
+        :data:`GIVEN_MIN_PARENTS` parents: in a lookup table of 8 departments every name, floor
+        or bed count is one department, whose case mix says nothing about a synthetic
+        department that has that name but another's size."""
+        out = {name: (x, own[:, self.dims.index(f"value:{name}")], None) for name, x in numbers.items()}
+        if parent is None:
+            return out
+        linked = parent.rows >= 0
+        at = np.where(linked, parent.rows, 0)
+        n_parents = np.unique(parent.rows[linked]).size
+        for j, dim in enumerate(parent.dims):
+            role, _, name = dim.partition(":")
+            enc = parent.encoders.get(dim)
+            if role != "value" or enc is None:
+                continue
+            levels = None
+            if isinstance(enc, (CategoricalEncoder, ConditionalCategoricalEncoder)):
+                if not 2 <= len(enc.categories) <= MAX_GIVEN_CATEGORIES:
+                    continue
+                levels = list(enc.categories)
+                x = level_positions(levels, parent.frame[name])
+            else:
+                x = numeric_values(parent.frame[name])
+            n_distinct = np.unique(x[~np.isnan(x)]).size
+            if n_distinct == 0 or n_parents < GIVEN_MIN_PARENTS * min(n_distinct, ConditionalCategoricalEncoder.max_bins):
+                continue
+            out[f"parent:{name}"] = (np.where(linked, x[at], np.nan), np.where(linked, parent.z[at, j], 0.0), levels)
+        return out
 
     def _fit_split(self, frame: pd.DataFrame, joint: np.ndarray) -> None:
         """One correlation per category of the column most numerics take their marginal from.
@@ -419,8 +506,13 @@ class TableModel:
         return np.array([i for i in range(k + len(self.dims)) if i not in drop], dtype=np.int64)
 
     # ----------------------------------------------------------------- sampling
-    def sample_scores(self, context: np.ndarray | None, n_free: int, rng: np.random.Generator) -> np.ndarray:
-        """Draw own normal scores: one row per context row (conditional), then ``n_free`` unconditioned rows."""
+    def sample_scores(self, context: np.ndarray | None, n_free: int, rng: np.random.Generator,
+                      parent_frame: pd.DataFrame | None = None) -> np.ndarray:
+        """Draw own normal scores: one row per context row (conditional), then ``n_free`` unconditioned rows.
+
+        ``parent_frame`` (the synthetic parent row of each output row, as in :meth:`decode`) is
+        needed when the split category's frequencies follow a parent column.
+        """
         k = len(self.context)
         ctx = context if context is not None else np.zeros((0, k))
         z = np.vstack([_conditional_draw(self.corr, k, ctx, rng), _conditional_draw(self.corr[k:, k:], 0, np.zeros((n_free, 0)), rng)])
@@ -428,7 +520,12 @@ class TableModel:
             return z
         # Redraw every dim but the split's within each category, from that category's matrix.
         pos = self.dims.index(f"value:{self.split}")
-        labels = self.encoders[f"value:{self.split}"].decode(z[:, pos])
+        enc = self.encoders[f"value:{self.split}"]
+        if isinstance(enc, ConditionalCategoricalEncoder):
+            given = next(c.given for c in self.columns if c.name == self.split)
+            labels = enc.decode(z[:, pos], _given_numbers(given, enc, {}, parent_frame, z.shape[0]))
+        else:
+            labels = enc.decode(z[:, pos])
         keep = self._split_keep(self.split)
         own_keep = keep[keep >= k] - k
         k_keep = int((keep < k).sum())
@@ -451,11 +548,17 @@ class TableModel:
         z: np.ndarray,
         rng: np.random.Generator,
         parent_frame: pd.DataFrame | None = None,
+        stratified: bool = False,
     ) -> pd.DataFrame:
         """Turn own scores into a frame (key and FK columns left empty for the sampler).
 
+        ``stratified``: the rows are a whole sample whose scores went through :func:`stratify`;
+        a numeric with a marginal per category then takes, within each category, the quantiles
+        at its rows' rank midpoints too, so every category's distribution is drawn as evenly as
+        the column's (its extremes included), not only the column as a whole.
+
         ``parent_frame`` holds each row's synthetic parent row (aligned, NaN-filled for rows
-        without a parent), for date offsets from parent columns.
+        without a parent), for date offsets from parent columns and categories per parent column.
         """
         n = z.shape[0]
         pos = {name: i for i, name in enumerate(self.dims)}
@@ -467,9 +570,12 @@ class TableModel:
                 enc = self.encoders[cm.value_dim]
                 zc = z[:, pos[cm.value_dim]]
                 if isinstance(enc, ConditionalCategoricalEncoder):
-                    raw = enc.decode(zc, numbers[cm.given])
+                    raw = enc.decode(zc, _given_numbers(cm.given, enc, numbers, parent_frame, n))
                 elif cm.given:
-                    raw = enc.decode(zc, out[cm.given].to_numpy(dtype=object))
+                    given = out[cm.given].to_numpy(dtype=object)
+                    if stratified:  # by marginal: rows of categories without their own share the pooled one
+                        zc = stratify_within(zc, level_positions(enc.categories, given))
+                    raw = enc.decode(zc, given)
                 else:
                     raw = enc.decode(zc)
                 if cm.offset_ref is not None:
@@ -527,6 +633,21 @@ class TableModel:
             pending = [cm for cm in pending if cm.name not in done]
         return order
 
+    def decode_counts(self, dim: str, z: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+        """Children per row of this table's synthetic ``frame`` (aligned with its scores ``z``)
+        under the count dim ``dim``; a count with a marginal per category is stratified within
+        each category, as :meth:`decode` does for numerics."""
+        if dim not in self.dims:
+            raise ModelError(f"model of {self.name!r} has no children count {dim!r}; the model file does not match its schema")
+        enc = self.encoders[dim]
+        zc = z[:, self.dims.index(dim)]
+        if dim in self.count_givens:
+            given = frame[self.count_givens[dim]].to_numpy(dtype=object)
+            counts = enc.decode(stratify_within(zc, level_positions(enc.categories, given)), given)
+        else:
+            counts = enc.decode(zc)
+        return np.maximum(np.round(counts), 0).astype(np.int64)
+
     @staticmethod
     def count_dim(child: str, fk_index: int) -> str:
         """Name of the dim holding children-per-row for ``child`` under its FK number ``fk_index``."""
@@ -549,6 +670,7 @@ class TableModel:
             "split": self.split,
             "split_categories": list(self.split_categories),
             "split_corr": self.split_corr,
+            "count_givens": dict(self.count_givens),
         }
 
     @classmethod
@@ -568,17 +690,33 @@ class TableModel:
             split=state["split"],
             split_categories=list(state["split_categories"]),
             split_corr=np.asarray(state["split_corr"], dtype=np.float64),
+            count_givens=dict(state.get("count_givens", {})),
         )
 
 
 @dataclass
 class ParentContext:
-    """What a child's fit needs from its driver parent: its dims, scores and rows, and the match."""
+    """What a child's fit needs from its driver parent: its dims, scores and rows, the match,
+    and the encoders of its dims."""
 
     dims: list[str]
     z: np.ndarray
     frame: pd.DataFrame
     rows: np.ndarray  # parent row of each child row, -1 where the FK is NULL or dangling
+    encoders: dict[str, Any] = field(default_factory=dict)
+
+
+def _given_numbers(given: str, enc: ConditionalCategoricalEncoder, numbers: dict[str, np.ndarray],
+                   parent_frame: pd.DataFrame | None, n: int) -> np.ndarray:
+    """The numbers a decoded category's bins are read from: a numeric of the row decoded before
+    it, or (``parent:<column>``) its synthetic parent's column."""
+    if given in numbers:
+        return numbers[given]
+    name = given.split(":", 1)[1]
+    if parent_frame is None or name not in parent_frame:
+        return np.full(n, np.nan)
+    values = parent_frame[name]
+    return level_positions(enc.levels, values) if enc.levels is not None else numeric_values(values)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -865,6 +1003,20 @@ def stratify(z: np.ndarray) -> np.ndarray:
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(n)[:, None], axis=0)
     return to_normal((ranks + 0.5) / n)
+
+
+def stratify_within(z: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """:func:`stratify` for one column within each group of rows (``groups``: floats, NaN one group too)."""
+    codes = pd.factorize(groups, use_na_sentinel=False)[0]
+    n = z.size
+    if n < 2:
+        return z
+    order = np.lexsort((z, codes))
+    sizes = np.bincount(codes)
+    starts = np.cumsum(sizes) - sizes
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[order] = np.arange(n) - starts[codes[order]]
+    return to_normal((ranks + 0.5) / sizes[codes])
 
 
 def _correlation(z: np.ndarray) -> np.ndarray:

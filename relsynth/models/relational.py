@@ -256,7 +256,8 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
         ctx = None
         if driver is not None:
             parent = driver.ref_table
-            ctx = ParentContext(models[parent].dims, scores[parent], frames[parent], parent_rows[name])
+            ctx = ParentContext(models[parent].dims, scores[parent], frames[parent], parent_rows[name],
+                                models[parent].encoders)
         models[name], scores[name] = TableModel.fit(
             table, frames[name], rng, fk_columns=table.filled_fk_columns, counts=counts.get(name), parent=ctx,
             driver_columns=driver.columns if driver is not None else [],

@@ -23,7 +23,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from relsynth.errors import ConfigError, ModelError
+from relsynth.errors import ConfigError
 from relsynth.models.copula import TableModel, from_number, stratify
 from relsynth.models.relational import FKStats, Model, fk_key
 from relsynth.schema.checks import CheckRule, compile_checks
@@ -76,7 +76,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
             parent = driver.ref_table
             ptm = model.tables[parent]
             pz = scores[parent]
-            counts = _child_counts(ptm, ptm.count_dim(name, table.fk_index(driver)), pz)
+            counts = ptm.decode_counts(ptm.count_dim(name, table.fk_index(driver)), pz, frames[parent])
             ratio = pz.shape[0] / tm.n_parent_rows if tm.n_parent_rows else scale
             # Small parents (lookups) make the sum of sampled counts swing widely: bring it to the
             # expected total with the least change to each parent's count.
@@ -84,13 +84,13 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
             parent_rows = np.repeat(np.arange(pz.shape[0]), counts)
             n_free = int(round(tm.n_unparented * ratio))
             ctx_idx = [ptm.dims.index(d) for d in tm.context]
-            z = stratify(tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng))
             rows = np.concatenate([parent_rows, np.full(n_free, -1, dtype=np.int64)])
             if n_free and not table.fk_nullable(driver):
                 # The source had rows whose NOT NULL FK matched nothing: give them real parents.
                 rows[rows < 0] = rng.integers(0, max(pz.shape[0], 1), size=n_free) if pz.shape[0] else -1
             parent_frame = _aligned(frames[parent], rows)
-        frame = tm.decode(table, z, rng, parent_frame)
+            z = stratify(tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng, parent_frame))
+        frame = tm.decode(table, z, rng, parent_frame, stratified=True)
         _fill_keys(tm, table, frame, rng, rows)
         if driver is not None:
             for col, values in zip(driver.columns, take_keys(frames[driver.ref_table], driver.ref_columns, rows).values()):
@@ -118,13 +118,6 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
 
 
 # ---------------------------------------------------------------------- helpers
-def _child_counts(ptm: TableModel, dim: str, pz: np.ndarray) -> np.ndarray:
-    if dim not in ptm.dims:
-        raise ModelError(f"model of {ptm.name!r} has no children count {dim!r}; the model file does not match its schema")
-    counts = ptm.encoders[dim].decode(pz[:, ptm.dims.index(dim)])
-    return np.maximum(np.round(counts), 0).astype(np.int64)
-
-
 def _aligned(parent: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     """Parent rows aligned with child rows (all-NULL where a child has no parent)."""
     if len(parent) == 0:
@@ -248,14 +241,16 @@ class _Redraw:
     def __call__(self, frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, idx: np.ndarray) -> None:
         rows = parent_rows[idx]
         linked = rows >= 0
-        context, parent_frame = None, None
+        context, parent_frame, drawn_parents = None, None, None
         if self.driver is not None:
             parent = self.driver.ref_table
             ptm = self.model.tables[parent]
             ctx_idx = [ptm.dims.index(d) for d in self.tm.context]
             context = self.scores[parent][rows[linked]][:, ctx_idx]
             parent_frame = _aligned(self.frames[parent], rows)
-        drawn = self.tm.sample_scores(context, int((~linked).sum()), self.rng)
+            # Scores come out linked rows first: their parents in that order.
+            drawn_parents = _aligned(self.frames[parent], np.concatenate([rows[linked], rows[~linked]]))
+        drawn = self.tm.sample_scores(context, int((~linked).sum()), self.rng, drawn_parents)
         new_z = np.empty_like(drawn)
         new_z[np.concatenate([np.flatnonzero(linked), np.flatnonzero(~linked)])] = drawn
         fresh = self.tm.decode(self.table, new_z, self.rng, parent_frame)

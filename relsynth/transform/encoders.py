@@ -45,6 +45,7 @@ __all__ = [
     "BinaryGenerator",
     "detect_decimals",
     "plain_value",
+    "level_positions",
     "UUID_RE",
 ]
 
@@ -566,11 +567,15 @@ class ConditionalCategoricalEncoder:
         edges: Ascending inner bin edges; value ``x`` falls in bin ``searchsorted(edges, x, 'right')``.
         cum: ``(len(edges) + 2, len(categories))`` cumulative frequencies of the categories per
             bin; the last row is for rows whose numeric is NULL.
+        levels: When the given column is itself categorical (a parent's diagnosis for a
+            treatment's drug): its categories in order, each standing for its position
+            (:func:`level_positions`), so that similar ones are adjacent and may share a bin.
     """
 
     categories: list[Any]
     edges: np.ndarray
     cum: np.ndarray
+    levels: list[Any] | None = None
     max_bins: ClassVar[int] = 20
     min_rows: ClassVar[int] = 40
     #: Rows of the overall distribution added to every bin's counts (no bin makes a category impossible).
@@ -578,24 +583,26 @@ class ConditionalCategoricalEncoder:
 
     @classmethod
     def fit_transform(
-        cls, values: np.ndarray, x: np.ndarray, rng: np.random.Generator, position: dict[Any, float] | None = None
+        cls, values: np.ndarray, x: np.ndarray, rng: np.random.Generator, position: dict[Any, float] | None = None,
+        levels: list[Any] | None = None,
     ) -> tuple[ConditionalCategoricalEncoder, np.ndarray]:
         """Fit on non-null ``values`` with each row's numeric ``x`` (float, NaN where NULL).
 
-        ``position`` orders the categories along (0, 1) as in :meth:`CategoricalEncoder.fit_transform`.
+        ``position`` orders the categories along (0, 1) as in :meth:`CategoricalEncoder.fit_transform`;
+        ``levels``, for a categorical given, are its categories (``x`` holds their positions).
         """
         codes, uniques = _factorize(values)
         x = np.asarray(x, dtype=np.float64)
         n, m = codes.size, len(uniques)
         if n == 0:
-            return cls([], np.zeros(0), np.ones((2, 0))), np.zeros(0)
+            return cls([], np.zeros(0), np.ones((2, 0)), levels), np.zeros(0)
         counts = np.bincount(codes, minlength=m)
         order = _category_order(counts, uniques, position)
         rank = np.empty_like(order)
         rank[order] = np.arange(m)
         r = rank[codes]
         edges = _category_bins(x, r, m, cls.max_bins, cls.min_rows)
-        enc = cls([plain_value(uniques[i]) for i in order], edges, np.zeros((edges.size + 2, m)))
+        enc = cls([plain_value(uniques[i]) for i in order], edges, np.zeros((edges.size + 2, m)), levels)
         b = enc.bins(x)
         table = np.zeros((edges.size + 2, m))
         np.add.at(table, (b, r), 1.0)
@@ -627,12 +634,23 @@ class ConditionalCategoricalEncoder:
         return np.asarray(self.categories, dtype=object)[idx]
 
     def to_state(self) -> dict[str, Any]:
-        return {"categories": list(self.categories), "edges": self.edges, "cum": self.cum}
+        return {"categories": list(self.categories), "edges": self.edges, "cum": self.cum, "levels": self.levels}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ConditionalCategoricalEncoder:
+        levels = state.get("levels")
         return cls(list(state["categories"]), np.asarray(state["edges"], dtype=np.float64),
-                   np.asarray(state["cum"], dtype=np.float64))
+                   np.asarray(state["cum"], dtype=np.float64), None if levels is None else list(levels))
+
+
+def level_positions(levels: list[Any], values: Any) -> np.ndarray:
+    """Each value's position in ``levels`` as a float (NaN where NULL or not a level): a
+    categorical given of :class:`ConditionalCategoricalEncoder` as the numbers its bins are over."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+    at = pd.Index(levels, dtype=object).get_indexer(pd.Index([plain_value(u) for u in uniques], dtype=object))
+    x = np.append(at, -1)[codes].astype(np.float64)  # factorize's NULL code -1 takes the last entry
+    x[x < 0] = np.nan
+    return x
 
 
 #: Most bins :class:`ConditionalCategoricalEncoder` starts from before merging.
