@@ -12,7 +12,7 @@ from relsynth.data import build_hospital, hospital_schema
 from relsynth.errors import ConfigError, ModelError
 from relsynth.models import copula
 from relsynth.models.relational import fit_model, load_model
-from relsynth.schema.model import CheckConstraint, Column, Schema, Table
+from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table
 from relsynth.transform.keys import match_rows
 
 
@@ -226,3 +226,36 @@ def test_category_that_steps_with_a_numeric_keeps_the_step(tmp_path, monkeypatch
     monkeypatch.setattr(copula, "CONDITION_MIN_V", 2.0)  # no per-bin encoding: the plain copula
     plain = fit_model(schema, {"members": frame}, seed=0)
     assert violations(plain.sample(seed=2)["members"]) > 0.1
+
+
+def test_dates_stay_in_their_range_and_after_what_they_follow() -> None:
+    """Orders of two years, after the hire dates of their employees (hired over two years, born
+    over thirty): as offsets from a birth or hire date the synthetic dates spread over decades;
+    encoded as themselves, raised to the reference where needed, they keep range and order."""
+    rng = np.random.default_rng(5)
+    day = np.timedelta64(1, "D")
+    n_emp, n_ord = 60, 3000
+    birth = np.datetime64("1940-01-01") + rng.integers(0, 30 * 365, n_emp) * day
+    hire = np.datetime64("1992-01-01") + rng.integers(0, 2 * 365, n_emp) * day
+    employees = pd.DataFrame({"id": np.arange(1, n_emp + 1), "birth": birth.astype("datetime64[us]"),
+                              "hire": hire.astype("datetime64[us]")})
+    emp = rng.integers(0, n_emp, n_ord)
+    ordered = np.datetime64("1996-01-01") + rng.integers(0, 2 * 365, n_ord) * day
+    orders = pd.DataFrame({"id": np.arange(1, n_ord + 1), "employee_id": emp + 1,
+                           "ordered": ordered.astype("datetime64[us]")})
+    schema = Schema({
+        "employees": Table("employees", [Column("id", "integer", nullable=False), Column("birth", "date", nullable=False),
+                                         Column("hire", "date", nullable=False)], primary_key=["id"]),
+        "orders": Table("orders", [Column("id", "integer", nullable=False), Column("employee_id", "integer", nullable=False),
+                                   Column("ordered", "date", nullable=False)], primary_key=["id"],
+                        foreign_keys=[ForeignKey(["employee_id"], "employees", ["id"])]),
+    })
+    model = fit_model(schema, {"employees": employees, "orders": orders}, seed=0)
+    cols = {(t, c.name): c for t, tm in model.tables.items() for c in tm.columns}
+    assert cols[("employees", "hire")].offset_ref is None and cols[("employees", "hire")].after == "self:birth"
+    assert cols[("orders", "ordered")].offset_ref is None and cols[("orders", "ordered")].after == "parent:hire"
+    out = model.sample(seed=1)
+    for table, col, real in (("employees", "hire", employees), ("orders", "ordered", orders)):
+        assert out[table][col].between(real[col].min(), real[col].max()).all(), col
+    joined = out["orders"].merge(out["employees"], left_on="employee_id", right_on="id")
+    assert (joined["ordered"] >= joined["hire"]).all() and (out["employees"]["hire"] >= out["employees"]["birth"]).all()

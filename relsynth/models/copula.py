@@ -94,6 +94,9 @@ class ColumnModel:
         generator: Key/text/uuid/binary generator state, by role.
         null_rate: Share of NULLs for generated roles.
         offset_ref: For copula dates: ``"parent:<col>"`` or ``"self:<col>"`` the value is an offset from.
+        after: For copula dates not tied closely enough to such a reference for an offset (an
+            order date and the hire date of the employee who took it): the reference the value
+            is encoded without but never earlier than (raised to it where it would be).
         key_start: First integer of an integer key sequence.
         key_scope: ``global`` (unique in the table), ``parent`` (numbered within each parent) or
             ``group`` (numbered within each combination of the other primary-key columns).
@@ -110,6 +113,7 @@ class ColumnModel:
     generator: TextGenerator | UuidGenerator | BinaryGenerator | NativeGenerator | None = None
     null_rate: float = 0.0
     offset_ref: str | None = None
+    after: str | None = None
     key_start: int = 1
     given: str | None = None
     mapping: list[list[Any]] | None = None
@@ -134,6 +138,7 @@ class ColumnModel:
             "generator": gen,
             "null_rate": self.null_rate,
             "offset_ref": self.offset_ref,
+            "after": self.after,
             "key_start": self.key_start,
             "given": self.given,
             "mapping": self.mapping,
@@ -246,7 +251,9 @@ class TableModel:
                     gen = TextGenerator.fit(values, unique=col.name in unique_single)
                 models[col.name] = ColumnModel(col.name, col.kind, role, gen, null_rate=1.0 - n_valid / n)
             else:
-                models[col.name] = ColumnModel(col.name, col.kind, "copula", offset_ref=offsets.get(col.name))
+                ref, tied = offsets.get(col.name, (None, False))
+                models[col.name] = ColumnModel(col.name, col.kind, "copula", offset_ref=ref if tied else None,
+                                               after=None if tied else ref)
         categorical = [c.name for c in table.columns
                        if models[c.name].role == "copula" and c.kind not in _NUMERIC_KINDS]
         _find_derived(frame, categorical, models, unique_single)
@@ -580,6 +587,8 @@ class TableModel:
                     raw = enc.decode(zc)
                 if cm.offset_ref is not None:
                     raw = raw + _reference_numbers(cm.offset_ref, cm.kind, pd.DataFrame(out), None, parent_frame)
+                elif cm.after is not None:  # fmax: a missing reference (no parent) leaves the value be
+                    raw = np.fmax(raw, _reference_numbers(cm.after, cm.kind, pd.DataFrame(out), None, parent_frame))
                 values = from_number(raw, cm.kind) if cm.kind in _NUMERIC_KINDS else pd.Series(raw, dtype=object)
                 isnull = np.zeros(n, dtype=bool)
                 if cm.null_dim in pos:
@@ -617,8 +626,9 @@ class TableModel:
         needs: dict[str, set[str]] = {}
         for cm in self.columns:
             deps = {cm.given} if cm.given and cm.role in ("copula", "derived") else set()
-            if cm.offset_ref and cm.offset_ref.startswith("self:"):
-                deps.add(cm.offset_ref.split(":", 1)[1])
+            for ref in (cm.offset_ref, cm.after):
+                if ref and ref.startswith("self:"):
+                    deps.add(ref.split(":", 1)[1])
             needs[cm.name] = deps & names
         done: set[str] = set()
         order: list[ColumnModel] = []
@@ -947,12 +957,16 @@ def _reference_numbers(
     return to_number(series, "datetime")
 
 
-def _choose_offsets(table: Table, frame: pd.DataFrame, parent: ParentContext | None) -> dict[str, str]:
-    """For each date/datetime column, the tightest NOT NULL reference it is never earlier than."""
+def _choose_offsets(table: Table, frame: pd.DataFrame, parent: ParentContext | None) -> dict[str, tuple[str, bool]]:
+    """For each date/datetime column, the tightest NOT NULL reference it is never earlier than,
+    and whether it is tied to it: the offsets vary less than the dates themselves (a discharge a
+    few days after its admission). An untied column is encoded as itself: as an offset, an order
+    date after its employee's hire date spread the orders of two years over thirty, and a
+    column that is one date throughout over years."""
     temporal = [c for c in table.columns if c.kind in _TEMPORAL]
     if not temporal or len(frame) == 0:
         return {}
-    chosen: dict[str, str] = {}
+    chosen: dict[str, tuple[str, bool]] = {}
     candidates: list[tuple[str, Column, np.ndarray]] = []
     if parent is not None and (parent.rows >= 0).any():
         for pc in parent.frame.columns:
@@ -968,7 +982,7 @@ def _choose_offsets(table: Table, frame: pd.DataFrame, parent: ParentContext | N
     for col in temporal:
         values = frame[col.name]
         mine = values.to_numpy(dtype="datetime64[us]")
-        best: tuple[float, str] | None = None
+        best: tuple[float, str, bool] | None = None
         for ref, rcol, rvals in candidates:
             if col.kind == "date" and rcol.kind == "datetime":
                 continue  # a date cannot be placed after a time of day without rounding past it
@@ -980,9 +994,9 @@ def _choose_offsets(table: Table, frame: pd.DataFrame, parent: ParentContext | N
                 continue
             med = float(np.median(diff))
             if best is None or med < best[0]:
-                best = (med, ref)
+                best = (med, ref, float(diff.std()) < float(mine[both].astype(np.int64).std()))
         if best is not None:
-            chosen[col.name] = best[1]
+            chosen[col.name] = (best[1], best[2])
         if not values.isna().any():
             candidates.append((f"self:{col.name}", col, mine))
     return chosen
