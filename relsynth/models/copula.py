@@ -579,10 +579,7 @@ class TableModel:
                 if isinstance(enc, ConditionalCategoricalEncoder):
                     raw = enc.decode(zc, _given_numbers(cm.given, enc, numbers, parent_frame, n))
                 elif cm.given:
-                    given = out[cm.given].to_numpy(dtype=object)
-                    if stratified:  # by marginal: rows of categories without their own share the pooled one
-                        zc = stratify_within(zc, level_positions(enc.categories, given))
-                    raw = enc.decode(zc, given)
+                    raw = _decode_per_category(enc, zc, out[cm.given].to_numpy(dtype=object), stratified)
                 else:
                     raw = enc.decode(zc)
                 if cm.offset_ref is not None:
@@ -652,8 +649,7 @@ class TableModel:
         enc = self.encoders[dim]
         zc = z[:, self.dims.index(dim)]
         if dim in self.count_givens:
-            given = frame[self.count_givens[dim]].to_numpy(dtype=object)
-            counts = enc.decode(stratify_within(zc, level_positions(enc.categories, given)), given)
+            counts = _decode_per_category(enc, zc, frame[self.count_givens[dim]].to_numpy(dtype=object), True)
         else:
             counts = enc.decode(zc)
         return np.maximum(np.round(counts), 0).astype(np.int64)
@@ -716,13 +712,21 @@ class ParentContext:
     encoders: dict[str, Any] = field(default_factory=dict)
 
 
+def _decode_per_category(enc: ConditionalNumericEncoder, z: np.ndarray, given: np.ndarray, stratified: bool) -> np.ndarray:
+    """Decode a number with a marginal per category; ``stratified``: within each marginal (rows of
+    categories without their own share the pooled one), as :func:`stratify` does for a column."""
+    if stratified:
+        z = stratify_within(z, level_positions(enc.categories, given))
+    return enc.decode(z, given)
+
+
 def _given_numbers(given: str, enc: ConditionalCategoricalEncoder, numbers: dict[str, np.ndarray],
                    parent_frame: pd.DataFrame | None, n: int) -> np.ndarray:
     """The numbers a decoded category's bins are read from: a numeric of the row decoded before
     it, or (``parent:<column>``) its synthetic parent's column."""
     if given in numbers:
         return numbers[given]
-    name = given.split(":", 1)[1]
+    name = given.partition(":")[2]
     if parent_frame is None or name not in parent_frame:
         return np.full(n, np.nan)
     values = parent_frame[name]
