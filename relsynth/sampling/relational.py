@@ -241,6 +241,7 @@ class _Redraw:
     def __call__(self, frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, idx: np.ndarray) -> None:
         rows = parent_rows[idx]
         linked = rows >= 0
+        drawn_order = np.concatenate([np.flatnonzero(linked), np.flatnonzero(~linked)])  # scores come out linked first
         context, parent_frame, drawn_parents = None, None, None
         if self.driver is not None:
             parent = self.driver.ref_table
@@ -248,11 +249,10 @@ class _Redraw:
             ctx_idx = [ptm.dims.index(d) for d in self.tm.context]
             context = self.scores[parent][rows[linked]][:, ctx_idx]
             parent_frame = _aligned(self.frames[parent], rows)
-            # Scores come out linked rows first: their parents in that order.
-            drawn_parents = _aligned(self.frames[parent], np.concatenate([rows[linked], rows[~linked]]))
+            drawn_parents = parent_frame.iloc[drawn_order].reset_index(drop=True)
         drawn = self.tm.sample_scores(context, int((~linked).sum()), self.rng, drawn_parents)
         new_z = np.empty_like(drawn)
-        new_z[np.concatenate([np.flatnonzero(linked), np.flatnonzero(~linked)])] = drawn
+        new_z[drawn_order] = drawn
         fresh = self.tm.decode(self.table, new_z, self.rng, parent_frame)
         z[idx] = new_z
         keyed = set(self.table.primary_key) | self.table.fk_columns
