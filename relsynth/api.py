@@ -28,6 +28,7 @@ from relsynth.schema.model import Schema
 from relsynth.sinks import IfExists, verify_integrity
 from relsynth.sinks.integrity import dangling_references
 from relsynth.sinks import write as _write
+from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
 
 __all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clone"]
 
@@ -95,7 +96,12 @@ class CloneResult:
 
 
 def _load_source(source: Source, schema: Schema | None, include: list[str] | None,
-                 exclude: list[str] | None) -> tuple[Schema, dict[str, pd.DataFrame]]:
+                 exclude: list[str] | None, fit_rows: int = FIT_ROWS,
+                 ) -> tuple[Schema, dict[str, pd.DataFrame], FitSample | None]:
+    """The schema and the rows to fit on: all of them, or where a table has more than
+    ``fit_rows`` (0: no limit) an FK-consistent sample read in chunks (:mod:`relsynth.subsample`)."""
+    if fit_rows < 0:
+        raise ConfigError(f"fit_rows must be 0 (no limit) or a positive number of rows, got {fit_rows}")
     if isinstance(source, dict):
         if schema is None:
             schema = schema_from_dataframes(source)
@@ -103,12 +109,22 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
         frames = {n: source[n] for n in schema.tables}
         from relsynth.schema import coerce_frame
 
-        return schema, {n: coerce_frame(frames[n], schema.tables[n]) for n in schema.tables}
+        frames = {n: coerce_frame(frames[n], schema.tables[n]) for n in schema.tables}
+        cols = key_columns(schema)
+        sample = plan_sample(schema, {n: frames[n][cols[n]] for n in schema.tables}, fit_rows)
+        return schema, sample.apply(frames) if sample else frames, sample
     if schema is None:
         schema = read_schema(source, include=include, exclude=exclude)
     else:
         schema = schema.select(include, exclude)
-    return schema, read_tables(source, schema)
+    sample = None
+    if fit_rows and max((t.row_count or 0 for t in schema.tables.values()), default=0) > fit_rows:
+        cols = key_columns(schema)
+        keyed = [n for n in schema.tables if cols[n]]
+        keys = read_tables(source, schema, tables=keyed, columns=cols)
+        sample = plan_sample(schema, keys, fit_rows)
+    frames = read_tables(source, schema, filters=sample.filters if sample else None)
+    return schema, frames, sample
 
 
 def inspect(
@@ -138,6 +154,7 @@ def fit(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     seed: int = 0,
+    fit_rows: int = FIT_ROWS,
 ) -> Model:
     """Learn a model of a database.
 
@@ -148,15 +165,18 @@ def fit(
         include: Only these tables (every FK must stay inside the selection).
         exclude: All tables but these.
         seed: Seed of the fit's own randomness.
+        fit_rows: A table with more rows is fitted on an FK-consistent sample of about this
+            many (whole families of parent rows; counts and keys from all rows), read in
+            chunks so memory stays bounded; 0 fits on every row.
 
     Returns:
         A :class:`~relsynth.models.relational.Model`; ``model.sample(scale, seed)`` draws data,
         ``model.save(path)`` stores it.
     """
-    schema, frames = _load_source(source, schema, include, exclude)
+    schema, frames, sample = _load_source(source, schema, include, exclude, fit_rows)
     if not schema.tables:
         raise SourceError("the source has no tables to learn from; check the URL or the include/exclude lists")
-    return fit_model(schema, frames, seed=seed)
+    return fit_model(schema, frames, seed=seed, sample=sample)
 
 
 def load(path: str | Path) -> Model:
@@ -200,6 +220,7 @@ def clone(
     if_exists: IfExists = "fail",
     include: list[str] | None = None,
     exclude: list[str] | None = None,
+    fit_rows: int = FIT_ROWS,
 ) -> CloneResult:
     """Read ``source``, learn it, sample a synthetic copy and write it to ``target``.
 
@@ -212,6 +233,8 @@ def clone(
             ``truncate``, ``append`` or ``replace``.
         include: Only these tables.
         exclude: All tables but these.
+        fit_rows: Tables with more rows are learned from an FK-consistent sample of about this
+            many (see :func:`fit`); 0 learns from every row.
 
     Returns:
         A :class:`CloneResult` with rows per table, timings, target integrity and fidelity scores.
@@ -222,12 +245,12 @@ def clone(
         raise ConfigError(f"if_exists must be fail, truncate, append or replace, got {if_exists!r}")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    schema, frames = _load_source(source, None, include, exclude)
+    schema, frames, sample = _load_source(source, None, include, exclude, fit_rows)
     if not schema.tables:
         raise SourceError("the source has no tables to clone; check the URL or the include/exclude lists")
     seconds["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    model = fit_model(schema, frames, seed=0)
+    model = fit_model(schema, frames, seed=0, sample=sample)
     seconds["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     synthetic = model.sample(scale=scale, seed=seed)
@@ -238,9 +261,9 @@ def clone(
     t0 = time.perf_counter()
     integrity = verify_integrity(target, schema)
     seconds["verify"] = time.perf_counter() - t0
-    fidelity = fidelity_summary(schema, frames, synthetic)
+    fidelity = fidelity_summary(schema, frames, synthetic, real_keys=sample.keys if sample else None)
     return CloneResult(
-        rows_source={n: len(f) for n, f in frames.items()},
+        rows_source=sample.rows if sample else {n: len(f) for n, f in frames.items()},
         rows_written=written,
         seconds=seconds,
         integrity=integrity,

@@ -17,6 +17,7 @@ from rich.table import Table as RichTable
 
 import relsynth
 from relsynth.errors import ConfigError, RelsynthError
+from relsynth.subsample import FIT_ROWS
 
 __all__ = ["app", "main"]
 
@@ -37,6 +38,9 @@ IfExistsOpt = Annotated[
 ]
 ScaleOpt = Annotated[float, typer.Option("--scale", help="Multiply the number of rows (children follow parents).")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Same seed, same synthetic data.")]
+FitRowsOpt = Annotated[int, typer.Option(
+    "--fit-rows", help="Learn a table with more rows from an FK-consistent sample of about this many "
+                       "(counts and keys still from all rows); 0 learns from every row.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
 
 
@@ -77,12 +81,13 @@ def clone(
     if_exists: IfExistsOpt = "fail",
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to clone (default: all).")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
+    fit_rows: FitRowsOpt = FIT_ROWS,
     fmt: FormatOpt = "text",
 ) -> None:
     """Learn SOURCE and write a synthetic copy into TARGET with every key and constraint enforced."""
     fmt = _check_format(fmt)
     result = relsynth.clone(source, target, scale=scale, seed=seed, if_exists=if_exists,  # type: ignore[arg-type]
-                            include=_list(include), exclude=_list(exclude))
+                            include=_list(include), exclude=_list(exclude), fit_rows=fit_rows)
     if fmt == "json":
         out.print_json(json.dumps(_clone_json(result)))
         return
@@ -273,11 +278,14 @@ def fit(
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")] = Path("model.rsm"),
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to include.")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
+    fit_rows: FitRowsOpt = FIT_ROWS,
 ) -> None:
     """Learn SOURCE and save the model (JSON + numpy arrays; no pickle)."""
-    model = relsynth.fit(source, include=_list(include), exclude=_list(exclude))
+    model = relsynth.fit(source, include=_list(include), exclude=_list(exclude), fit_rows=fit_rows)
     model.save(output)
     out.print(f"model of {len(model.tables)} tables saved to {output}")
+    for note in model.notes:
+        err.print(f"note: {note}")
 
 
 @app.command()

@@ -434,15 +434,33 @@ class TableScores:
         return _mean(list(self.column_shapes.values()))
 
 
-def fidelity_summary(schema: Schema, real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame]) -> dict[str, TableScores]:
+#: Rows of each side the compact summary scores shapes and pairs on (a random sample beyond it).
+SUMMARY_ROWS = 100_000
+
+
+def _at_most(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    if len(frame) <= n:
+        return frame
+    pick = np.sort(np.random.default_rng(len(frame)).choice(len(frame), n, replace=False))
+    return frame.iloc[pick].reset_index(drop=True)
+
+
+def fidelity_summary(schema: Schema, real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame],
+                     real_keys: dict[str, pd.DataFrame] | None = None) -> dict[str, TableScores]:
     """Compact scores for every table of ``schema`` present in both ``real`` and ``synth`` (what
-    ``clone`` prints; :func:`relsynth.evaluate` gives the full report)."""
+    ``clone`` prints; :func:`relsynth.evaluate` gives the full report).
+
+    Shapes and pairs are scored on at most :data:`SUMMARY_ROWS` rows of each side. With
+    ``real_keys`` (the key columns of every real row, when ``real`` is a fitting sample),
+    children-per-parent counts of the real side come from them.
+    """
     out: dict[str, TableScores] = {}
     for name, table in schema.tables.items():
         if name not in real or name not in synth:
             continue
-        r, s = real[name], synth[name]
-        scores = TableScores(len(r), len(s))
+        r, s = _at_most(real[name], SUMMARY_ROWS), _at_most(synth[name], SUMMARY_ROWS)
+        scores = TableScores(len(real_keys[name]) if real_keys and name in real_keys else len(real[name]),
+                             len(synth[name]))
         if len(r) and len(s):
             for col in comparable_columns(table, r):
                 value = column_shape(r[col], s[col], table.column(col).kind)
@@ -453,8 +471,9 @@ def fidelity_summary(schema: Schema, real: dict[str, pd.DataFrame], synth: dict[
             cards = []
             for fk in table.foreign_keys:
                 if fk.ref_table in real and fk.ref_table in synth:
-                    card = cardinality(children_per_parent(r, fk, real[fk.ref_table]),
-                                       children_per_parent(s, fk, synth[fk.ref_table]))
+                    known = real_keys if real_keys and name in real_keys and fk.ref_table in real_keys else real
+                    card = cardinality(children_per_parent(known[name], fk, known[fk.ref_table]),
+                                       children_per_parent(synth[name], fk, synth[fk.ref_table]))
                     if card is not None:
                         cards.append(card["score"])
             scores.cardinality = _mean(cards)

@@ -805,16 +805,17 @@ def is_free_text(n_distinct: int, n_valid: int) -> bool:
 
 def _all_uuids(values: pd.Series) -> bool:
     """Every non-NULL value is a UUID string (a quick look at a few first: most columns are not)."""
-    distinct = pd.unique(values.dropna().astype(str))
-    if not len(distinct) or not all(UUID_RE.match(v) for v in distinct[:16]):
+    present = values.dropna()
+    if not len(present) or not all(UUID_RE.match(str(v)) for v in present.iloc[:16]):
         return False
-    return all(UUID_RE.match(v) for v in distinct[16:])
+    return all(UUID_RE.match(v) for v in pd.unique(present.astype(str)))
 
 
 def _find_derived(frame: pd.DataFrame, categorical: list[str], models: dict[str, ColumnModel],
                   unique: set[str]) -> None:
     """Mark categorical columns that are a function of another one (unit of a test) as derived."""
     n = len(frame)
+    distinct = {c: frame[c].nunique(dropna=False) for c in categorical}
     for target in categorical:
         # A column others are derived from stays learned: derivations never chain.
         if target in unique or any(m.role == "derived" and m.given == target for m in models.values()):
@@ -822,9 +823,10 @@ def _find_derived(frame: pd.DataFrame, categorical: list[str], models: dict[str,
         for source in categorical:
             if source == target or models[source].role != "copula":
                 continue
-            n_source = frame[source].nunique(dropna=False)
-            # A source with about one row per category makes anything look like a function of it.
-            if n_source > MAX_GIVEN_CATEGORIES or n_source * 5 > n:
+            n_source = distinct[source]
+            # A source with about one row per category makes anything look like a function of it;
+            # a function of a column never has more values than it.
+            if n_source > MAX_GIVEN_CATEGORIES or n_source * 5 > n or distinct[target] > n_source:
                 continue
             pairs = frame[[source, target]].astype(object).drop_duplicates()
             if pairs[source].duplicated().any():

@@ -14,7 +14,7 @@ import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from relsynth.schema.model import ForeignKey, Schema
 from relsynth.transform.encoders import NumericEncoder
 from relsynth.transform.keys import match_rows, null_any
 from relsynth.transform.trees import TreeStats, fit_tree
+
+if TYPE_CHECKING:
+    from relsynth.subsample import FitSample
 
 __all__ = ["Model", "FKStats", "fit_model", "load_model", "FORMAT", "FORMAT_VERSION"]
 
@@ -205,11 +208,16 @@ def fk_key(table: str, schema: Schema, fk: ForeignKey) -> str:
     return f"{table}#{schema.tables[table].fk_index(fk)}"
 
 
-def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) -> Model:
+def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
+              sample: FitSample | None = None) -> Model:
     """Learn a :class:`Model` from ``frames`` (one per table of ``schema``, frame convention).
 
     Tables are fitted parent-first. A child's copula includes its driver parent's dimensions;
     each parent's copula includes the children-per-row count of every relationship it drives.
+
+    With ``sample`` (:func:`relsynth.subsample.plan_sample`), ``frames`` hold the sampled rows
+    and the driver choice, children-per-row counts, secondary-FK degrees and NULL shares,
+    dangling references and root row counts come from the key columns of all rows.
     """
     missing = [t for t in schema.tables if t not in frames]
     if missing:
@@ -220,7 +228,23 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
         for name, table in schema.tables.items()
         for i, fk in enumerate(table.foreign_keys)
     }
-    drivers = choose_drivers(schema, frames, matches)
+    # What all rows say: each FK matched within the key columns of the whole source, and each
+    # child's key columns (all rows) matched against the sampled parent rows.
+    keys, full_matches, to_sample = frames, matches, matches
+    if sample is not None:
+        keys = {n: sample.keys[n] if n in sample.keys and len(sample.keys[n].columns) else frames[n]
+                for n in schema.tables}
+        full_matches = {
+            (name, i): match_rows(keys[name], fk.columns, keys[fk.ref_table], fk.ref_columns)
+            for name, table in schema.tables.items()
+            for i, fk in enumerate(table.foreign_keys)
+        }
+        to_sample = {
+            (name, i): match_rows(keys[name], fk.columns, frames[fk.ref_table], fk.ref_columns)
+            for name, table in schema.tables.items()
+            for i, fk in enumerate(table.foreign_keys)
+        }
+    drivers = sample.drivers if sample is not None else choose_drivers(schema, frames, matches)
     plan = make_plan(schema, drivers)
     rng = np.random.default_rng(seed)
     notes: list[str] = [
@@ -229,6 +253,8 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
         for rule in compile_checks(table, schema.dialect)
         if not rule.enforceable
     ]
+    if sample is not None:
+        notes += sample.notes
 
     # Pass 1: every child's parent row under its driver FK, and children-per-row counts.
     parent_rows: dict[str, np.ndarray] = {}
@@ -240,12 +266,15 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
         parent = driver.ref_table
         fk_index = schema.tables[name].fk_index(driver)
         rows = matches[(name, fk_index)]
-        dangling = int(((rows < 0) & ~null_any(frames[name], driver.columns)).sum())
+        full = full_matches[(name, fk_index)]
+        dangling = int(((full < 0) & ~null_any(keys[name], driver.columns)).sum())
         if dangling:
             notes.append(f"{name}.{driver.label}: {dangling} row(s) point at no {parent} row; "
                          "they were learned as rows without a parent")
         parent_rows[name] = rows
-        counts[parent][TableModel.count_dim(name, fk_index)] = np.bincount(rows[rows >= 0], minlength=len(frames[parent]))
+        linked = to_sample[(name, fk_index)]
+        counts[parent][TableModel.count_dim(name, fk_index)] = np.bincount(linked[linked >= 0],
+                                                                           minlength=len(frames[parent]))
 
     # Pass 2: fit each table, children seeing their parent's dims.
     models: dict[str, TableModel] = {}
@@ -262,6 +291,11 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
             table, frames[name], rng, fk_columns=table.filled_fk_columns, counts=counts.get(name), parent=ctx,
             driver_columns=driver.columns if driver is not None else [],
         )
+        if sample is not None and name in sample.filters:
+            if driver is None:
+                models[name].n_rows = sample.rows[name]  # roots are generated at their real size
+            else:
+                models[name].n_parent_rows = sample.covered[name]
 
     # Non-driver FKs: NULL share and the degree distribution of their parents.
     fk_stats: dict[str, FKStats] = {}
@@ -270,21 +304,23 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
         child = frames[name]
         for fk in tp.secondary + tp.deferred + tp.self_refs:
             parent = frames[fk.ref_table]
-            rows = matches[(name, schema.tables[name].fk_index(fk))]
-            is_null = null_any(child, fk.columns)
-            dangling = int(((rows < 0) & ~is_null).sum())
+            fk_index = schema.tables[name].fk_index(fk)
+            rows = matches[(name, fk_index)]
+            linked = to_sample[(name, fk_index)]  # every child row's parent row in the sample
+            is_null = null_any(keys[name], fk.columns)
+            dangling = int(((full_matches[(name, fk_index)] < 0) & ~is_null).sum())
             is_self = fk in tp.self_refs
             if dangling:
                 notes.append(f"{name}.{fk.label}: {dangling} row(s) point at no {fk.ref_table} row; "
                              + ("they were learned as roots of the tree" if is_self
                                 else "the output gives them existing parents"))
             degree, _ = NumericEncoder.fit_transform(
-                np.bincount(rows[rows >= 0], minlength=len(parent)).astype(np.float64), rng, integer=True
+                np.bincount(linked[linked >= 0], minlength=len(parent)).astype(np.float64), rng, integer=True
             )
             unique = any(set(u) <= set(fk.columns) for u in schema.tables[name].unique_sets)
             tree = None
             if is_self:
-                tree, on_cycle = fit_tree(rows, rng)
+                tree, on_cycle = fit_tree(full_matches[(name, fk_index)], rng)
                 if on_cycle:
                     notes.append(f"{name}.{fk.label}: {on_cycle} row(s) form cycles through the self-reference "
                                  "(no root above them); they were learned as roots")
@@ -292,7 +328,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0) ->
             if not is_self and not unique:
                 match = _attribute_match(schema, models, name, fk, child, parent, rows)
             fk_stats[fk_key(name, schema, fk)] = FKStats(
-                null_rate=float(is_null.mean()) if len(child) else 0.0,
+                null_rate=float(is_null.mean()) if len(is_null) else 0.0,
                 degree=degree, unique=unique, dangling=dangling, tree=tree, match=match,
             )
     for note in notes:

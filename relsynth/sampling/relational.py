@@ -375,6 +375,8 @@ def _finalize(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
         else:
             s = s.astype(object).where(s.notna(), None)
             if col.kind == "string" and col.length and len(s):
-                s = s.where(s.isna(), s.astype(str).str.slice(0, col.length))
+                lengths = s.str.len().to_numpy(dtype=np.float64, na_value=0.0)
+                if (lengths > col.length).any():
+                    s = s.where(s.isna(), s.astype(str).str.slice(0, col.length))
         out[col.name] = s.reset_index(drop=True)
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))

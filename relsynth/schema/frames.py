@@ -212,10 +212,18 @@ def _is_textual(s: pd.Series) -> bool:
     return s.dtype == object or isinstance(s.dtype, (pd.StringDtype, pd.CategoricalDtype))
 
 
+#: ``infer_dtype`` results of object series that hold no string at all.
+_NEVER_TEXT = frozenset({"integer", "floating", "mixed-integer-float", "decimal", "boolean", "datetime",
+                         "datetime64", "date", "time", "timedelta", "timedelta64", "bytes"})
+
+
 def _blank_to_na(s: pd.Series) -> pd.Series:
     """Object series with empty/blank strings replaced by None (they mean "missing" for parsed kinds)."""
     s = _as_object(s)
-    if infer_dtype(s, skipna=True) in ("string", "empty"):
+    inferred = infer_dtype(s, skipna=True)
+    if inferred in _NEVER_TEXT:
+        return s
+    if inferred in ("string", "empty"):
         blank = s.notna() & (s.str.strip() == "")
     else:
         blank = pd.Series([isinstance(v, str) and not v.strip() for v in s], index=s.index)

@@ -40,11 +40,13 @@ import logging
 import re
 import sqlite3
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -814,11 +816,31 @@ def _count(conn: sa.Connection, name: str, schema_name: str | None, relkind: str
 # read_tables
 
 
+#: Rows per chunk when a table is read through a row filter.
+READ_CHUNK_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Which rows of a table to keep while reading it: ``keep(frame of columns) -> bool mask``.
+
+    The table is then read in chunks of :data:`READ_CHUNK_ROWS`; ``columns`` of each chunk are
+    coerced to the frame convention and handed to ``keep``, and only the kept rows are
+    converted and held, so memory follows the rows kept, not the table's size.
+    """
+
+    columns: list[str]
+    keep: Callable[[pd.DataFrame], np.ndarray]
+
+
 def read_tables(
     source: str | sa.Engine,
     schema: Schema,
     tables: list[str] | None = None,
     schema_name: str | None = None,
+    *,
+    columns: dict[str, list[str]] | None = None,
+    filters: dict[str, RowFilter] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Read the rows of ``schema``'s tables into frames in the frame convention.
 
@@ -831,6 +853,8 @@ def read_tables(
         schema: The schema to read (usually from :func:`read_schema`).
         tables: Only these tables (default: every table of ``schema``), returned in schema order.
         schema_name: Database schema the tables live in (default: the connection's default).
+        columns: Per table, only these columns (in schema order); other tables are read whole.
+        filters: Per table, the rows to keep (:class:`RowFilter`); other tables are read whole.
 
     Returns:
         ``{table name: DataFrame}`` with each table's columns in schema order.
@@ -851,11 +875,20 @@ def read_tables(
                         _pg_catalog(conn, schema_name or sa.inspect(conn).default_schema_name).items()}
         for name in names:
             table = schema.tables[name]
+            if columns and name in columns:
+                wanted = set(columns[name])
+                table = replace(table, columns=[c for c in table.columns if c.name in wanted])
+            row_filter = (filters or {}).get(name)
+            chunk_rows = READ_CHUNK_ROWS if row_filter else None
             try:
                 if use_copy:
-                    raw = _read_pg_copy(conn, table, schema_name, relkinds.get(name, "r"))
+                    chunks = _read_pg_copy(conn, table, schema_name, relkinds.get(name, "r"), chunk_rows)
                 else:
-                    raw = _read_select(conn, table, schema_name, relkinds.get(name))
+                    chunks = _read_select(conn, table, schema_name, relkinds.get(name), chunk_rows)
+                if row_filter:
+                    raw = _filtered(chunks, table, row_filter)
+                else:
+                    [raw] = list(chunks)  # one frame; list() runs the reader to its end
             except sa_exc.DBAPIError as exc:
                 raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {db_error_line(exc, engine.url.password)}; "
                                   "check that the schema matches the source") from None
@@ -902,20 +935,66 @@ def _coerce_loose(raw: pd.DataFrame, table: Table) -> pd.DataFrame:
     return frame
 
 
-def _read_select(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str | None) -> pd.DataFrame:
-    """Rows through SELECT with untyped columns, so SQLAlchemy hands over the driver's raw values."""
+def _filtered(chunks: Iterator[pd.DataFrame], table: Table, row_filter: RowFilter) -> pd.DataFrame:
+    """The raw rows of ``chunks`` that ``row_filter`` keeps (its columns judged coerced)."""
+    keyed = replace(table, columns=[c for c in table.columns if c.name in set(row_filter.columns)])
+    kept = []
+    for raw in chunks:
+        keys = coerce_frame(raw[keyed.column_names], keyed)
+        kept.append(raw[np.asarray(row_filter.keep(keys), dtype=bool)])
+    return pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0].reset_index(drop=True)
+
+
+def _read_select(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str | None,
+                 chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """Rows through SELECT with untyped columns, so SQLAlchemy hands over the driver's raw values;
+    one frame, or frames of ``chunk_rows`` rows read as the cursor streams them."""
     names = table.column_names
     if not names:
-        return empty_frame(table)
+        yield empty_frame(table)
+        return
     source = sa.table(table.name, schema=schema_name)
     stmt = sa.select(*[sa.column(n) for n in names]).select_from(source)
     if relkind == "r":  # PostgreSQL through another driver: inheritance children are separate tables
         stmt = stmt.with_hint(source, "ONLY", "postgresql")
-    rows = conn.execute(stmt).fetchall()
-    # Object columns, built per column: DataFrame(rows) would turn integers with NULLs into
-    # floats and lose precision above 2**53 before coerce_frame sees them.
-    columns = list(zip(*rows)) if rows else [()] * len(names)
-    df = pd.DataFrame({n: pd.Series(list(v), dtype=object) for n, v in zip(names, columns)}, columns=names)
+    if conn.dialect.name == "sqlite":
+        # The sqlite3 cursor itself: SQLAlchemy's row objects cost more than SQLite's own reading.
+        cur = conn.connection.driver_connection.cursor()
+        try:
+            cur.execute(str(stmt.compile(dialect=conn.dialect)))
+            batches = iter(cur.fetchall, None) if chunk_rows is None else iter(lambda: cur.fetchmany(chunk_rows), [])
+            yield from _frames(conn, table, batches, chunk_rows)
+        finally:
+            cur.close()
+        return
+    if chunk_rows is None:
+        yield _raw_frame(conn, table, conn.execute(stmt).fetchall())
+        return
+    result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(stmt)
+    yield from _frames(conn, table, result.partitions(chunk_rows), chunk_rows)
+
+
+def _frames(conn: sa.Connection, table: Table, batches: Iterator[Any], chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+    """Raw frames of row batches: all rows at once, or each batch (at least one frame)."""
+    if chunk_rows is None:
+        yield _raw_frame(conn, table, next(batches))
+        return
+    empty = True
+    for rows in batches:
+        empty = False
+        yield _raw_frame(conn, table, rows)
+    if empty:
+        yield _raw_frame(conn, table, [])
+
+
+def _raw_frame(conn: sa.Connection, table: Table, rows: Any) -> pd.DataFrame:
+    names = table.column_names
+    # Object columns: DataFrame(rows) would turn integers with NULLs into floats and lose
+    # precision above 2**53 before coerce_frame sees them.
+    grid = np.empty((len(rows), len(names)), dtype=object)
+    if len(rows):
+        grid[:] = rows
+    df = pd.DataFrame({n: pd.Series(grid[:, j], dtype=object) for j, n in enumerate(names)}, columns=names)
     if conn.dialect.name in ("mysql", "mariadb"):
         for col in table.columns:
             if (col.sql_type or "").upper().startswith("BIT"):
@@ -940,8 +1019,10 @@ def _pg_unescape(s: pd.Series) -> pd.Series:
     return s
 
 
-def _read_pg_copy(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str) -> pd.DataFrame:
-    """Rows through ``COPY (SELECT ...) TO STDOUT`` (text format) parsed by ``pd.read_csv``.
+def _read_pg_copy(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str,
+                  chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """Rows through ``COPY (SELECT ...) TO STDOUT`` (text format) parsed by ``pd.read_csv``: one
+    frame, or frames of about ``chunk_rows`` rows parsed as the text streams in.
 
     Text format is used instead of CSV because it tells NULL (``\\N``) from an empty string:
     a literal backslash in the data is always doubled, so ``\\N`` can only mean NULL.
@@ -950,7 +1031,8 @@ def _read_pg_copy(conn: sa.Connection, table: Table, schema_name: str | None, re
 
     names = table.column_names
     if not names:
-        return empty_frame(table)
+        yield empty_frame(table)
+        return
     # Session output settings that make the text unambiguous: ISO dates, UTC for timestamptz,
     # hex bytea. SET LOCAL ends with the (read-only) transaction.
     for setting in ("DateStyle = 'ISO, YMD'", "TimeZone = 'UTC'", "bytea_output = 'hex'",
@@ -968,13 +1050,37 @@ def _read_pg_copy(conn: sa.Connection, table: Table, schema_name: str | None, re
     only = psql.SQL("ONLY ") if relkind == "r" else psql.SQL("")
     query = psql.SQL("COPY (SELECT {} FROM {}{}) TO STDOUT").format(psql.SQL(", ").join(exprs), only, target)
     raw = conn.connection.driver_connection
+    # A chunk is cut at the last row end once it holds about chunk_rows rows (COPY text has one
+    # line per row: newlines inside values are escaped).
+    lines_per_chunk = chunk_rows or 0
     buf = io.BytesIO()
+    lines = 0
+    emitted = False
     with raw.cursor() as cur, cur.copy(query) as copy:
-        for chunk in copy:
-            buf.write(chunk)
-    if buf.tell() == 0:
+        for block in copy:
+            block = bytes(block)
+            buf.write(block)
+            if not lines_per_chunk:
+                continue
+            lines += block.count(b"\n")
+            if lines >= lines_per_chunk:
+                data = buf.getvalue()
+                cut = data.rfind(b"\n") + 1
+                yield _parse_pg_text(data[:cut], table)
+                emitted = True
+                buf = io.BytesIO()
+                buf.write(data[cut:])
+                lines = 0
+    if buf.tell() or not emitted:
+        yield _parse_pg_text(buf.getvalue(), table)
+
+
+def _parse_pg_text(data: bytes, table: Table) -> pd.DataFrame:
+    """COPY text-format rows into an object frame (NULL as NaN, escapes undone, bytea decoded)."""
+    names = table.column_names
+    if not data:
         return pd.DataFrame({n: pd.Series([], dtype=object) for n in names}, columns=names)
-    buf.seek(0)
+    buf = io.BytesIO(data)
     df = pd.read_csv(
         buf, sep="\t", header=None, names=names, dtype=object, quoting=csv.QUOTE_NONE,
         na_values=["\\N"], keep_default_na=False, skip_blank_lines=False, encoding="utf-8",

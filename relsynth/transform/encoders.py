@@ -261,6 +261,8 @@ class TextGenerator:
     exclude_bits: int = 0
     exclude: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     max_patterns: ClassVar[int] = 300
+    #: Values the patterns and letter frequencies are learned from (a random sample beyond it).
+    fit_values: ClassVar[int] = 50_000
     #: Source values whose chance of being drawn again, all together, is below this are not fingerprinted.
     negligible: ClassVar[float] = 1e-15
 
@@ -268,15 +270,21 @@ class TextGenerator:
     def fit(cls, values: list[str] | np.ndarray, unique: bool = False) -> TextGenerator:
         """Learn patterns and letter frequencies from non-null string ``values``."""
         vals = [str(v) for v in values]
-        shapes = pd.Series([v.translate(_CLASS_TABLE) for v in vals], dtype=object)
+        # Shapes and letter frequencies settle long before a million values: learn them from a
+        # fixed-size sample (the fingerprints below still see every value).
+        learn = vals
+        if len(vals) > cls.fit_values:
+            pick = np.random.default_rng(len(vals)).choice(len(vals), cls.fit_values, replace=False)
+            learn = [vals[i] for i in np.sort(pick)]
+        shapes = pd.Series([v.translate(_CLASS_TABLE) for v in learn], dtype=object)
         counts = shapes.value_counts()
         # Non-ASCII letters would survive the class table verbatim: keep only patterns made of
         # classes and ASCII punctuation, so no real character sequence can be stored.
-        counts = counts[[all(ord(ch) < 128 for ch in p) for p in counts.index]]
+        counts = counts[[p.isascii() for p in counts.index]]
         if counts.empty:
             counts = pd.Series({"Aaaaa": 1})
         counts = counts.iloc[: cls.max_patterns]
-        joined = "".join(vals)
+        joined = "".join(learn)
         upper, upper_p = _letter_freq(joined, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
         lower, lower_p = _letter_freq(joined, "abcdefghijklmnopqrstuvwxyz")
         gen = cls(
@@ -350,11 +358,13 @@ class TextGenerator:
         which = rng.choice(len(self.patterns), size=n, p=self.weights)
         pats = np.asarray(self.patterns, dtype=object)[which]
         lengths = np.fromiter(map(len, pats), dtype=np.int64, count=n)
-        chars = np.array(list("".join(pats)), dtype="<U1")
+        # Characters as UTF-32 code points: one array for all rows, filled class by class.
+        chars = np.frombuffer("".join(pats).encode("utf-32-le"), dtype=np.uint32).copy()
         for cls_char, alphabet, p in (("A", self.upper, upper_p), ("a", self.lower, lower_p), ("9", "0123456789", None)):
-            mask = chars == cls_char
+            mask = chars == ord(cls_char)
             if mask.any():
-                chars[mask] = rng.choice(np.array(list(alphabet), dtype="<U1"), size=int(mask.sum()), p=p)
+                points = np.frombuffer(alphabet.encode("utf-32-le"), dtype=np.uint32)
+                chars[mask] = rng.choice(points, size=int(mask.sum()), p=p)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         for length in np.unique(lengths):
             rows = np.flatnonzero(lengths == length)
@@ -532,10 +542,24 @@ class ConditionalNumericEncoder:
         )
 
 
+#: Rows an association statistic (η², Cramér's V) is estimated from; a fixed random subset beyond.
+ASSOCIATION_ROWS = 50_000
+
+
+def _subset(n: int, max_rows: int = ASSOCIATION_ROWS) -> np.ndarray | slice:
+    """The same random rows for every statistic over ``n`` rows (all of them when few)."""
+    if n <= max_rows:
+        return slice(None)
+    return np.sort(np.random.default_rng(n).choice(n, max_rows, replace=False))
+
+
 def correlation_ratio(x: np.ndarray, given: np.ndarray) -> float:
-    """η²: the share of the variance of rank(x) explained by the category ``given`` (0..1)."""
+    """η²: the share of the variance of rank(x) explained by the category ``given`` (0..1),
+    estimated from at most :data:`ASSOCIATION_ROWS` rows."""
     if x.size < 2:
         return 0.0
+    at = _subset(x.size)
+    x, given = np.asarray(x)[at], np.asarray(given, dtype=object)[at]
     r = pd.Series(x).rank().to_numpy()
     codes, uniques = _factorize(given)
     counts = np.bincount(codes, minlength=len(uniques))
@@ -711,9 +735,10 @@ def cramers_v(values: np.ndarray, x: np.ndarray, n_bins: int = 10) -> float:
     """Bias-corrected Cramér's V (Bergsma) of categories ``values`` against ``x`` cut into quantile bins.
 
     0: the categories' frequencies are the same at every level of ``x``; 1: ``x`` determines them.
-    Rows where either side is missing are left out.
+    Rows where either side is missing are left out; at most :data:`ASSOCIATION_ROWS` rows are used.
     """
-    x = np.asarray(x, dtype=np.float64)
+    at = _subset(len(x))
+    x, values = np.asarray(x, dtype=np.float64)[at], np.asarray(values, dtype=object)[at]
     ok = ~np.isnan(x) & pd.notna(pd.Series(values, dtype=object)).to_numpy()
     if ok.sum() < 2:
         return 0.0
