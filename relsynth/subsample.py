@@ -127,7 +127,7 @@ class FitSample:
     @property
     def notes(self) -> list[str]:
         return [f"{name}: fitted on a sample of {self.kept[name]:,} of its {self.rows[name]:,} rows "
-                "(whole families of parent rows; counts and keys from all rows)"
+                "(children kept with their parent rows; counts and keys from all rows)"
                 for name in self.filters]
 
 

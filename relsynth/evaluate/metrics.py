@@ -435,7 +435,7 @@ class TableScores:
 
 
 #: Rows of each side the compact summary scores shapes and pairs on (a random sample beyond it).
-SUMMARY_ROWS = 100_000
+SUMMARY_ROWS = 20_000
 
 
 def _at_most(frame: pd.DataFrame, n: int) -> pd.DataFrame:
