@@ -103,6 +103,7 @@ class FitSample:
         keys: Key columns (:func:`key_columns`) of every row of every table.
         rows: Rows of each table in the source.
         drivers: The driver FK index of tables with several parents (chosen on all rows).
+        matches: Each FK's parent row per child row within ``keys``, keyed ``(table, fk index)``.
         filters: The rows to keep of each sampled table, for :func:`read_tables`.
         kept: Rows kept per table (all rows for a table that is not sampled).
         covered: Per sampled child table, how many driver parent rows its kept rows stand for:
@@ -112,6 +113,7 @@ class FitSample:
     keys: dict[str, pd.DataFrame]
     rows: dict[str, int]
     drivers: dict[str, int]
+    matches: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     filters: dict[str, RowFilter] = field(default_factory=dict)
     kept: dict[str, int] = field(default_factory=dict)
     covered: dict[str, int] = field(default_factory=dict)
@@ -151,7 +153,7 @@ def plan_sample(schema: Schema, keys: dict[str, pd.DataFrame], fit_rows: int = F
     }
     drivers = choose_drivers(schema, {n: keys.get(n, pd.DataFrame(index=range(r))) for n, r in rows.items()}, matches)
     plan = make_plan(schema, drivers)
-    sample = FitSample(keys=keys, rows=rows, drivers=drivers)
+    sample = FitSample(keys=keys, rows=rows, drivers=drivers, matches=matches)
     kept_mask: dict[str, np.ndarray] = {}
     for name in plan.order:
         table = schema.tables[name]
@@ -164,12 +166,12 @@ def plan_sample(schema: Schema, keys: dict[str, pd.DataFrame], fit_rows: int = F
             # Children follow their sampled parent rows (whole families, thinned by the parent
             # key's hash where still over the budget), so every kept row has its parent's context.
             columns = list(driver.columns)
-            parent_hashes = np.unique(key_hash(keys[parent].loc[kept_mask[parent]], list(driver.ref_columns)))
+            kept_parents = key_hash(keys[parent].loc[kept_mask[parent]], list(driver.ref_columns))
+            parent_hashes = np.unique(kept_parents)
             base = int(np.isin(key_hash(frame, columns), parent_hashes).sum())
             share = min(1.0, fit_rows / max(base, 1))
             threshold = np.uint64(min(share * _SPAN, _SPAN - 1))
-            parent_keys = keys[parent].loc[kept_mask[parent], list(driver.ref_columns)]
-            covered = int((key_hash(parent_keys, list(driver.ref_columns)) < threshold).sum())
+            covered = int((kept_parents < threshold).sum())
             rule = _Rule(columns, threshold, parent_hashes, rate=covered / max(rows[parent], 1),
                          seed=seed + len(sample.filters))
         elif rows[name] > fit_rows:

@@ -234,11 +234,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
     if sample is not None:
         keys = {n: sample.keys[n] if n in sample.keys and len(sample.keys[n].columns) else frames[n]
                 for n in schema.tables}
-        full_matches = {
-            (name, i): match_rows(keys[name], fk.columns, keys[fk.ref_table], fk.ref_columns)
-            for name, table in schema.tables.items()
-            for i, fk in enumerate(table.foreign_keys)
-        }
+        full_matches = sample.matches
         to_sample = {
             (name, i): match_rows(keys[name], fk.columns, frames[fk.ref_table], fk.ref_columns)
             for name, table in schema.tables.items()
