@@ -166,8 +166,8 @@ def fit(
         exclude: All tables but these.
         seed: Seed of the fit's own randomness.
         fit_rows: A table with more rows is fitted on an FK-consistent sample of about this
-            many (whole families of parent rows; counts and keys from all rows), read in
-            chunks so memory stays bounded; 0 fits on every row.
+            many (children kept with their parent rows; counts and keys from all rows), read
+            in chunks so memory stays bounded; 0 fits on every row.
 
     Returns:
         A :class:`~relsynth.models.relational.Model`; ``model.sample(scale, seed)`` draws data,

@@ -187,7 +187,9 @@ def plan_sample(schema: Schema, keys: dict[str, pd.DataFrame], fit_rows: int = F
             kept_mask[name] = np.ones(len(frame), dtype=bool)
             continue
         mask = rule(frame)
-        rule.calls = 0  # the data pass draws the same numbers for rows without a key
+        # The data pass restarts the draws for rows without a key; it reads in chunks, so for
+        # those rows (NULL FK, no key at all) the kept count is the planned one only on average.
+        rule.calls = 0
         if parent is not None:
             sample.covered[name] = covered
         sample.filters[name] = RowFilter(columns, rule)

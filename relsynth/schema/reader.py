@@ -962,8 +962,8 @@ def _read_select(conn: sa.Connection, table: Table, schema_name: str | None, rel
         cur = conn.connection.driver_connection.cursor()
         try:
             cur.execute(str(stmt.compile(dialect=conn.dialect)))
-            batches = iter(cur.fetchall, None) if chunk_rows is None else iter(lambda: cur.fetchmany(chunk_rows), [])
-            yield from _frames(conn, table, batches, chunk_rows)
+            batches = iter([cur.fetchall()]) if chunk_rows is None else iter(lambda: cur.fetchmany(chunk_rows), [])
+            yield from _frames(conn, table, batches)
         finally:
             cur.close()
         return
@@ -971,14 +971,11 @@ def _read_select(conn: sa.Connection, table: Table, schema_name: str | None, rel
         yield _raw_frame(conn, table, conn.execute(stmt).fetchall())
         return
     result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(stmt)
-    yield from _frames(conn, table, result.partitions(chunk_rows), chunk_rows)
+    yield from _frames(conn, table, result.partitions(chunk_rows))
 
 
-def _frames(conn: sa.Connection, table: Table, batches: Iterator[Any], chunk_rows: int | None) -> Iterator[pd.DataFrame]:
-    """Raw frames of row batches: all rows at once, or each batch (at least one frame)."""
-    if chunk_rows is None:
-        yield _raw_frame(conn, table, next(batches))
-        return
+def _frames(conn: sa.Connection, table: Table, batches: Iterator[Any]) -> Iterator[pd.DataFrame]:
+    """A raw frame per batch of rows (at least one frame)."""
     empty = True
     for rows in batches:
         empty = False
