@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from relsynth.schema.model import Schema
 from relsynth.sinks import IfExists, verify_integrity
 from relsynth.sinks.integrity import dangling_references
 from relsynth.sinks import write as _write
+from relsynth.sampling.relational import PARTITION_ROWS, SampleStream
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
 
 __all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clone"]
@@ -35,6 +37,8 @@ __all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clon
 log = logging.getLogger("relsynth")
 
 Source = str | sa.Engine | dict[str, pd.DataFrame]
+#: ``progress(stage, table, done, total)``, see :func:`clone`.
+Progress = Callable[[str, str | None, int, int | None], None]
 
 
 @dataclass
@@ -185,17 +189,45 @@ def load(path: str | Path) -> Model:
 
 
 def write(
-    tables: dict[str, pd.DataFrame],
+    tables: dict[str, pd.DataFrame] | SampleStream,
     target: str | sa.Engine,
     schema: Schema,
     if_exists: IfExists = "fail",
 ) -> dict[str, int]:
-    """Create the schema's tables in ``target`` (any supported dialect) and bulk-load ``tables``.
+    """Create the schema's tables in ``target`` (any supported dialect) and bulk-load ``tables``:
+    one frame per table, or a :meth:`Model.stream`, loaded piece by piece as it is drawn.
 
     Keys and constraints are enforced by the target; a failed load leaves the target as it was
     (or, on MySQL/MariaDB whose DDL is not transactional, drops what it created).
     """
-    return _write(tables, target, schema, if_exists=if_exists, order=make_plan(schema).order)
+    stream = tables.stream if isinstance(tables, _Timed) else tables
+    bounds = stream.key_bounds() if isinstance(stream, SampleStream) else None
+    return _write(tables, target, schema, if_exists=if_exists, order=make_plan(schema).order, int_bounds=bounds)
+
+
+class _Timed:
+    """A sample stream that keeps the time spent drawing its pieces (the rest of a streamed
+    write is loading) and reports each table's progress as its pieces go to the writer."""
+
+    def __init__(self, stream: SampleStream, progress: Progress) -> None:
+        self.stream, self.progress = stream, progress
+        self.expected = stream.expected_rows()
+        self.seconds = 0.0
+        self.done: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        pieces = iter(self.stream)
+        while True:
+            started = time.perf_counter()
+            try:
+                name, frame = next(pieces)
+            except StopIteration:
+                return
+            finally:
+                self.seconds += time.perf_counter() - started
+            self.done[name] = self.done.get(name, 0) + len(frame)
+            self.progress("write", name, self.done[name], self.expected.get(name))
+            yield name, frame
 
 
 def _same_database(a: str | sa.Engine, b: str | sa.Engine) -> bool:
@@ -221,8 +253,13 @@ def clone(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     fit_rows: int = FIT_ROWS,
+    partition_rows: int = PARTITION_ROWS,
+    progress: Progress | None = None,
 ) -> CloneResult:
     """Read ``source``, learn it, sample a synthetic copy and write it to ``target``.
+
+    The copy is drawn and loaded in partitions (see :meth:`Model.stream`), so memory follows
+    ``partition_rows``, not the output's size.
 
     Args:
         source: URL or engine of the real database (only read, never written).
@@ -235,6 +272,10 @@ def clone(
         exclude: All tables but these.
         fit_rows: Tables with more rows are learned from an FK-consistent sample of about this
             many (see :func:`fit`); 0 learns from every row.
+        partition_rows: Output rows drawn and loaded at a time (whole families).
+        progress: Called as ``progress(stage, table, done, total)``: stage ``read``, ``fit``
+            (``table`` starts), ``write`` (``done`` of ``total`` expected rows of ``table``
+            drawn and handed to the writer) or ``verify``.
 
     Returns:
         A :class:`CloneResult` with rows per table, timings, target integrity and fidelity scores.
@@ -243,30 +284,42 @@ def clone(
         raise ConfigError(f"target {mask_url(str(target))} is the source database; choose another target")
     if if_exists not in ("fail", "truncate", "append", "replace"):
         raise ConfigError(f"if_exists must be fail, truncate, append or replace, got {if_exists!r}")
+    report = progress or _no_progress
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
+    report("read", None, 0, None)
     schema, frames, sample = _load_source(source, None, include, exclude, fit_rows)
     if not schema.tables:
         raise SourceError("the source has no tables to clone; check the URL or the include/exclude lists")
     seconds["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    model = fit_model(schema, frames, seed=0, sample=sample)
+    model = fit_model(schema, frames, seed=0, sample=sample, progress=lambda name: report("fit", name, 0, None))
     seconds["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    synthetic = model.sample(scale=scale, seed=seed)
-    seconds["sample"] = time.perf_counter() - t0
+    stream = model.stream(scale=scale, seed=seed, partition_rows=partition_rows)
+    timed = _Timed(stream, report)
+    written = write(timed, target, schema, if_exists=if_exists)
+    seconds["sample"] = timed.seconds
+    seconds["write"] = time.perf_counter() - t0 - timed.seconds
     t0 = time.perf_counter()
-    written = write(synthetic, target, schema, if_exists=if_exists)
-    seconds["write"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    report("verify", None, 0, None)
     integrity = verify_integrity(target, schema)
     seconds["verify"] = time.perf_counter() - t0
-    fidelity = fidelity_summary(schema, frames, synthetic, real_keys=sample.keys if sample else None)
+    fidelity = fidelity_summary(schema, frames, stream.summary, real_keys=sample.keys if sample else None,
+                                partial=stream.partial)
+    notes = list(model.notes)
+    if stream.partial:
+        notes.append(f"drawn and written in {stream.partitions} partitions of about {partition_rows:,} rows; "
+                     f"the summary scores the first partition of {', '.join(sorted(stream.partial))}")
     return CloneResult(
         rows_source=sample.rows if sample else {n: len(f) for n, f in frames.items()},
         rows_written=written,
         seconds=seconds,
         integrity=integrity,
         fidelity=fidelity,
-        notes=list(model.notes),
+        notes=notes,
     )
+
+
+def _no_progress(stage: str, table: str | None, done: int, total: int | None) -> None:
+    pass

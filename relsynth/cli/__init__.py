@@ -5,18 +5,23 @@ Exit codes: 0 success, 1 a failure relsynth explains in one line, 2 a usage erro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
+from rich.text import Text
 from rich.table import Table as RichTable
 
 import relsynth
 from relsynth.errors import ConfigError, RelsynthError
+from relsynth.sampling.relational import PARTITION_ROWS
 from relsynth.subsample import FIT_ROWS
 
 __all__ = ["app", "main"]
@@ -42,6 +47,9 @@ FitRowsOpt = Annotated[int, typer.Option(
     "--fit-rows", help="Learn a table with more rows from an FK-consistent sample of about this many "
                        "(counts and keys still from all rows); 0 learns from every row.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
+PartitionRowsOpt = Annotated[int, typer.Option(
+    "--partition-rows", help="Draw and load the output this many rows at a time (whole families), "
+                             "so memory does not grow with --scale.")]
 
 
 def _version(value: bool) -> None:
@@ -82,12 +90,15 @@ def clone(
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to clone (default: all).")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fit_rows: FitRowsOpt = FIT_ROWS,
+    partition_rows: PartitionRowsOpt = PARTITION_ROWS,
     fmt: FormatOpt = "text",
 ) -> None:
     """Learn SOURCE and write a synthetic copy into TARGET with every key and constraint enforced."""
     fmt = _check_format(fmt)
-    result = relsynth.clone(source, target, scale=scale, seed=seed, if_exists=if_exists,  # type: ignore[arg-type]
-                            include=_list(include), exclude=_list(exclude), fit_rows=fit_rows)
+    with _progress_display(enabled=fmt == "text") as progress:
+        result = relsynth.clone(source, target, scale=scale, seed=seed, if_exists=if_exists,  # type: ignore[arg-type]
+                                include=_list(include), exclude=_list(exclude), fit_rows=fit_rows,
+                                partition_rows=partition_rows, progress=progress)
     if fmt == "json":
         out.print_json(json.dumps(_clone_json(result)))
         return
@@ -116,6 +127,39 @@ def clone(
         err.print(f"note: {note}")
     if result.violations:
         raise typer.Exit(1)
+
+
+class _RateColumn(ProgressColumn):
+    """Rows per second of a table's task."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f} rows/s" if task.speed else "", style="progress.data.speed")
+
+
+@contextlib.contextmanager
+def _progress_display(enabled: bool = True) -> Iterator[relsynth.api.Progress | None]:
+    """Progress on a terminal (stderr): the stage, then rows per table with rate and ETA.
+    Pipes and logs get nothing (the summary follows anyway)."""
+    if not (enabled and err.is_terminal):
+        yield None
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+                   TimeRemainingColumn(), console=err, transient=True)
+    stage = bar.add_task("starting", total=None)
+    tables: dict[str, TaskID] = {}
+    words = {"read": "reading the source", "fit": "fitting", "write": "sampling and writing", "verify": "verifying the target"}
+
+    def update(step: str, table: str | None, done: int, total: int | None) -> None:
+        if step != "write":
+            bar.update(stage, description=words.get(step, step) + (f" {table}" if table else ""))
+            return
+        bar.update(stage, description=words["write"])
+        if table not in tables:
+            tables[table] = bar.add_task(f"  {table}", total=total)  # type: ignore[index]
+        bar.update(tables[table], completed=done, total=max(total or 0, done))  # type: ignore[index]
+
+    with bar:
+        yield update
 
 
 def _short(fk: relsynth.ForeignKey) -> str:
@@ -295,11 +339,12 @@ def sample(
     scale: ScaleOpt = 1.0,
     seed: SeedOpt = None,
     if_exists: IfExistsOpt = "fail",
+    partition_rows: PartitionRowsOpt = PARTITION_ROWS,
 ) -> None:
     """Sample a synthetic database from a saved model and write it to --to."""
     model = relsynth.load(model_path)
-    tables = model.sample(scale=scale, seed=seed)
-    counts = relsynth.write(tables, to, model.schema, if_exists=if_exists)  # type: ignore[arg-type]
+    stream = model.stream(scale=scale, seed=seed, partition_rows=partition_rows)
+    counts = relsynth.write(stream, to, model.schema, if_exists=if_exists)  # type: ignore[arg-type]
     out.print(f"wrote {sum(counts.values()):,} rows in {len(counts)} tables to {relsynth.api.mask_url(to)}")
 
 

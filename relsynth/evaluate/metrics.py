@@ -446,14 +446,18 @@ def _at_most(frame: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 def fidelity_summary(schema: Schema, real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame],
-                     real_keys: dict[str, pd.DataFrame] | None = None) -> dict[str, TableScores]:
+                     real_keys: dict[str, pd.DataFrame] | None = None,
+                     partial: set[str] | None = None) -> dict[str, TableScores]:
     """Compact scores for every table of ``schema`` present in both ``real`` and ``synth`` (what
     ``clone`` prints; :func:`relsynth.evaluate` gives the full report).
 
     Shapes and pairs are scored on at most :data:`SUMMARY_ROWS` rows of each side. With
     ``real_keys`` (the key columns of every real row, when ``real`` is a fitting sample),
-    children-per-parent counts of the real side come from them.
+    children-per-parent counts of the real side come from them. Tables in ``partial`` hold part
+    of the synthetic output (one partition: whole families of their driver parent), so their
+    counts under a parent outside ``partial`` are not scored. Row counts are ``synth``'s.
     """
+    partial = partial or set()
     out: dict[str, TableScores] = {}
     for name, table in schema.tables.items():
         if name not in real or name not in synth:
@@ -470,7 +474,7 @@ def fidelity_summary(schema: Schema, real: dict[str, pd.DataFrame], synth: dict[
             scores.pairs = len(pairs)
             cards = []
             for fk in table.foreign_keys:
-                if fk.ref_table in real and fk.ref_table in synth:
+                if fk.ref_table in real and fk.ref_table in synth and (name not in partial or fk.ref_table in partial):
                     known = real_keys if real_keys and name in real_keys and fk.ref_table in real_keys else real
                     card = cardinality(children_per_parent(known[name], fk, known[fk.ref_table]),
                                        children_per_parent(synth[name], fk, synth[fk.ref_table]))

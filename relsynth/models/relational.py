@@ -12,6 +12,7 @@ import json
 import logging
 import zipfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from relsynth.transform.keys import match_rows, null_any
 from relsynth.transform.trees import TreeStats, fit_tree
 
 if TYPE_CHECKING:
+    from relsynth.sampling.relational import SampleStream
     from relsynth.subsample import FitSample
 
 __all__ = ["Model", "FKStats", "fit_model", "load_model", "FORMAT", "FORMAT_VERSION"]
@@ -120,6 +122,21 @@ class Model:
 
         return sample_model(self, scale=scale, seed=seed)
 
+    def stream(self, scale: float = 1.0, seed: int | None = None,
+               partition_rows: int | None = None) -> SampleStream:
+        """Draw a synthetic database in pieces: iterate ``(table, frame)`` pairs, parents' first.
+
+        Tables reached other than through their driver FK are generated whole; the others in
+        partitions of whole families of about ``partition_rows`` output rows (default
+        :data:`relsynth.sampling.relational.PARTITION_ROWS`), so memory follows the partition,
+        not ``scale``. :func:`relsynth.write` loads such a stream as it comes. Same seed and
+        partition size, same data.
+        """
+        from relsynth.sampling.relational import PARTITION_ROWS, SampleStream
+
+        return SampleStream(self, scale=scale, seed=seed,
+                            partition_rows=PARTITION_ROWS if partition_rows is None else partition_rows)
+
     # ---------------------------------------------------------------- storage
     def save(self, path: str | Path) -> Path:
         """Write the model to ``path`` (a zip of ``model.json`` and ``arrays.npz``; no pickle)."""
@@ -209,7 +226,7 @@ def fk_key(table: str, schema: Schema, fk: ForeignKey) -> str:
 
 
 def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
-              sample: FitSample | None = None) -> Model:
+              sample: FitSample | None = None, progress: Callable[[str], None] | None = None) -> Model:
     """Learn a :class:`Model` from ``frames`` (one per table of ``schema``, frame convention).
 
     Tables are fitted parent-first. A child's copula includes its driver parent's dimensions;
@@ -218,6 +235,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
     With ``sample`` (:func:`relsynth.subsample.plan_sample`), ``frames`` hold the sampled rows
     and the driver choice, children-per-row counts, secondary-FK degrees and NULL shares,
     dangling references and root row counts come from the key columns of all rows.
+    ``progress`` is called with each table's name as its fit starts.
     """
     missing = [t for t in schema.tables if t not in frames]
     if missing:
@@ -276,6 +294,8 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
     models: dict[str, TableModel] = {}
     scores: dict[str, np.ndarray] = {}
     for name in plan.order:
+        if progress is not None:
+            progress(name)
         table = schema.tables[name]
         driver = plan.tables[name].driver
         ctx = None

@@ -19,6 +19,7 @@ FKs cut to break a cycle are filled after every table exists.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -33,13 +34,16 @@ from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidG
 from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, take_keys
 from relsynth.transform.trees import grow_forest, random_forest
 
-__all__ = ["sample_model"]
+__all__ = ["PARTITION_ROWS", "SampleStream", "sample_model"]
 
 log = logging.getLogger("relsynth")
 
 #: Attempts at redrawing rows that break a CHECK, or FK values that collide on a UNIQUE set,
 #: before dropping the rows.
 _REDRAWS = 25
+
+#: Output rows per partition when a synthetic database is generated in pieces (:class:`SampleStream`).
+PARTITION_ROWS = 500_000
 
 
 def _check_scale(scale: float) -> float:
@@ -54,35 +58,264 @@ def _check_scale(scale: float) -> float:
 
 def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> dict[str, pd.DataFrame]:
     """Draw a synthetic database from ``model`` (see :meth:`relsynth.models.relational.Model.sample`)."""
-    scale = _check_scale(scale)
-    if seed is None:
-        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+    stream = SampleStream(model, scale=scale, seed=seed, partition_rows=None)
+    pieces: dict[str, list[pd.DataFrame]] = {}
+    for name, frame in stream:
+        pieces.setdefault(name, []).append(frame)
+    return {name: pieces[name][0] if len(pieces[name]) == 1 else pd.concat(pieces[name], ignore_index=True)
+            for name in model.schema.tables}
+
+
+class SampleStream:
+    """A synthetic database drawn piece by piece, so memory follows the partition, not the output.
+
+    Iterating yields ``(table, frame)`` pieces, parents before their children. Tables that other
+    rows reach through something other than their driver FK (a secondary FK's parent, a cycle,
+    a self-referencing tree), or whose UNIQUE sets could collide across partitions, are
+    *materialized*: generated whole, first, and kept for lookups. The others are *streamed*: the
+    rows of each entry table (one without a driver, or whose driver parent is materialized) are
+    cut into partitions of whole parent families of about ``partition_rows`` output rows with
+    their descendants, and each partition is generated, yielded and dropped before the next.
+    With ``partition_rows=None`` (or an output smaller than one partition) every table is
+    materialized and the pieces are exactly :meth:`Model.sample`'s tables.
+
+    Attributes:
+        materialized: Tables generated whole.
+        summary: After iterating: the materialized tables and the first partition of each
+            streamed one (a sample of the output for a fidelity summary).
+        partial: Tables of which ``summary`` holds only the first of several partitions.
+        partitions: Partitions generated.
+    """
+
+    def __init__(self, model: Model, scale: float = 1.0, seed: int | None = None,
+                 partition_rows: int | None = PARTITION_ROWS) -> None:
+        self.model = model
+        self.scale = _check_scale(scale)
+        self.seed = int(np.random.default_rng().integers(0, 2**31 - 1)) if seed is None else int(seed)
+        self.plan = model.plan
+        expected = self.expected_rows()
+        if partition_rows is not None and partition_rows <= 0:
+            raise ConfigError(f"partition_rows must be a positive number of rows, got {partition_rows}")
+        whole = partition_rows is None or sum(expected.values()) <= partition_rows
+        self.partition_rows = partition_rows
+        self.materialized = set(model.schema.tables) if whole else _materialized(model, self.plan)
+        self.summary: dict[str, pd.DataFrame] = {}
+        self.partial: set[str] = set()
+        self.partitions = 0
+
+    def key_bounds(self) -> dict[tuple[str, str], int]:
+        """An upper bound of the integer keys streamed tables will get, for the target's types
+        (their first piece is all a writer sees before creating the tables)."""
+        bounds = {}
+        expected = self.expected_rows()
+        for name in self.model.schema.tables:
+            if name in self.materialized:
+                continue
+            n = expected[name] * 1.25 + (self.partition_rows or 0)
+            for cm in self.model.tables[name].columns:
+                if cm.role == "key" and cm.kind == "integer":
+                    bounds[(name, cm.name)] = int(cm.key_start + n)
+        return bounds
+
+    def expected_rows(self) -> dict[str, int]:
+        """Rows each table is expected to get: a table without a driver ``scale`` × its rows, a
+        child its parent's times the children per parent row it was fitted on."""
+        expected: dict[str, float] = {}
+        for name in self.plan.order:
+            tm = self.model.tables[name]
+            driver = self.plan.tables[name].driver
+            if driver is None or not tm.n_parent_rows:
+                expected[name] = tm.n_rows * self.scale
+            else:
+                expected[name] = expected[driver.ref_table] * tm.n_rows / tm.n_parent_rows
+        return {n: int(round(v)) for n, v in expected.items()}
+
+    def __iter__(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        model, plan, schema = self.model, self.plan, self.model.schema
+        gen = _Generator(model, self.scale, self.seed, self.materialized, self.expected_rows())
+        order = [n for n in plan.order if n in self.materialized]
+        for name in order:
+            position = plan.order.index(name)
+            rng = np.random.default_rng([self.seed, position])
+            rows = gen.parent_rows(name, rng)
+            gen.generate(name, *rows, rng)
+        for name in order:
+            for fk in plan.tables[name].deferred:
+                rng = np.random.default_rng([self.seed, len(plan.order), schema.tables[name].fk_index(fk)])
+                _fill_fk(gen.frames[name], schema.tables[name], fk, gen.frames[fk.ref_table],
+                         model.fk_stats[fk_key(name, schema, fk)], rng)
+        for name in order:
+            frame = _finalize(gen.frames[name], schema.tables[name])
+            self.summary[name] = frame
+            yield name, frame
+        if len(order) == len(plan.order):
+            return
+        # Streamed tables: each entry table in partitions of whole families, with its descendants.
+        streamed = [n for n in plan.order if n not in self.materialized]
+        children: dict[str, list[str]] = {n: [] for n in streamed}
+        entries = []
+        for name in streamed:
+            driver = plan.tables[name].driver
+            if driver is None or driver.ref_table in self.materialized:
+                entries.append(name)
+            else:
+                children[driver.ref_table].append(name)
+        for name in entries:
+            yield from self._entry(gen, name, children)
+
+    def _entry(self, gen: _Generator, name: str, children: dict[str, list[str]]) -> Iterator[tuple[str, pd.DataFrame]]:
+        plan, schema = self.plan, self.model.schema
+        position = plan.order.index(name)
+        linked, n_free = gen.parent_rows(name, np.random.default_rng([self.seed, position]))
+        family = self._family_rows(name, children)
+        per_part = max(1, int(self.partition_rows / family))
+        for k, (part, free) in enumerate(_partitions(linked, n_free, per_part)):
+            gen.generate(name, part, free, np.random.default_rng([self.seed, position, k]))
+            pieces = [name]
+            queue = list(children[name])
+            while queue:
+                child = queue.pop(0)
+                crng = np.random.default_rng([self.seed, plan.order.index(child), k])
+                gen.generate(child, *gen.parent_rows(child, crng), crng)
+                pieces.append(child)
+                queue.extend(children[child])
+            for piece in pieces:
+                frame = _finalize(gen.frames.pop(piece), schema.tables[piece])
+                gen.scores.pop(piece)
+                if k == 0:
+                    self.summary[piece] = frame
+                else:
+                    self.partial.add(piece)
+                yield piece, frame
+            self.partitions += 1
+
+    def _family_rows(self, name: str, children: dict[str, list[str]]) -> float:
+        """Expected output rows per row of ``name``: itself and every streamed descendant."""
+        expected = self.expected_rows()
+        family, queue = 0, [name]
+        while queue:
+            table = queue.pop()
+            family += expected[table]
+            queue.extend(children[table])
+        return max(family / max(expected[name], 1), 1.0)
+
+
+def _materialized(model: Model, plan) -> set[str]:  # noqa: ANN001 - relsynth.plan.Plan
+    """Tables that must be generated whole (see :class:`SampleStream`)."""
     schema = model.schema
-    plan = model.plan
-    frames: dict[str, pd.DataFrame] = {}
-    scores: dict[str, np.ndarray] = {}
-    checks = {name: [r for r in compile_checks(t, schema.dialect) if r.enforceable] for name, t in schema.tables.items()}
-    for position, name in enumerate(plan.order):
-        rng = np.random.default_rng([int(seed), position])
+    whole: set[str] = set()
+    for name, tp in plan.tables.items():
+        table = schema.tables[name]
+        for fk in tp.secondary + tp.deferred:
+            whole.add(fk.ref_table)
+        if tp.deferred or tp.self_refs:
+            whole.add(name)
+        driver_cols = set(tp.driver.columns) if tp.driver else set()
+        keys = {cm.name: cm for cm in model.tables[name].columns if cm.role == "key"}
+        for columns in table.unique_sets:
+            if driver_cols and driver_cols <= set(columns):
+                continue  # a parent's children are all in one partition
+            if len(columns) == 1 and columns[0] in keys and _sequence_key(keys[columns[0]]):
+                continue  # numbered on from the previous partition, or random UUIDs
+            whole.add(name)
+    changed = True
+    while changed:  # a materialized table's driver parent is materialized too
+        changed = False
+        for name in list(whole):
+            driver = plan.tables[name].driver
+            if driver is not None and driver.ref_table not in whole:
+                whole.add(driver.ref_table)
+                changed = True
+    return whole
+
+
+def _sequence_key(cm) -> bool:  # noqa: ANN001 - ColumnModel
+    return cm.key_scope == "global" and not isinstance(cm.generator, TextGenerator)
+
+
+def _partitions(linked: np.ndarray, n_free: int, per_part: int) -> Iterator[tuple[np.ndarray, int]]:
+    """Cut parent rows (one per child, grouped by parent) into runs of about ``per_part`` rows
+    that never split a parent's children, and share ``n_free`` parentless rows among them."""
+    n = linked.size
+    if n:
+        starts = np.flatnonzero(np.r_[True, linked[1:] != linked[:-1]])
+        wanted = np.arange(per_part, n, per_part)
+        cuts = np.unique(starts[np.minimum(np.searchsorted(starts, wanted), starts.size - 1)])
+        cuts = cuts[cuts > 0]
+        bounds = np.r_[0, cuts, n]
+    else:
+        bounds = np.r_[0, 0]
+    n_parts = max(bounds.size - 1, int(np.ceil(n_free / per_part)) if not n else 1)
+    if n and n_parts > bounds.size - 1:
+        n_parts = bounds.size - 1
+    free = np.diff(np.linspace(0, n_free, n_parts + 1).round().astype(np.int64))
+    for k in range(n_parts):
+        if n:
+            yield linked[bounds[k]:bounds[k + 1]], int(free[k])
+        else:
+            yield linked[:0], int(free[k])
+
+
+class _Generator:
+    """The per-table generation step, over the tables generated so far (``frames``/``scores``)."""
+
+    def __init__(self, model: Model, scale: float, seed: int, materialized: set[str], expected: dict[str, int]) -> None:
+        self.model, self.scale, self.seed, self.materialized = model, scale, seed, materialized
+        self.expected = expected
+        self.slots: dict[str, _Slots] = {}
+        self.schema = model.schema
+        self.plan = model.plan
+        self.frames: dict[str, pd.DataFrame] = {}
+        self.scores: dict[str, np.ndarray] = {}
+        self.key_offset: dict[str, int] = {}
+        self.checks = {name: [r for r in compile_checks(t, self.schema.dialect) if r.enforceable]
+                       for name, t in self.schema.tables.items()}
+
+    def _slots(self, name: str, fk: ForeignKey, stats: FKStats) -> _Slots | None:
+        """The slot stream of a streamed table's secondary FK (None for a materialized table)."""
+        if name in self.materialized:
+            return None
+        key = fk_key(name, self.schema, fk)
+        if key not in self.slots:
+            expected = self.expected[name] * (1 - stats.null_rate)
+            rng = np.random.default_rng([self.seed, len(self.plan.order) + 1, self.schema.tables[name].fk_index(fk)])
+            self.slots[key] = _Slots(stats, len(self.frames[fk.ref_table]), int(round(expected)), rng)
+        return self.slots[key]
+
+    def parent_rows(self, name: str, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        """For each child row with a parent, the parent's row (children of one parent adjacent),
+        and the number of rows without one. A table without a driver gets ``scale`` × its rows."""
+        tm = self.model.tables[name]
+        driver = self.plan.tables[name].driver
+        if driver is None:
+            return np.zeros(0, dtype=np.int64), int(round(tm.n_rows * self.scale))
+        parent = driver.ref_table
+        ptm = self.model.tables[parent]
+        pz = self.scores[parent]
+        table = self.schema.tables[name]
+        counts = ptm.decode_counts(ptm.count_dim(name, table.fk_index(driver)), pz, self.frames[parent])
+        ratio = pz.shape[0] / tm.n_parent_rows if tm.n_parent_rows else self.scale
+        # Small parents (lookups) make the sum of sampled counts swing widely: bring it to the
+        # expected total with the least change to each parent's count.
+        counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
+        return np.repeat(np.arange(pz.shape[0]), counts), int(round(tm.n_unparented * ratio))
+
+    def generate(self, name: str, parent_rows: np.ndarray, n_free: int, rng: np.random.Generator) -> pd.DataFrame:
+        """Generate ``name``'s rows under ``parent_rows`` (plus ``n_free`` without a parent), store
+        them (and their normal scores) for the children, and return the frame."""
+        model, schema, frames, scores = self.model, self.schema, self.frames, self.scores
         table = schema.tables[name]
         tm = model.tables[name]
-        tp = plan.tables[name]
+        tp = self.plan.tables[name]
         driver = tp.driver
         parent_frame = None
         if driver is None:
-            z = stratify(tm.sample_scores(None, int(round(tm.n_rows * scale)), rng))
+            z = stratify(tm.sample_scores(None, n_free, rng))
             rows = np.full(z.shape[0], -1, dtype=np.int64)
         else:
             parent = driver.ref_table
             ptm = model.tables[parent]
             pz = scores[parent]
-            counts = ptm.decode_counts(ptm.count_dim(name, table.fk_index(driver)), pz, frames[parent])
-            ratio = pz.shape[0] / tm.n_parent_rows if tm.n_parent_rows else scale
-            # Small parents (lookups) make the sum of sampled counts swing widely: bring it to the
-            # expected total with the least change to each parent's count.
-            counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
-            parent_rows = np.repeat(np.arange(pz.shape[0]), counts)
-            n_free = int(round(tm.n_unparented * ratio))
             ctx_idx = [ptm.dims.index(d) for d in tm.context]
             rows = np.concatenate([parent_rows, np.full(n_free, -1, dtype=np.int64)])
             if n_free and not table.fk_nullable(driver):
@@ -91,30 +324,26 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
             parent_frame = _aligned(frames[parent], rows)
             z = stratify(tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng, parent_frame))
         frame = tm.decode(table, z, rng, parent_frame, stratified=True)
-        _fill_keys(tm, table, frame, rng, rows)
+        offset = self.key_offset.get(name, 0)
+        _fill_keys(tm, table, frame, rng, rows, offset)
+        self.key_offset[name] = offset + len(frame)
         if driver is not None:
             for col, values in zip(driver.columns, take_keys(frames[driver.ref_table], driver.ref_columns, rows).values()):
                 frame[col] = values
             keep = rows >= 0 if not table.fk_nullable(driver) else np.ones(len(frame), dtype=bool)
             frame, z, rows = frame[keep].reset_index(drop=True), z[keep], rows[keep]
         for fk in tp.secondary:
-            _fill_fk(frame, table, fk, frames[fk.ref_table], model.fk_stats[fk_key(name, schema, fk)], rng)
+            stats = model.fk_stats[fk_key(name, schema, fk)]
+            _fill_fk(frame, table, fk, frames[fk.ref_table], stats, rng, slots=self._slots(name, fk, stats))
         _number_within_key(tm, table, frame)
-        frame, z = _enforce_checks(frame, z, rows, checks[name], _Redraw(model, name, driver, frames, scores, rng))
+        frame, z = _enforce_checks(frame, z, rows, self.checks[name], _Redraw(model, name, driver, frames, scores, rng))
         frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
         # Last: rows dropped above must not be anybody's parent.
         for fk in tp.self_refs:
             _fill_self_ref(frame, table, fk, model.fk_stats[fk_key(name, schema, fk)], rng)
         frames[name] = frame
         scores[name] = z
-
-    for name in plan.order:
-        for fk in plan.tables[name].deferred:
-            rng = np.random.default_rng([int(seed), len(plan.order), schema.tables[name].fk_index(fk)])
-            _fill_fk(frames[name], schema.tables[name], fk, frames[fk.ref_table],
-                     model.fk_stats[fk_key(name, schema, fk)], rng)
-
-    return {name: _finalize(frames[name], schema.tables[name]) for name in schema.tables}
+        return frame
 
 
 # ---------------------------------------------------------------------- helpers
@@ -129,7 +358,8 @@ def _aligned(parent: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
 
 
 def _fill_keys(tm: TableModel, table: Table, frame: pd.DataFrame, rng: np.random.Generator,
-               parent_rows: np.ndarray) -> None:
+               parent_rows: np.ndarray, offset: int = 0) -> None:
+    """New keys; sequences start ``offset`` rows past the model's first key (earlier partitions)."""
     n = len(frame)
     for cm in tm.columns:
         if cm.role != "key" or cm.key_scope == "group":
@@ -141,10 +371,12 @@ def _fill_keys(tm: TableModel, table: Table, frame: pd.DataFrame, rng: np.random
         elif isinstance(cm.generator, (TextGenerator, UuidGenerator)):
             frame[cm.name] = pd.Series(cm.generator.generate(n, rng), dtype=object)
         elif cm.kind in ("integer", "float", "decimal", "date", "datetime"):
-            frame[cm.name] = from_number(np.arange(cm.key_start, cm.key_start + n, dtype=np.float64),
+            start = cm.key_start + offset
+            frame[cm.name] = from_number(np.arange(start, start + n, dtype=np.float64),
                                          "integer" if cm.kind in ("float", "decimal") else cm.kind)
         else:
-            frame[cm.name] = pd.Series([f"{i}" for i in range(cm.key_start, cm.key_start + n)], dtype=object)
+            start = cm.key_start + offset
+            frame[cm.name] = pd.Series(np.arange(start, start + n).astype(str).astype(object), dtype=object)
 
 
 def _number_within_key(tm: TableModel, table: Table, frame: pd.DataFrame) -> None:
@@ -164,8 +396,13 @@ def _fill_fk(
     stats: FKStats,
     rng: np.random.Generator,
     rows_mask: np.ndarray | None = None,
+    slots: _Slots | None = None,
 ) -> None:
-    """Assign ``fk`` for all rows (or those in ``rows_mask``) from existing parent rows."""
+    """Assign ``fk`` for all rows (or those in ``rows_mask``) from existing parent rows.
+
+    ``slots`` hands out parent rows drawn once for a whole streamed output (so each parent's
+    degree holds over every partition); without it they are drawn for these rows alone.
+    """
     target = np.arange(len(frame)) if rows_mask is None else np.flatnonzero(rows_mask)
     n = target.size
     nullable = table.fk_nullable(fk)
@@ -177,19 +414,21 @@ def _fill_fk(
     n_parent = len(parent)
     if n_parent and m:
         if stats.unique:
-            chosen = rng.permutation(n_parent)[:m]
+            chosen = slots.take(m) if slots is not None else rng.permutation(n_parent)[:m]
             if chosen.size < m:  # more one-to-one children than parents: the rest must stay NULL
                 live[np.flatnonzero(live)[chosen.size:]] = False
             rows[live] = chosen
         else:
-            degrees = stats.degree.decode(rng.standard_normal(n_parent))
-            slots = assign_parents(m, degrees, rng)
+            if slots is not None:
+                drawn = slots.take(m)
+            else:
+                drawn = assign_parents(m, stats.degree.decode(rng.standard_normal(n_parent)), rng)
             if stats.match is not None:
                 p_col, c_col, rho = stats.match
-                parent_x = numeric_values(parent[p_col])[slots]
+                parent_x = numeric_values(parent[p_col])[drawn]
                 child_x = numeric_values(frame[c_col].iloc[target[live]])
-                slots = pair_by_attribute(slots, parent_x, child_x, float(rho), rng)
-            rows[live] = slots
+                drawn = pair_by_attribute(drawn, parent_x, child_x, float(rho), rng)
+            rows[live] = drawn
     for col, values in zip(fk.columns, take_keys(parent, fk.ref_columns, rows).values()):
         if rows_mask is None:
             frame[col] = values
@@ -197,6 +436,37 @@ def _fill_fk(
             column = frame[col].astype(values.dtype) if len(values) else frame[col]
             column.iloc[target] = values.to_numpy()
             frame[col] = column
+
+
+class _Slots:
+    """Parent rows of one secondary FK for a streamed table, drawn for the whole expected output
+    and handed out in order, partition after partition.
+
+    Degrees are drawn once per parent, as :func:`_fill_fk` does for a table generated whole;
+    drawing them again in every partition would add up several draws per parent and flatten a
+    skewed degree distribution. One-to-one FKs hand out a permutation, so no parent repeats.
+    """
+
+    def __init__(self, stats: FKStats, n_parent: int, expected: int, rng: np.random.Generator) -> None:
+        self.stats, self.n_parent, self.expected, self.rng = stats, n_parent, max(int(expected), 1), rng
+        self.dtype = np.int32 if n_parent < 2**31 else np.int64
+        self.pool = np.zeros(0, dtype=self.dtype)
+        self.used = 0
+        self.exhausted = False
+
+    def take(self, m: int) -> np.ndarray:
+        while self.pool.size - self.used < m and not self.exhausted:
+            if self.stats.unique:
+                more = self.rng.permutation(self.n_parent).astype(self.dtype)
+                self.exhausted = True  # every parent handed out once: the rest stay NULL
+            else:
+                degrees = self.stats.degree.decode(self.rng.standard_normal(self.n_parent))
+                more = assign_parents(max(self.expected, m), degrees, self.rng).astype(self.dtype)
+            self.pool = np.concatenate([self.pool[self.used:], more])
+            self.used = 0
+        out = self.pool[self.used:self.used + m].astype(np.int64)
+        self.used += out.size
+        return out
 
 
 def _fill_self_ref(frame: pd.DataFrame, table: Table, fk: ForeignKey, stats: FKStats, rng: np.random.Generator) -> None:

@@ -82,11 +82,14 @@ class TargetDDL:
         dialect: Target dialect name (``sqlite``, ``postgresql``, ``mysql``, ``mariadb``).
         frames: The data to be written, if known; integer widths and decimal precisions are
             widened so every value fits (a declared INTEGER holding 5e9 becomes BIGINT).
+        int_bounds: Largest absolute values integer columns will hold beyond ``frames`` (data
+            written in pieces after the tables are created).
     """
 
     schema: Schema
     dialect: str
     frames: Mapping[str, pd.DataFrame] | None = None
+    int_bounds: Mapping[tuple[str, str], int] | None = None
     family: str = field(init=False)
     types: dict[tuple[str, str], TypeEngine] = field(init=False)
     enum_names: dict[tuple[str, str], str] = field(init=False)
@@ -309,6 +312,9 @@ class TargetDDL:
                                 b *= 2
                     except (TypeError, ValueError):
                         pass  # not numeric: the writer reports the column when it converts it
+                bound = (self.int_bounds or {}).get((table.name, col.name))
+                while bound is not None and b < 64 and bound > _INT_RANGES[b]:
+                    b *= 2
                 bits[(table.name, col.name)] = b
         # Union-find over FK column pairs.
         parent: dict[tuple[str, str], tuple[str, str]] = {k: k for k in bits}

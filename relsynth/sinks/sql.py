@@ -24,10 +24,11 @@ Adding a dialect is adding a function decorated with :func:`register_loader`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -148,53 +149,57 @@ def _check_frames(tables: Mapping[str, pd.DataFrame], schema: Schema) -> dict[st
         )
     extra = [n for n in tables if n not in schema.tables]
     if extra:
+        _check_frame(extra[0], tables[extra[0]], schema)  # raises: not in the schema
+    return {name: _check_frame(name, tables[name], schema) for name in schema.tables}
+
+
+def _check_frame(name: str, frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """One table's frame checked against the schema, in schema column order, normalized."""
+    if name not in schema.tables:
         raise SinkError(
-            f"data frame(s) for table(s) {', '.join(extra)} not in the schema{did_you_mean(extra[0], schema.tables)}; "
+            f"data frame for table {name!r} not in the schema{did_you_mean(name, schema.tables)}; "
             "drop them or add the tables to the schema"
         )
-    out: dict[str, pd.DataFrame] = {}
-    for name, table in schema.tables.items():
-        frame = tables[name]
-        if not isinstance(frame, pd.DataFrame):
-            raise SinkError(f"data for table {name!r} is a {type(frame).__name__}, not a pandas DataFrame; pass a DataFrame")
-        cols = [str(c) for c in frame.columns]
-        if len(set(cols)) != len(cols):
-            dup = sorted({c for c in cols if cols.count(c) > 1})
-            raise SinkError(f"frame for table {name!r} repeats column(s) {', '.join(dup)}; give each column once")
-        wanted = table.column_names
-        lacking = [c for c in wanted if c not in cols]
-        if lacking:
+    table = schema.tables[name]
+    if not isinstance(frame, pd.DataFrame):
+        raise SinkError(f"data for table {name!r} is a {type(frame).__name__}, not a pandas DataFrame; pass a DataFrame")
+    cols = [str(c) for c in frame.columns]
+    if len(set(cols)) != len(cols):
+        dup = sorted({c for c in cols if cols.count(c) > 1})
+        raise SinkError(f"frame for table {name!r} repeats column(s) {', '.join(dup)}; give each column once")
+    wanted = table.column_names
+    lacking = [c for c in wanted if c not in cols]
+    if lacking:
+        raise SinkError(
+            f"frame for table {name!r} lacks column(s) {', '.join(lacking)}{did_you_mean(lacking[0], cols)}; "
+            "add them (all-NULL is fine for nullable columns)"
+        )
+    surplus = [c for c in cols if c not in wanted]
+    if surplus:
+        raise SinkError(
+            f"frame for table {name!r} has column(s) {', '.join(surplus)} that the schema does not declare"
+            f"{did_you_mean(surplus[0], wanted)}; drop them or add them to the schema"
+        )
+    if cols != wanted or list(frame.columns) != cols:
+        frame = frame.set_axis(cols, axis=1)[wanted]
+    changed = {}
+    for col in table.columns:
+        s = frame[col.name]
+        n = _normalize(s, col, name)
+        if n is not s:
+            changed[col.name] = n
+    if changed:
+        frame = frame.copy(deep=False)  # copy-on-write: the caller's frame is left alone
+        for col_name, series in changed.items():
+            frame[col_name] = series
+    for col in table.columns:
+        required = not col.nullable or col.name in table.primary_key
+        if required and frame[col.name].isna().any():
             raise SinkError(
-                f"frame for table {name!r} lacks column(s) {', '.join(lacking)}{did_you_mean(lacking[0], cols)}; "
-                "add them (all-NULL is fine for nullable columns)"
+                f"column {name}.{col.name} is NOT NULL but the frame has "
+                f"{int(frame[col.name].isna().sum())} missing value(s); fill them or make the column nullable"
             )
-        surplus = [c for c in cols if c not in wanted]
-        if surplus:
-            raise SinkError(
-                f"frame for table {name!r} has column(s) {', '.join(surplus)} that the schema does not declare"
-                f"{did_you_mean(surplus[0], wanted)}; drop them or add them to the schema"
-            )
-        if cols != wanted or list(frame.columns) != cols:
-            frame = frame.set_axis(cols, axis=1)[wanted]
-        changed = {}
-        for col in table.columns:
-            s = frame[col.name]
-            n = _normalize(s, col, name)
-            if n is not s:
-                changed[col.name] = n
-        if changed:
-            frame = frame.copy(deep=False)  # copy-on-write: the caller's frame is left alone
-            for col_name, series in changed.items():
-                frame[col_name] = series
-        for col in table.columns:
-            required = not col.nullable or col.name in table.primary_key
-            if required and frame[col.name].isna().any():
-                raise SinkError(
-                    f"column {name}.{col.name} is NOT NULL but the frame has "
-                    f"{int(frame[col.name].isna().sum())} missing value(s); fill them or make the column nullable"
-                )
-        out[name] = frame
-    return out
+    return frame
 
 
 def _normalize(s: pd.Series, col: Column, table: str) -> pd.Series:
@@ -247,23 +252,20 @@ def _normalize(s: pd.Series, col: Column, table: str) -> pd.Series:
 # ---------------------------------------------------------------------------- value conversion
 
 
-def _fallback_values(frames: dict[str, pd.DataFrame], schema: Schema, ddl: TargetDDL) -> dict[str, pd.DataFrame]:
+def _fallback_values(frame: pd.DataFrame, table: Table, ddl: TargetDDL) -> pd.DataFrame:
     """Values of native-typed columns in the form their fallback type takes.
 
     PostgreSQL arrays written where the target has none become JSON array text (the column is
     JSON on MySQL/MariaDB, TEXT on SQLite). Every other fallback keeps the source's text form.
     """
-    out = dict(frames)
-    for name, table in schema.tables.items():
-        arrays = [c for c in table.columns if c.element_kind and c.kind == "string" and not ddl.native(c)]
-        if not arrays:
-            continue
-        frame = out[name].copy(deep=False)
-        for col in arrays:
-            kind = col.element_kind
-            frame[col.name] = frame[col.name].map(lambda v, k=kind: pg_array_to_json(v, k), na_action="ignore")
-        out[name] = frame
-    return out
+    arrays = [c for c in table.columns if c.element_kind and c.kind == "string" and not ddl.native(c)]
+    if not arrays:
+        return frame
+    frame = frame.copy(deep=False)
+    for col in arrays:
+        kind = col.element_kind
+        frame[col.name] = frame[col.name].map(lambda v, k=kind: pg_array_to_json(v, k), na_action="ignore")
+    return frame
 
 
 def _strf(s: pd.Series, fmt: str) -> np.ndarray:
@@ -403,8 +405,9 @@ class LoadJob:
     Attributes:
         engine: Connected engine for the target.
         schema: Tables to write.
-        frames: Validated frames, one per table, columns in schema order, convention dtypes.
-        order: Parent-first load order.
+        pieces: ``(table, frame)`` pieces to load, parents' before their children's; each frame
+            validated (columns in schema order, convention dtypes) as it comes.
+        order: Parent-first load order (tables are created and emptied in it).
         if_exists: What to do with tables that exist (``fail`` never gets here with any).
         existing: Names of schema tables already present in the target.
         ddl: Type and constraint decisions for the target dialect.
@@ -413,13 +416,24 @@ class LoadJob:
 
     engine: sa.Engine
     schema: Schema
-    frames: dict[str, pd.DataFrame]
+    pieces: Iterator[tuple[str, pd.DataFrame]]
     order: list[str]
     if_exists: IfExists
     existing: set[str]
     ddl: TargetDDL
     label: str
     step: str = field(default="starting")
+    written: dict[str, int] = field(default_factory=dict)
+
+    def loads(self) -> Iterator[tuple[str, Table, pd.DataFrame]]:
+        """The pieces in their target form, one at a time; counts rows and logs each table's rate."""
+        started = time.perf_counter()
+        for name, frame in self.pieces:
+            self.step = f"loading table {name!r}"
+            yield name, self.schema.tables[name], _fallback_values(frame, self.schema.tables[name], self.ddl)
+            self.written[name] = self.written.get(name, 0) + len(frame)
+            _log_rate(name, len(frame), started)
+            started = time.perf_counter()
 
     @property
     def to_create(self) -> list[str]:
@@ -491,15 +505,10 @@ def load_sqlite(job: LoadJob) -> None:
             for name in job.to_create:
                 job.step = f"creating table {name!r}"
                 cur.execute(ddl(sa.schema.CreateTable(md.tables[name])))
-            for name in job.order:
-                table = job.schema.tables[name]
-                frame = job.frames[name]
-                job.step = f"loading table {name!r}"
-                started = time.perf_counter()
-                insert = str(md.tables[name].insert().compile(dialect=dialect))
+            inserts = {name: str(md.tables[name].insert().compile(dialect=dialect)) for name in job.order}
+            for name, table, frame in job.loads():
                 for chunk in _chunks(frame):
-                    cur.executemany(insert, zip(*python_columns(chunk, table)))
-                _log_rate(name, len(frame), started)
+                    cur.executemany(inserts[name], zip(*python_columns(chunk, table)))
             job.step = "committing (deferred foreign keys are checked now)"
             try:
                 cur.execute("COMMIT")
@@ -572,11 +581,7 @@ def load_postgresql(job: LoadJob) -> None:
         if create:
             job.step = "creating tables"
             bare.create_all(conn, tables=[bare.tables[n] for n in create], checkfirst=True)
-        for name in job.order:
-            table = job.schema.tables[name]
-            frame = job.frames[name]
-            job.step = f"loading table {name!r}"
-            started = time.perf_counter()
+        for name, table, frame in job.loads():
             if len(frame):
                 stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
                     sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
@@ -585,7 +590,6 @@ def load_postgresql(job: LoadJob) -> None:
                     # Chunks smaller than CHUNK_ROWS let the server parse one while we build the next.
                     for start in range(0, len(frame), _PG_CHUNK):
                         copy.write(pg_text(frame.iloc[start : start + _PG_CHUNK], table))
-            _log_rate(name, len(frame), started)
         # Keys after the data: one index build and one validation pass per constraint. Parent
         # keys first, since a foreign key needs the referenced PRIMARY KEY/UNIQUE to exist.
         started = time.perf_counter()
@@ -672,15 +676,10 @@ def load_mysql(job: LoadJob) -> None:
                 for name in reversed(job.kept):
                     job.step = f"emptying table {name!r}"
                     run(sa.delete(keyed.tables[name]))  # DELETE, unlike TRUNCATE, can roll back
-            for name in job.order:
-                table = job.schema.tables[name]
-                frame = job.frames[name]
-                job.step = f"loading table {name!r}"
-                started = time.perf_counter()
-                insert = _positional_insert(keyed.tables[name], dialect)
+            inserts = {name: _positional_insert(keyed.tables[name], dialect) for name in job.order}
+            for name, table, frame in job.loads():
                 for chunk in _chunks(frame):
-                    cur.executemany(insert, list(zip(*python_columns(chunk, table))))
-                _log_rate(name, len(frame), started)
+                    cur.executemany(inserts[name], list(zip(*python_columns(chunk, table))))
             started = time.perf_counter()
             for table in job.schema.tables.values():
                 for fk in table.foreign_keys:
@@ -772,11 +771,12 @@ def _is_driver_error(exc: BaseException) -> bool:
 
 
 def write(
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame] | Iterable[tuple[str, pd.DataFrame]],
     target: str | sa.Engine,
     schema: Schema,
     if_exists: IfExists = "fail",
     order: list[str] | None = None,
+    int_bounds: Mapping[tuple[str, str], int] | None = None,
 ) -> dict[str, int]:
     """Create ``schema``'s tables in ``target`` and bulk-load ``tables`` into them, parents first.
 
@@ -788,6 +788,10 @@ def write(
     Args:
         tables: One DataFrame per schema table, columns as in the schema (any order), dtypes by
             column kind (see the sampler's frame convention; compatible dtypes are converted).
+            Or an iterable of ``(table, frame)`` pieces (:class:`relsynth.sampling.relational.
+            SampleStream`), loaded as they come, so the output never exists whole in memory; a
+            table with no piece is created empty. Types are chosen from each table's first piece
+            (and ``int_bounds``); a bad piece fails the load, which is then rolled back.
         target: Database URL (``sqlite:///file.db``, ``postgresql://…``, ``mysql://…``,
             ``mariadb://…``) or an SQLAlchemy engine. A SQLite file is created if absent.
         schema: Tables, columns, keys and constraints to create.
@@ -796,6 +800,8 @@ def write(
             ``append`` inserts into them. Missing tables are created in every mode.
         order: Parent-first load order of all the schema's tables; when None, the order of
             :func:`relsynth.plan.make_plan`.
+        int_bounds: Largest absolute value each ``(table, column)`` integer column may get in
+            later pieces (new keys numbered on), so its type is wide enough from the start.
 
     Returns:
         Rows written per table.
@@ -812,7 +818,12 @@ def write(
             f"if_exists={if_exists!r} is not valid{did_you_mean(str(if_exists), IF_EXISTS)}; use one of: {', '.join(IF_EXISTS)}"
         )
     load_sequence = _check_order(schema, order)
-    frames = _check_frames(tables, schema)
+    if isinstance(tables, Mapping):
+        frames = _check_frames(tables, schema)
+        first = frames
+        pieces: Iterator[tuple[str, pd.DataFrame]] = ((n, frames[n]) for n in load_sequence)
+    else:
+        first, pieces = _first_pieces(iter(tables), schema)
     engine, owned = open_engine(target)
     try:
         label = mask_url(engine)
@@ -822,11 +833,11 @@ def write(
                 f"no writer for {engine.dialect.name!r} targets ({label}); supported: {', '.join(sorted(LOADERS))}"
             )
         existing = _existing_tables(engine, schema, if_exists, label)
-        ddl = TargetDDL(schema, engine.dialect.name, frames)
+        ddl = TargetDDL(schema, engine.dialect.name, first, int_bounds=int_bounds)
         job = LoadJob(
             engine=engine,
             schema=schema,
-            frames=_fallback_values(frames, schema, ddl),
+            pieces=pieces,
             order=load_sequence,
             if_exists=if_exists,
             existing=existing,
@@ -850,14 +861,30 @@ def write(
                     "the target was left unchanged (rolled back)"
                 ) from None
             raise
-        total = sum(len(f) for f in frames.values())
+        total = sum(job.written.values())
         secs = time.perf_counter() - started
-        log.info("wrote %d rows to %d tables of %s in %.2fs (%.0f rows/s)", total, len(frames), label, secs,
+        log.info("wrote %d rows to %d tables of %s in %.2fs (%.0f rows/s)", total, len(schema.tables), label, secs,
                  total / max(secs, 1e-9))
-        return {name: len(frames[name]) for name in schema.tables}
+        return {name: job.written.get(name, 0) for name in schema.tables}
     finally:
         if owned:
             engine.dispose()
+
+
+def _first_pieces(stream: Iterator[tuple[str, pd.DataFrame]], schema: Schema,
+                  ) -> tuple[dict[str, pd.DataFrame], Iterator[tuple[str, pd.DataFrame]]]:
+    """Pull pieces until every table has shown one (or the stream ends): the target's types are
+    chosen from them. Returns those first frames and every piece, checked, in stream order."""
+    head: list[tuple[str, pd.DataFrame]] = []
+    first: dict[str, pd.DataFrame] = {}
+    for name, frame in stream:
+        frame = _check_frame(name, frame, schema)
+        head.append((name, frame))
+        first.setdefault(name, frame)
+        if len(first) == len(schema.tables):
+            break
+    rest = ((name, _check_frame(name, frame, schema)) for name, frame in stream)
+    return first, itertools.chain(head, rest)
 
 
 def _existing_tables(engine: sa.Engine, schema: Schema, if_exists: IfExists, label: str) -> set[str]:
