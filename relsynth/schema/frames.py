@@ -434,15 +434,18 @@ def _to_datetime64(s: pd.Series) -> pd.Series:
         if s.notna().any():
             raise _BadValues(s.notna())
         return pd.Series(pd.NaT, index=s.index, dtype=DATETIME_DTYPE)
-    x = _nulls_to_none(_blank_to_na(s))
+    x = _nulls_to_none(_as_object(s))
     present = x.notna()
     if not present.any():
         return pd.Series(pd.NaT, index=s.index, dtype=DATETIME_DTYPE)
     res = pd.to_datetime(x, errors="coerce", format="ISO8601", utc=True)
     failed = present & res.isna()
     if failed.any():
-        # Slow path for the few non-ISO strings ("03/04/2021", "4 Mar 2021"); dateutil parses them.
-        retry = x[failed]
+        # Only what ISO 8601 did not parse is looked at again: blank strings mean missing, and
+        # the few non-ISO strings ("03/04/2021", "4 Mar 2021") go to dateutil.
+        retry = _blank_to_na(x[failed])
+        present.loc[retry.index[retry.isna()]] = False
+        retry = retry[retry.notna()]
         is_str = np.array([isinstance(v, str) for v in retry], dtype=bool)
         if is_str.any():
             again = pd.to_datetime(retry[is_str], errors="coerce", format="mixed", utc=True)

@@ -927,7 +927,11 @@ def _coerce_loose(raw: pd.DataFrame, table: Table) -> pd.DataFrame:
         frame = pd.DataFrame(out, columns=table.column_names, index=pd.RangeIndex(len(raw)))
     for col in table.columns:
         if col.kind == "string" and col.length and len(frame):
-            longest = frame[col.name].map(len, na_action="ignore").max()
+            values = frame[col.name]
+            try:
+                longest = values.str.len().max()
+            except AttributeError:  # not all strings
+                longest = values.map(len, na_action="ignore").max()
             if pd.notna(longest) and int(longest) > col.length:
                 log.warning("%s.%s is declared with length %d but holds values of up to %d characters; "
                             "using %d", table.name, col.name, col.length, int(longest), int(longest))
