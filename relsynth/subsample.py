@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from relsynth.plan import make_plan
-from relsynth.schema.model import Schema
+from relsynth.schema.model import Schema, Table
 from relsynth.schema.reader import RowFilter
 from relsynth.transform.keys import _text_key, match_rows, null_any
 
@@ -133,6 +133,24 @@ class FitSample:
                 for name in self.filters]
 
 
+#: The data pass asks the database for the kept rows' values of a key column (rather than
+#: scanning every row) when at most this share of the table is kept.
+_WITHIN_SHARE = 0.5
+
+
+def _within(table: Table, keys: pd.DataFrame, mask: np.ndarray, first: list[str]) -> tuple[str, np.ndarray, bool] | None:
+    """An integer key column (the rule's own ``first``) and the values the kept rows have there
+    (see ``RowFilter.within``)."""
+    if not len(keys) or mask.mean() > _WITHIN_SHARE:
+        return None
+    for column in [*first, *(c for c in keys.columns if c not in first)]:
+        if table.column(column).kind == "integer":
+            kept = keys[column][mask]
+            values = np.unique(kept.dropna().to_numpy(dtype=np.int64))
+            return column, values, bool(kept.isna().any())
+    return None
+
+
 def plan_sample(schema: Schema, keys: dict[str, pd.DataFrame], fit_rows: int = FIT_ROWS,
                 seed: int = 0) -> FitSample | None:
     """Which rows to fit on when a table has more than ``fit_rows`` rows (``None``: all rows).
@@ -192,7 +210,7 @@ def plan_sample(schema: Schema, keys: dict[str, pd.DataFrame], fit_rows: int = F
         rule.calls = 0
         if parent is not None:
             sample.covered[name] = covered
-        sample.filters[name] = RowFilter(columns, rule)
+        sample.filters[name] = RowFilter(columns, rule, _within(table, frame, mask, columns))
         sample.kept[name] = int(mask.sum())
         kept_mask[name] = mask
     return sample

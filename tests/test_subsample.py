@@ -76,6 +76,9 @@ def test_sampled_fit_generates_the_real_sizes_and_shapes(hospital: str) -> None:
 
 def test_in_memory_sample_is_the_database_sample(hospital: str) -> None:
     schema, keys, sample = _sampled(hospital)
+    # The children's data pass asks for the kept parents' keys only, not for every row.
+    assert sample.filters["lab_results"].within is not None
+    assert sample.filters["lab_results"].within[0] == "patient_id"
     from_db = read_tables(hospital, schema, filters=sample.filters)
     _, _, again = _sampled(hospital)
     in_memory = again.apply(read_tables(hospital, schema))
@@ -141,3 +144,12 @@ def _chunked_read_equals_whole(url: str, chunk: int, monkeypatch: pytest.MonkeyP
     part = read_tables(url, schema, filters=odd)["lab_results"]
     expected = whole["lab_results"][whole["lab_results"]["lab_id"] % 2 == 1].reset_index(drop=True)
     pd.testing.assert_frame_equal(part, expected, obj="odd lab rows")
+    # ``within`` narrows the query itself; the rule still decides.
+    some = whole["lab_results"]["patient_id"].drop_duplicates().to_numpy()[:40]
+    narrowed = {"lab_results": RowFilter(["lab_id"], odd["lab_results"].keep, within=("patient_id", some, False))}
+    part = read_tables(url, schema, filters=narrowed)["lab_results"]
+    labs = whole["lab_results"]
+    expected = labs[labs["patient_id"].isin(some) & (labs["lab_id"] % 2 == 1)].reset_index(drop=True)
+    assert len(expected) > 40
+    pd.testing.assert_frame_equal(part.sort_values("lab_id").reset_index(drop=True),
+                                  expected.sort_values("lab_id").reset_index(drop=True), obj="narrowed lab rows")

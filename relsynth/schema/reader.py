@@ -831,6 +831,10 @@ class RowFilter:
 
     columns: list[str]
     keep: Callable[[pd.DataFrame], np.ndarray]
+    #: ``(integer column, values, NULLs too)``: every row ``keep`` can keep has one of the
+    #: values (or NULL) there, so the query only fetches those rows (an index makes it a few
+    #: lookups instead of a scan of the whole table).
+    within: tuple[str, np.ndarray, bool] | None = None
 
 
 def read_tables(
@@ -881,10 +885,11 @@ def read_tables(
             row_filter = (filters or {}).get(name)
             chunk_rows = READ_CHUNK_ROWS if row_filter else None
             try:
+                within = row_filter.within if row_filter else None
                 if use_copy:
-                    chunks = _read_pg_copy(conn, table, schema_name, relkinds.get(name, "r"), chunk_rows)
+                    chunks = _read_pg_copy(conn, table, schema_name, relkinds.get(name, "r"), chunk_rows, within)
                 else:
-                    chunks = _read_select(conn, table, schema_name, relkinds.get(name), chunk_rows)
+                    chunks = _read_select(conn, table, schema_name, relkinds.get(name), chunk_rows, within)
                 if row_filter:
                     raw = _filtered(chunks, table, row_filter)
                 else:
@@ -949,16 +954,32 @@ def _filtered(chunks: Iterator[pd.DataFrame], table: Table, row_filter: RowFilte
     return pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0].reset_index(drop=True)
 
 
+def _within_sql(within: tuple[str, np.ndarray, bool], quote: Callable[[str], str]) -> str:
+    """``col IN (1, 2, ...)`` [``OR col IS NULL``] with the integers inlined: one statement
+    whatever their number (bound parameters are capped at 32,766 on SQLite)."""
+    column, values, nulls = within
+    col = quote(column)
+    listed = ", ".join(map(str, np.asarray(values, dtype=np.int64).tolist()))
+    parts = [f"{col} IN ({listed})"] if len(values) else []
+    if nulls or not parts:
+        parts.append(f"{col} IS NULL")
+    return " OR ".join(parts)
+
+
 def _read_select(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str | None,
-                 chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+                 chunk_rows: int | None = None,
+                 within: tuple[str, np.ndarray, bool] | None = None) -> Iterator[pd.DataFrame]:
     """Rows through SELECT with untyped columns, so SQLAlchemy hands over the driver's raw values;
-    one frame, or frames of ``chunk_rows`` rows read as the cursor streams them."""
+    one frame, or frames of ``chunk_rows`` rows read as the cursor streams them; only rows
+    ``within`` the given values of a column when set (see :class:`RowFilter`)."""
     names = table.column_names
     if not names:
         yield empty_frame(table)
         return
     source = sa.table(table.name, schema=schema_name)
     stmt = sa.select(*[sa.column(n) for n in names]).select_from(source)
+    if within is not None:
+        stmt = stmt.where(sa.text(_within_sql(within, conn.dialect.identifier_preparer.quote)))
     if relkind == "r":  # PostgreSQL through another driver: inheritance children are separate tables
         stmt = stmt.with_hint(source, "ONLY", "postgresql")
     if conn.dialect.name == "sqlite":
@@ -1021,7 +1042,8 @@ def _pg_unescape(s: pd.Series) -> pd.Series:
 
 
 def _read_pg_copy(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str,
-                  chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+                  chunk_rows: int | None = None,
+                  within: tuple[str, np.ndarray, bool] | None = None) -> Iterator[pd.DataFrame]:
     """Rows through ``COPY (SELECT ...) TO STDOUT`` (text format) parsed by ``pd.read_csv``: one
     frame, or frames of about ``chunk_rows`` rows parsed as the text streams in.
 
@@ -1049,7 +1071,10 @@ def _read_pg_copy(conn: sa.Connection, table: Table, schema_name: str | None, re
             exprs.append(ident)
     target = psql.Identifier(schema_name, table.name) if schema_name else psql.Identifier(table.name)
     only = psql.SQL("ONLY ") if relkind == "r" else psql.SQL("")
-    query = psql.SQL("COPY (SELECT {} FROM {}{}) TO STDOUT").format(psql.SQL(", ").join(exprs), only, target)
+    where = psql.SQL("")
+    if within is not None:
+        where = psql.SQL(" WHERE ") + psql.SQL(_within_sql(within, lambda c: psql.Identifier(c).as_string(conn.connection.driver_connection)))
+    query = psql.SQL("COPY (SELECT {} FROM {}{}{}) TO STDOUT").format(psql.SQL(", ").join(exprs), only, target, where)
     raw = conn.connection.driver_connection
     # A chunk is cut at the last row end once it holds about chunk_rows rows (COPY text has one
     # line per row: newlines inside values are escaped).
