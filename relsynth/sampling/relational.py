@@ -644,9 +644,16 @@ def _finalize(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
             s = pd.to_datetime(s)
         else:
             s = s.astype(object).where(s.notna(), None)
-            if col.kind == "string" and col.length and len(s):
-                lengths = s.str.len().to_numpy(dtype=np.float64, na_value=0.0)
-                if (lengths > col.length).any():
-                    s = s.where(s.isna(), s.astype(str).str.slice(0, col.length))
+            if col.kind == "string" and col.length and len(s) and _longer_than(s, col.length):
+                s = s.where(s.isna(), s.astype(str).str.slice(0, col.length))
         out[col.name] = s.reset_index(drop=True)
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+
+
+def _longer_than(s: pd.Series, limit: int) -> bool:
+    """Whether a string of ``s`` is longer than ``limit`` (lengths of distinct values only, when
+    they repeat: categories, codes)."""
+    _, uniques = pd.factorize(s)
+    if 4 * len(uniques) < len(s):
+        return any(len(str(u)) > limit for u in uniques)
+    return bool((s.str.len().to_numpy(dtype=np.float64, na_value=0.0) > limit).any())
