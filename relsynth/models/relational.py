@@ -12,6 +12,7 @@ import json
 import logging
 import zipfile
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,20 +106,26 @@ class Model:
         """The generation plan (derived from the schema and the stored driver choices)."""
         return make_plan(self.schema, self.drivers)
 
-    def sample(self, scale: float = 1.0, seed: int | None = None) -> dict[str, pd.DataFrame]:
+    def sample(self, scale: float = 1.0, seed: int | None = None,
+               tables: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
         """Draw a synthetic database.
 
         Args:
             scale: Multiplies the number of rows of tables generated without a parent; child
                 tables follow through their learned children-per-parent counts.
             seed: Same seed, same output. None draws a fresh seed.
+            tables: Per-table options, as in a configuration file's ``tables:``
+                (:func:`relsynth.config.parse_tables`): ``{"patients": {"scale": 2, "columns":
+                {"notes": {"skip": True}, "age": {"min": 18}}}}``. A table's ``scale`` sets its
+                rows to source rows × scale (its children follow); column overrides are applied
+                before CHECK and UNIQUE constraints are enforced.
 
         Returns:
             One frame per table, in schema order, in the frame convention.
         """
         from relsynth.sampling.relational import sample_model
 
-        return sample_model(self, scale=scale, seed=seed)
+        return sample_model(self, scale=scale, seed=seed, tables=tables)
 
     # ---------------------------------------------------------------- storage
     def save(self, path: str | Path) -> Path:

@@ -4,8 +4,10 @@ For each table in plan order:
 
 1. rows: tables without a driver FK get ``scale × source rows``; a child gets, for each synthetic
    parent row, the children-per-row count decoded from the parent's own copula draw, plus rows
-   without a parent at the source's rate;
-2. values: the child's copula is drawn conditioned on its parent's normal scores;
+   without a parent at the source's rate; a table with its own ``scale`` (per-table options)
+   gets ``its scale × source rows`` either way, shared out over its parents by those counts;
+2. values: the child's copula is drawn conditioned on its parent's normal scores; per-column
+   overrides (:mod:`relsynth.sampling.overrides`) are applied to the decoded values;
 3. keys: new primary keys; the driver FK copies the parent's key; secondary FKs are assigned to
    existing parents following each parent's degree distribution; self-references form a forest;
 4. CHECK constraints are enforced: rows that break one get fresh values under the same parent;
@@ -19,13 +21,17 @@ FKs cut to break a cycle are filled after every table exists.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from relsynth.config import TableOptions, parse_tables, require_valid
 from relsynth.errors import ConfigError
 from relsynth.models.copula import TableModel, from_number, stratify
 from relsynth.models.relational import FKStats, Model, fk_key
+from relsynth.sampling.overrides import apply_overrides
 from relsynth.schema.checks import CheckRule, compile_checks
 from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import ForeignKey, Table
@@ -52,9 +58,12 @@ def _check_scale(scale: float) -> float:
     return value
 
 
-def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> dict[str, pd.DataFrame]:
+def sample_model(model: Model, scale: float = 1.0, seed: int | None = None,
+                 tables: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
     """Draw a synthetic database from ``model`` (see :meth:`relsynth.models.relational.Model.sample`)."""
     scale = _check_scale(scale)
+    options = parse_tables(tables)
+    require_valid(model.schema, options)
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
     schema = model.schema
@@ -69,8 +78,10 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
         tp = plan.tables[name]
         driver = tp.driver
         parent_frame = None
+        own = options.get(name)
+        own_scale = own.scale if own is not None else None
         if driver is None:
-            z = stratify(tm.sample_scores(None, int(round(tm.n_rows * scale)), rng))
+            z = stratify(tm.sample_scores(None, int(round(tm.n_rows * (own_scale or scale))), rng))
             rows = np.full(z.shape[0], -1, dtype=np.int64)
         else:
             parent = driver.ref_table
@@ -78,6 +89,8 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
             pz = scores[parent]
             counts = ptm.decode_counts(ptm.count_dim(name, table.fk_index(driver)), pz, frames[parent])
             ratio = pz.shape[0] / tm.n_parent_rows if tm.n_parent_rows else scale
+            if own_scale is not None:  # this table's own size; its parents' rows share it out
+                ratio = own_scale
             # Small parents (lookups) make the sum of sampled counts swing widely: bring it to the
             # expected total with the least change to each parent's count.
             counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
@@ -91,6 +104,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
             parent_frame = _aligned(frames[parent], rows)
             z = stratify(tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng, parent_frame))
         frame = tm.decode(table, z, rng, parent_frame, stratified=True)
+        apply_overrides(frame, table, own, rng)
         _fill_keys(tm, table, frame, rng, rows)
         if driver is not None:
             for col, values in zip(driver.columns, take_keys(frames[driver.ref_table], driver.ref_columns, rows).values()):
@@ -100,7 +114,7 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> d
         for fk in tp.secondary:
             _fill_fk(frame, table, fk, frames[fk.ref_table], model.fk_stats[fk_key(name, schema, fk)], rng)
         _number_within_key(tm, table, frame)
-        frame, z = _enforce_checks(frame, z, rows, checks[name], _Redraw(model, name, driver, frames, scores, rng))
+        frame, z = _enforce_checks(frame, z, rows, checks[name], _Redraw(model, name, driver, frames, scores, rng, own))
         frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
         # Last: rows dropped above must not be anybody's parent.
         for fk in tp.self_refs:
@@ -233,8 +247,9 @@ class _Redraw:
     """
 
     def __init__(self, model: Model, name: str, driver: ForeignKey | None, frames: dict[str, pd.DataFrame],
-                 scores: dict[str, np.ndarray], rng: np.random.Generator) -> None:
+                 scores: dict[str, np.ndarray], rng: np.random.Generator, options: TableOptions | None = None) -> None:
         self.model, self.name, self.driver, self.frames, self.scores, self.rng = model, name, driver, frames, scores, rng
+        self.options = options
         self.table = model.schema.tables[name]
         self.tm = model.tables[name]
 
@@ -254,6 +269,7 @@ class _Redraw:
         new_z = np.empty_like(drawn)
         new_z[drawn_order] = drawn
         fresh = self.tm.decode(self.table, new_z, self.rng, parent_frame)
+        apply_overrides(fresh, self.table, self.options, self.rng)
         z[idx] = new_z
         keyed = set(self.table.primary_key) | self.table.fk_columns
         for col in (c.name for c in self.table.columns if c.name not in keyed):
