@@ -46,6 +46,7 @@ import yaml
 from relsynth.errors import ConfigError, did_you_mean
 from relsynth.schema.checks import compile_checks
 from relsynth.schema.model import Column, ForeignKey, Schema, Table
+from relsynth.sinks.sql import IF_EXISTS
 from relsynth.subsample import FIT_ROWS
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ __all__ = [
     "TableOptions",
     "ColumnOptions",
     "VirtualForeignKey",
-    "IF_EXISTS",
     "KEYS",
     "check_if_exists",
     "coerce_value",
@@ -69,9 +69,6 @@ __all__ = [
     "config_problems",
     "require_valid",
 ]
-
-#: What a write does when the target already has the tables.
-IF_EXISTS = ("fail", "truncate", "append", "replace")
 
 _PLACEHOLDER = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _COLUMN_KEYS = ("skip", "value", "values", "min", "max")
@@ -336,7 +333,7 @@ def _interpolate_tree(obj: Any, env: Mapping[str, str], where: str, path: str) -
 
 # ---------------------------------------------------------------------------- parsing
 def check_if_exists(value: Any, where: str = "if_exists") -> str:
-    """Return ``value`` if it is one of :data:`IF_EXISTS`, else raise a ConfigError."""
+    """Return ``value`` if it is one of the writer's ``IF_EXISTS`` choices, else raise a ConfigError."""
     if value not in IF_EXISTS:
         hint = did_you_mean(value, IF_EXISTS) if isinstance(value, str) else ""
         raise ConfigError(f"{where} must be fail, truncate, append or replace, got {value!r}{hint}")
