@@ -68,6 +68,10 @@ __all__ = [
     "add_foreign_keys",
     "config_problems",
     "require_valid",
+    "Validation",
+    "validate_config",
+    "TRIAL_FIT_ROWS",
+    "TRIAL_ROWS",
 ]
 
 _PLACEHOLDER = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -569,7 +573,7 @@ def config_problems(schema: Schema, tables: Mapping[str, Any] | None = None,
             continue
         table = virtual.tables[name]
         for column, override in options.columns.items():
-            problem = _column_problem(table, column, f"{here}.columns")
+            problem = _column_problem(table, column, f"{here}.columns.{column}")
             problems.extend([problem] if problem else _override_problems(virtual, table, table.column(column),
                                                                          override, f"{here}.columns.{column}"))
     return problems
@@ -718,3 +722,84 @@ def _scalar(value: Any, where: str, allow_null: bool = False) -> Any:
     if not isinstance(value, _Scalar):
         raise ConfigError(f"{where} must be one value (text, number, true/false or date), got {value!r}")
     return value
+
+
+# ---------------------------------------------------------------------------- validation
+#: ``relsynth validate`` fits on at most this many rows per table ...
+TRIAL_FIT_ROWS = 2_000
+#: ... and samples at most this many rows per table.
+TRIAL_ROWS = 200
+
+
+@dataclass
+class Validation:
+    """What :func:`validate_config` found.
+
+    Attributes:
+        problems: Each thing that does not fit the live schema, or broke in the trial, one line each.
+        source_rows: Rows per table of the source (the tables the configuration selects).
+        trial_rows: Rows per table of the trial sample (empty when the checks failed first).
+        violations: Constraint rows of the trial sample with violations (``frame_integrity``
+            rows, only those with a violation).
+    """
+
+    problems: list[str]
+    source_rows: dict[str, int | None] = field(default_factory=dict)
+    trial_rows: dict[str, int] = field(default_factory=dict)
+    violations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No problems and no violations."""
+        return not self.problems and not self.violations
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (``relsynth validate --format json``)."""
+        return {"ok": self.ok, "problems": self.problems, "source_rows": self.source_rows,
+                "trial_rows": self.trial_rows, "violations": self.violations}
+
+
+def validate_config(config: Config) -> Validation:
+    """Check ``config`` against its live source and trial-sample a few rows.
+
+    The schema is read (with include/exclude); tables, columns, virtual foreign keys and
+    override values are checked (:func:`config_problems`); then the source is fitted on at most
+    :data:`TRIAL_FIT_ROWS` rows per table and every table sampled at its configured scale, but
+    at most :data:`TRIAL_ROWS` rows, with the column overrides applied, and the sample's keys
+    and constraints are checked in memory. Nothing is written.
+
+    Raises:
+        ConfigError: The configuration has no ``source``.
+        SourceError: The source cannot be read.
+    """
+    from relsynth.api import fit
+    from relsynth.errors import SchemaError
+    from relsynth.evaluate.integrity import frame_integrity
+    from relsynth.schema.reader import read_schema
+
+    if not config.source:
+        raise ConfigError(f"{config._name}: no source database URL; add `source:` to the file")
+    try:
+        schema = read_schema(config.source, include=config.include, exclude=config.exclude)
+    except SchemaError as exc:  # a table named in include/exclude that is not there
+        return Validation([f"include/exclude: {exc}"])
+    result = Validation(config_problems(schema, config.tables, config.foreign_keys, config.include, config.exclude),
+                        {n: t.row_count for n, t in schema.tables.items()})
+    if result.problems:
+        return result
+    fit_rows = min(config.fit_rows or TRIAL_FIT_ROWS, TRIAL_FIT_ROWS)
+    model = fit(config.source, schema=schema, fit_rows=fit_rows, foreign_keys=config.foreign_keys)
+    trial = {}
+    for name, tm in model.tables.items():
+        options = config.tables.get(name, TableOptions())
+        wanted = options.scale if options.scale is not None else config.scale
+        scale = min(wanted, TRIAL_ROWS / tm.n_rows) if tm.n_rows else wanted
+        trial[name] = TableOptions(scale=scale, columns=options.columns)
+    frames = model.sample(scale=config.scale, seed=config.seed if config.seed is not None else 0, tables=trial)
+    result.trial_rows = {n: len(f) for n, f in frames.items()}
+    result.violations = [row for row in frame_integrity(model.schema, frames) if row["violations"]]
+    for name, n in result.trial_rows.items():
+        if n == 0 and (model.tables[name].n_rows or 0) > 0:
+            result.problems.append(f"tables.{name}: the trial sample has no rows (source: {model.tables[name].n_rows:,}); "
+                                   "a column override may break a CHECK constraint on every row")
+    return result

@@ -23,7 +23,8 @@ from rich.table import Table as RichTable
 from typer.core import TyperGroup
 
 import relsynth
-from relsynth.config import Config, load_config
+from relsynth.config import Config, load_config, validate_config
+from relsynth.config_template import config_template
 from relsynth.errors import ConfigError, RelsynthError
 from relsynth.subsample import FIT_ROWS
 
@@ -68,7 +69,7 @@ FormatOpt = Annotated[Optional[str], typer.Option("--format", help="Output forma
 ConfigOpt = Annotated[Optional[Path], typer.Option(
     "--config", help="Take option values from this YAML file (relsynth init writes one); given options win.")]
 SourceArg = Annotated[Optional[str], typer.Argument(
-    envvar="RELSYNTH_SOURCE", show_default=False,
+    envvar="RELSYNTH_SOURCE", show_default=False, metavar="SRC",
     help="Source database URL, e.g. sqlite:///prod.db or postgresql://host/db "
          "(default: $RELSYNTH_SOURCE, then `source:` of the config).")]
 
@@ -173,7 +174,7 @@ def clone(
     ctx: typer.Context,
     source: SourceArg = None,
     target: Annotated[Optional[str], typer.Argument(
-        envvar="RELSYNTH_TARGET", show_default=False,
+        envvar="RELSYNTH_TARGET", show_default=False, metavar="DST",
         help="Target database URL (created/filled; never the source; default: $RELSYNTH_TARGET, "
              "then `target:` of the config).")] = None,
     scale: ScaleOpt = 1.0,
@@ -432,6 +433,64 @@ def sample(
         out.print_json(json.dumps({"target": relsynth.api.mask_url(to), "rows_written": counts}))
         return
     out.print(f"wrote {sum(counts.values()):,} rows in {len(counts)} tables to {relsynth.api.mask_url(to)}")
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    source: SourceArg = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Configuration file to write.")] = Path("relsynth.yaml"),
+    include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to describe (default: all).")] = None,
+    exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented configuration file for SOURCE: every table and column, every option."""
+    source = _required(source, "source", "SRC", "RELSYNTH_SOURCE", "source")
+    if output.exists() and not force:
+        raise ConfigError(f"{output} exists; pass --force to overwrite it or -o to write another file")
+    schema = relsynth.inspect(source, include=_list(include), exclude=_list(exclude), integrity=False).schema
+    output.write_text(config_template(schema, source, str(output)), encoding="utf-8")
+    if _settings(ctx).fmt == "json":
+        out.print_json(json.dumps({"config": str(output), "tables": {n: t.row_count for n, t in schema.tables.items()}}))
+        return
+    out.print(f"wrote {output}: {len(schema.tables)} tables, {sum(len(t.columns) for t in schema.tables.values())} "
+              f"columns; edit it, then run `relsynth validate --config {output}`", markup=False, highlight=False)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Check a configuration file against the live source and trial-sample a few rows.
+
+    Exit 0 when everything fits, 1 with the problems listed, 2 when the file itself is invalid.
+    """
+    fmt = _format(ctx, fmt)
+    path = config if config is not None else (_settings(ctx).config or Path("relsynth.yaml"))
+    cfg = load_config(path)
+    result = validate_config(cfg)
+    if fmt == "json":
+        out.print_json(json.dumps(result.to_dict(), default=str))
+    else:
+        out.print(f"{path}: source {relsynth.api.mask_url(cfg.source or '')}, {len(result.source_rows)} tables, "
+                  f"{len(cfg.foreign_keys)} virtual foreign key(s), "
+                  f"{sum(len(t.columns) for t in cfg.tables.values())} column override(s)", markup=False, highlight=False)
+        if result.trial_rows:
+            out.print("trial sample: " + ", ".join(f"{n} {c:,} rows" for n, c in result.trial_rows.items()),
+                      markup=False, highlight=False)
+            out.print(f"integrity of the trial sample: {sum(v['violations'] for v in result.violations)} violations",
+                      markup=False, highlight=False)
+        for row in result.violations:
+            err.print(f"violation: {row['table']}: {row['constraint']}: {row['violations']} row(s)",
+                      markup=False, highlight=False)
+        for problem in result.problems:
+            err.print(f"problem: {problem}", markup=False, highlight=False, soft_wrap=True)
+        if result.ok:
+            out.print("the configuration is valid")
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:
