@@ -610,9 +610,7 @@ def _override_problems(schema: Schema, table: Table, column: Column, o: ColumnOp
         try:
             coerce_value(v, column)
         except ConfigError as exc:
-            problems.append(f"{where}: {exc}")
-    if problems:
-        return problems
+            return [f"{where}: {exc}"]  # the first bad value says what the column takes
     if o.has_value and [column.name] in table.unique_sets:
         problems.append(f"{where}: {column.name} is UNIQUE, so one fixed value would leave a single row; "
                         "use values (a domain) instead")

@@ -47,7 +47,7 @@ def _overridden(s: pd.Series, column: Column, o: ColumnOptions, rng: np.random.G
         out = coerce_series(s, column).copy()
         outside = out.notna().to_numpy()
         if o.weights is None:  # a plain domain keeps the generated values that are in it
-            outside &= ~out.isin(typed).to_numpy()
+            outside = outside & ~out.isin(typed).to_numpy()
         if outside.any():
             drawn = rng.choice(len(typed), size=int(outside.sum()), p=o.weights)
             out.iloc[np.flatnonzero(outside)] = typed.iloc[drawn].to_numpy()
