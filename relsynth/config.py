@@ -32,6 +32,7 @@ read or written.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -786,7 +787,13 @@ def validate_config(config: Config) -> Validation:
     if result.problems:
         return result
     fit_rows = min(config.fit_rows or TRIAL_FIT_ROWS, TRIAL_FIT_ROWS)
-    model = fit(config.source, schema=schema, fit_rows=fit_rows, foreign_keys=config.foreign_keys)
+    logger = logging.getLogger("relsynth")
+    level = logger.level
+    logger.setLevel(max(logger.getEffectiveLevel(), logging.ERROR))  # "fitted on a sample" is the point here
+    try:
+        model = fit(config.source, schema=schema, fit_rows=fit_rows, foreign_keys=config.foreign_keys)
+    finally:
+        logger.setLevel(level)
     trial = {}
     for name, tm in model.tables.items():
         options = config.tables.get(name, TableOptions())

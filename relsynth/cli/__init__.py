@@ -23,7 +23,7 @@ from rich.table import Table as RichTable
 from typer.core import TyperGroup
 
 import relsynth
-from relsynth.config import Config, load_config, validate_config
+from relsynth.config import TRIAL_FIT_ROWS, Config, load_config, validate_config
 from relsynth.config_template import config_template
 from relsynth.errors import ConfigError, RelsynthError
 from relsynth.subsample import FIT_ROWS
@@ -478,7 +478,7 @@ def validate(
                   f"{len(cfg.foreign_keys)} virtual foreign key(s), "
                   f"{sum(len(t.columns) for t in cfg.tables.values())} column override(s)", markup=False, highlight=False)
         if result.trial_rows:
-            out.print("trial sample: " + ", ".join(f"{n} {c:,} rows" for n, c in result.trial_rows.items()),
+            out.print(f"trial sample (fitted on at most {TRIAL_FIT_ROWS:,} rows per table): " + ", ".join(f"{n} {c:,} rows" for n, c in result.trial_rows.items()),
                       markup=False, highlight=False)
             out.print(f"integrity of the trial sample: {sum(v['violations'] for v in result.violations)} violations",
                       markup=False, highlight=False)
