@@ -129,13 +129,16 @@ def _suggested_keys(schema: Schema) -> list[str]:
     return out
 
 
-def config_template(schema: Schema, source: str, path: str = "relsynth.yaml") -> str:
+def config_template(schema: Schema, source: str, path: str = "relsynth.yaml",
+                    include: list[str] | None = None, exclude: list[str] | None = None) -> str:
     """The commented YAML configuration ``relsynth init`` writes.
 
     Args:
-        schema: The source's schema (row counts shown when known).
+        schema: The source's schema (row counts shown when known), read with ``include`` / ``exclude``.
         source: The source URL (its password becomes ``${RELSYNTH_SOURCE_PASSWORD}``).
         path: The file's name, for the usage lines at its top.
+        include: Written as the file's ``include`` (else a commented example).
+        exclude: Written as the file's ``exclude`` (else a commented example).
 
     Returns:
         YAML text; :func:`relsynth.config.load_config` reads it back as a configuration that
@@ -152,7 +155,7 @@ def config_template(schema: Schema, source: str, path: str = "relsynth.yaml") ->
         source=sa.make_url(source).render_as_string(hide_password=True), tables=len(schema.tables), path=path,
         source_value=_quoted(password_placeholder(source)),
         target_value=_quoted("${RELSYNTH_TARGET:-" + _default_target(source) + "}"),
-        include=f"# include: [{first}]".ljust(34), exclude=f"# exclude: [{first}]".ljust(34),
+        include=_selection("include", include, first), exclude=_selection("exclude", exclude, first),
         fit_rows=f"fit_rows: {FIT_ROWS}".ljust(34), fk_examples=fk_examples,
     )
     lines = [text.rstrip("\n")]
@@ -165,6 +168,11 @@ def config_template(schema: Schema, source: str, path: str = "relsynth.yaml") ->
         lines.append("    columns:")
         lines.extend("      " + _example(table, column) for column in table.columns)
     return "\n".join(lines) + "\n"
+
+
+def _selection(key: str, names: list[str] | None, example: str) -> str:
+    text = f"{key}: [{', '.join(_key(n) for n in names)}]" if names else f"# {key}: [{example}]"
+    return text.ljust(34)
 
 
 def _key(name: str) -> str:

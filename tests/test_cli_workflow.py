@@ -209,3 +209,13 @@ def test_quiet_prints_nothing_on_success(hospital: str, tmp_path: Path) -> None:
     assert r.exit_code == 1 and r.output.startswith("error: ")  # errors still show
     r = _run("inspect", hospital)
     assert r.output != ""  # --quiet does not stick to the next run
+
+
+def test_init_writes_the_selection_it_was_given(hospital: str, tmp_path: Path) -> None:
+    config = tmp_path / "sub.yaml"
+    r = _run("--format", "json", "init", hospital, "-o", str(config), "--include", "departments,patients")
+    assert r.exit_code == 0 and json.loads(r.output)["tables"] == {"departments": 8, "patients": 300}
+    loaded = load_config(config)
+    assert loaded.include == ["departments", "patients"] and set(loaded.tables) == {"departments", "patients"}
+    r = _run("clone", "--config", str(config), "--format", "json", env={"RELSYNTH_TARGET": f"sqlite:///{tmp_path / 'o.db'}"})
+    assert r.exit_code == 0 and set(json.loads(r.output)["rows_written"]) == {"departments", "patients"}

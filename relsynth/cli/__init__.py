@@ -40,8 +40,13 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except RelsynthError as exc:
-            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-            ctx.exit(2 if isinstance(exc, ConfigError) else 1)
+            ctx.exit(_report_error(exc))
+
+
+def _report_error(exc: RelsynthError) -> int:
+    """Print ``error: <message>`` on stderr; return the exit code (2 for a ConfigError, else 1)."""
+    err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    return 2 if isinstance(exc, ConfigError) else 1
 
 
 app = typer.Typer(
@@ -443,14 +448,17 @@ def init(
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to describe (default: all).")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    fmt: FormatOpt = None,
 ) -> None:
     """Write a commented configuration file for SOURCE: every table and column, every option."""
+    fmt = _format(ctx, fmt)
     source = _required(source, "source", "SRC", "RELSYNTH_SOURCE", "source")
     if output.exists() and not force:
         raise ConfigError(f"{output} exists; pass --force to overwrite it or -o to write another file")
     schema = relsynth.inspect(source, include=_list(include), exclude=_list(exclude), integrity=False).schema
-    output.write_text(config_template(schema, source, str(output)), encoding="utf-8")
-    if _settings(ctx).fmt == "json":
+    output.write_text(config_template(schema, source, str(output), include=_list(include), exclude=_list(exclude)),
+                      encoding="utf-8")
+    if fmt == "json":
         out.print_json(json.dumps({"config": str(output), "tables": {n: t.row_count for n, t in schema.tables.items()}}))
         return
     out.print(f"wrote {output}: {len(schema.tables)} tables, {sum(len(t.columns) for t in schema.tables.values())} "
@@ -501,6 +509,5 @@ def main() -> None:
     """
     try:
         app()
-    except RelsynthError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2 if isinstance(exc, ConfigError) else 1)
+    except RelsynthError as exc:  # raised outside a command (the group reports those inside)
+        sys.exit(_report_error(exc))
