@@ -58,6 +58,7 @@ __all__ = [
     "Config",
     "TableOptions",
     "ColumnOptions",
+    "NO_VALUE",
     "VirtualForeignKey",
     "KEYS",
     "check_if_exists",
@@ -108,6 +109,17 @@ class VirtualForeignKey:
         return ForeignKey(list(self.columns), self.ref_table, list(ref_columns), self.name)
 
 
+class _NoValue:
+    """The type of :data:`NO_VALUE`."""
+
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+
+#: ``ColumnOptions.value`` when no fixed value is set (``None`` is a fixed NULL).
+NO_VALUE: Any = _NoValue()
+
+
 @dataclass
 class ColumnOptions:
     """An override of one generated column, applied after sampling and before CHECK/UNIQUE
@@ -117,21 +129,36 @@ class ColumnOptions:
 
     Attributes:
         skip: Leave the column NULL (nullable columns only).
-        value: Every row gets this value (``has_value`` tells a fixed NULL from no value).
-        values: The column's domain: a list keeps the generated values in it and replaces the
-            others by uniform draws from it; a mapping value → weight redraws every non-NULL
-            value with those frequencies (``weights``, normalized to sum to 1).
+        value: Every row gets this value (``None``: NULL; :data:`NO_VALUE`: not set).
+        values: The column's domain: without ``weights`` the generated values in it are kept
+            and the others replaced by uniform draws from it; with ``weights`` (one per value,
+            the YAML form is a mapping value → weight) every non-NULL value is redrawn with
+            those frequencies.
+        weights: Relative frequencies of ``values`` (normalized to sum to 1), or None.
         min: Values below are raised to it (numbers, dates).
         max: Values above are lowered to it (numbers, dates).
     """
 
     skip: bool = False
-    value: Any = None
-    has_value: bool = False
+    value: Any = NO_VALUE
     values: list[Any] | None = None
     weights: list[float] | None = None
     min: Any = None
     max: Any = None
+
+    def __post_init__(self) -> None:
+        if self.weights is not None:
+            if self.values is None or len(self.weights) != len(self.values):
+                raise ConfigError(f"weights {self.weights!r} need one value each; give as many values as weights")
+            total = float(sum(self.weights))
+            if not np.isfinite(total) or total <= 0 or min(self.weights) < 0:
+                raise ConfigError(f"weights {self.weights!r} must be numbers ≥ 0 with a positive sum")
+            self.weights = [float(w) / total for w in self.weights]
+
+    @property
+    def has_value(self) -> bool:
+        """Whether a fixed ``value`` (possibly NULL) is set."""
+        return self.value is not NO_VALUE
 
     @property
     def active(self) -> bool:
@@ -219,11 +246,7 @@ class Config:
         from relsynth.api import clone
 
         kwargs = self.clone_kwargs() | overrides
-        source, target = kwargs.pop("source"), kwargs.pop("target")
-        if source is None or target is None:
-            missing = "source" if source is None else "target"
-            raise ConfigError(f"{self._name}: no {missing} database URL; add `{missing}:` to the file or pass it")
-        return clone(source, target, **kwargs)
+        return clone(self._url(kwargs, "source"), self._url(kwargs, "target"), **kwargs)
 
     def fit(self, **overrides: Any) -> Model:
         """Run :func:`relsynth.fit` on ``source`` with this configuration's tables and keys."""
@@ -231,10 +254,7 @@ class Config:
 
         kwargs = {k: v for k, v in self.clone_kwargs().items()
                   if k in ("source", "include", "exclude", "fit_rows", "foreign_keys")} | overrides
-        source = kwargs.pop("source")
-        if source is None:
-            raise ConfigError(f"{self._name}: no source database URL; add `source:` to the file or pass it")
-        return fit(source, **kwargs)
+        return fit(self._url(kwargs, "source"), **kwargs)
 
     def sample(self, model: Model, **overrides: Any) -> dict[str, pd.DataFrame]:
         """Run ``model.sample`` with this configuration's ``scale``, ``seed`` and ``tables``."""
@@ -248,6 +268,13 @@ class Config:
     @property
     def _name(self) -> str:
         return str(self.path) if self.path else "config"
+
+    def _url(self, kwargs: dict[str, Any], key: str) -> str:
+        """Pop ``key`` (source or target) from ``kwargs``; a ConfigError where it is not set."""
+        url = kwargs.pop(key)
+        if not url:
+            raise ConfigError(f"{self._name}: no {key} database URL; add `{key}:` to the file or pass {key}=")
+        return url
 
 
 #: The top-level keys of a configuration file (the keyword arguments of :func:`relsynth.clone`).
@@ -381,14 +408,15 @@ def _column_options(spec: Any, where: str) -> ColumnOptions:
     if len(kinds) > 1:
         raise ConfigError(f"{where}: {' and '.join(kinds)} cannot be combined; choose one of skip, value, values, min/max")
     options = ColumnOptions()
+    if "values" in spec:
+        values, weights = _domain(spec["values"], f"{where}.values")
+        options = ColumnOptions(values=values, weights=weights)
     if "skip" in spec:
         if not isinstance(spec["skip"], bool):
             raise ConfigError(f"{where}.skip must be true or false, got {spec['skip']!r}")
         options.skip = spec["skip"]
     if "value" in spec:
-        options.value, options.has_value = _scalar(spec["value"], f"{where}.value", allow_null=True), True
-    if "values" in spec:
-        options.values, options.weights = _domain(spec["values"], f"{where}.values")
+        options.value = _scalar(spec["value"], f"{where}.value", allow_null=True)
     for key in ("min", "max"):
         if spec.get(key) is not None:
             setattr(options, key, _scalar(spec[key], f"{where}.{key}"))
@@ -413,7 +441,7 @@ def _domain(value: Any, where: str) -> tuple[list[Any], list[float] | None]:
         total = float(sum(w for _, w in items))
         if total <= 0:
             raise ConfigError(f"{where}: the weights sum to 0; give at least one positive weight")
-        return [_scalar(k, f"{where}.{k}") for k, _ in items], [float(w) / total for _, w in items]
+        return [_scalar(k, f"{where}.{k}") for k, _ in items], [float(w) for _, w in items]
     if isinstance(value, list):
         if not value:
             raise ConfigError(f"{where} is empty; list at least one value")
@@ -776,8 +804,7 @@ def validate_config(config: Config) -> Validation:
     from relsynth.evaluate.integrity import frame_integrity
     from relsynth.schema.reader import read_schema
 
-    if not config.source:
-        raise ConfigError(f"{config._name}: no source database URL; add `source:` to the file")
+    config._url({"source": config.source}, "source")
     try:
         schema = read_schema(config.source, include=config.include, exclude=config.exclude)
     except SchemaError as exc:  # a table named in include/exclude that is not there

@@ -277,3 +277,20 @@ def test_virtual_foreign_key_errors(chinook_without_fks: str, tmp_path: Path, fk
         relsynth.clone(chinook_without_fks, f"sqlite:///{tmp_path / 'x.db'}", foreign_keys=[fk])
     assert message in str(info.value)
     assert not (tmp_path / "x.db").exists()
+
+
+def test_options_as_dataclasses(hospital: str) -> None:
+    from relsynth.config import ColumnOptions, TableOptions, VirtualForeignKey
+
+    model = relsynth.fit(hospital)
+    tables = model.sample(seed=3, tables={
+        "departments": TableOptions(columns={"beds": ColumnOptions(value=None), "floor": ColumnOptions(value=2)}),
+        "patients": TableOptions(columns={"sex": ColumnOptions(values=["F", "M"], weights=[1, 0])}),
+    })
+    assert tables["departments"]["beds"].isna().all() and set(tables["departments"]["floor"]) == {2}
+    assert set(tables["patients"]["sex"]) == {"F"}
+    with pytest.raises(ConfigError, match="need one value each"):
+        ColumnOptions(values=["F"], weights=[1, 2])
+    fk = VirtualForeignKey("lab_results", ["patient_id"], "patients")
+    with pytest.raises(ConfigError, match="already declared by the database"):
+        relsynth.fit(hospital, foreign_keys=[fk])
