@@ -294,3 +294,16 @@ def test_options_as_dataclasses(hospital: str) -> None:
     fk = VirtualForeignKey("lab_results", ["patient_id"], "patients")
     with pytest.raises(ConfigError, match="already declared by the database"):
         relsynth.fit(hospital, foreign_keys=[fk])
+
+
+@pytest.mark.postgres
+def test_virtual_keys_and_overrides_into_postgres(chinook_without_fks: str, pg_url: str) -> None:
+    result = relsynth.clone(chinook_without_fks, pg_url, seed=1,
+                            foreign_keys=[{"table": "Track", "columns": ["AlbumId"], "ref_table": "Album"}],
+                            tables={"Album": {"scale": 2},
+                                    "Track": {"columns": {"Composer": {"skip": True}, "Milliseconds": {"max": 300000}}}})
+    assert result.violations == 0 and result.rows_written["Album"] == 2 * 347
+    assert [fk.label for fk in read_schema(pg_url).tables["Track"].foreign_keys] == ["(AlbumId) -> Album(AlbumId)"]
+    track = _frames(pg_url)["Track"]
+    assert track["Composer"].isna().all() and track["Milliseconds"].max() <= 300000
+    assert abs(len(track) / 3503 - 2) < 0.1  # Track follows its doubled albums
