@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from relsynth.errors import ConfigError, did_you_mean
+from relsynth.errors import ConfigError, RelsynthError, did_you_mean
 from relsynth.schema.checks import compile_checks
 from relsynth.schema.model import Column, ForeignKey, Schema, Table
 from relsynth.sinks.sql import IF_EXISTS
@@ -695,6 +695,13 @@ def coerce_value(value: Any, column: Column) -> Any:
         if column.enum_values and value not in column.enum_values:
             raise ConfigError(f"{value!r} is not one of {column.name}'s values "
                               f"({', '.join(column.enum_values)}){did_you_mean(value, column.enum_values)}")
+        if kind != "string":  # a time or a UUID must parse as one
+            from relsynth.schema.frames import coerce_series
+
+            try:
+                coerce_series(pd.Series([value], dtype=object), column)
+            except (RelsynthError, ValueError, TypeError):
+                raise ConfigError(f"{value!r} is not a {kind} but {column.name} is {kind}") from None
         return value
     raise ConfigError(f"{column.name} is {kind}; only skip applies to {kind} columns")
 
