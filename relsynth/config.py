@@ -775,12 +775,15 @@ class Validation:
         trial_rows: Rows per table of the trial sample (empty when the checks failed first).
         violations: Constraint rows of the trial sample with violations (``frame_integrity``
             rows, only those with a violation).
+        dangling: Per virtual foreign key (``"table: (cols) -> parent(cols)"``), the source
+            rows whose non-NULL key matches no parent row.
     """
 
     problems: list[str]
     source_rows: dict[str, int | None] = field(default_factory=dict)
     trial_rows: dict[str, int] = field(default_factory=dict)
     violations: list[dict[str, Any]] = field(default_factory=list)
+    dangling: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -790,14 +793,27 @@ class Validation:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (``relsynth validate --format json``)."""
         return {"ok": self.ok, "problems": self.problems, "source_rows": self.source_rows,
-                "trial_rows": self.trial_rows, "violations": self.violations}
+                "trial_rows": self.trial_rows, "violations": self.violations, "dangling": self.dangling}
+
+
+def _virtual_dangling(config: Config, schema: Schema) -> list[tuple[str, str, int]]:
+    """``(table, FK label, source rows)`` per virtual foreign key: the rows whose non-NULL value
+    matches no parent row (read-only anti-joins)."""
+    from relsynth.sinks.integrity import dangling_references
+
+    virtual = add_foreign_keys(schema, config.foreign_keys, config.include, config.exclude)
+    only = {n: Table(t.name, t.columns, t.primary_key, t.foreign_keys[len(schema.tables[n].foreign_keys):],
+                     t.unique, t.checks, t.row_count) for n, t in virtual.tables.items()}
+    counts = dangling_references(config.source, Schema(only, dialect=schema.dialect))
+    return [(table, label, n) for table, fks in counts.items() for label, n in fks.items()]
 
 
 def validate_config(config: Config) -> Validation:
     """Check ``config`` against its live source and trial-sample a few rows.
 
     The schema is read (with include/exclude); tables, columns, virtual foreign keys and
-    override values are checked (:func:`config_problems`); then the source is fitted on at most
+    override values are checked (:func:`config_problems`), the source rows that break a virtual
+    foreign key counted (all of them: a problem); then the source is fitted on at most
     :data:`TRIAL_FIT_ROWS` rows per table and every table sampled at its configured scale, but
     at most :data:`TRIAL_ROWS` rows, with the column overrides applied, and the sample's keys
     and constraints are checked in memory. Nothing is written.
@@ -820,6 +836,11 @@ def validate_config(config: Config) -> Validation:
                         {n: t.row_count for n, t in schema.tables.items()})
     if result.problems:
         return result
+    for table, label, n in _virtual_dangling(config, schema):
+        result.dangling[f"{table}: {label}"] = n
+        if n and n == schema.tables[table].row_count:
+            result.problems.append(f"foreign key {table}: {label}: no source row matches a parent row; "
+                                   "check columns and ref_columns")
     fit_rows = min(config.fit_rows or TRIAL_FIT_ROWS, TRIAL_FIT_ROWS)
     logger = logging.getLogger("relsynth")
     level = logger.level

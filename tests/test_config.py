@@ -307,3 +307,19 @@ def test_virtual_keys_and_overrides_into_postgres(chinook_without_fks: str, pg_u
     track = _frames(pg_url)["Track"]
     assert track["Composer"].isna().all() and track["Milliseconds"].max() <= 300000
     assert abs(len(track) / 3503 - 2) < 0.1  # Track follows its doubled albums
+
+
+def test_validate_counts_source_rows_that_break_a_virtual_key(chinook_without_fks: str, tmp_path: Path) -> None:
+    from relsynth.config import validate_config
+
+    path = _write(tmp_path, f"""
+source: {chinook_without_fks}
+foreign_keys:
+  - {{table: Album, columns: ArtistId, ref_table: Artist}}
+  - {{table: Track, columns: [Milliseconds], ref_table: Album}}
+""")
+    result = validate_config(load_config(path))
+    assert result.dangling == {"Album: (ArtistId) -> Artist(ArtistId)": 0, "Track: (Milliseconds) -> Album(AlbumId)": 3503}
+    assert result.problems == ["foreign key Track: (Milliseconds) -> Album(AlbumId): no source row matches a parent "
+                               "row; check columns and ref_columns"]
+    assert not result.ok and result.trial_rows["Track"] == 200 and result.violations == []

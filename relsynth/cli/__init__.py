@@ -485,6 +485,10 @@ def validate(
         out.print(f"{path}: source {relsynth.api.mask_url(cfg.source or '')}, {len(result.source_rows)} tables, "
                   f"{len(cfg.foreign_keys)} virtual foreign key(s), "
                   f"{sum(len(t.columns) for t in cfg.tables.values())} column override(s)", markup=False, highlight=False)
+        for label, n in result.dangling.items():
+            out.print(f"virtual foreign key {label}: " + (f"{n:,} source row(s) point at no parent row (the copy "
+                      "gives every row a parent)" if n else "every source row has its parent row"),
+                      markup=False, highlight=False)
         if result.trial_rows:
             out.print(f"trial sample (fitted on at most {TRIAL_FIT_ROWS:,} rows per table): " + ", ".join(f"{n} {c:,} rows" for n, c in result.trial_rows.items()),
                       markup=False, highlight=False)
