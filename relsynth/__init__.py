@@ -14,6 +14,8 @@ Quickstart::
     report = relsynth.evaluate("sqlite:///prod.db", "sqlite:///copy.db")
     report.save("report.html")                    # plots, offline; .json for every figure
 
+    relsynth.load_config("relsynth.yaml").clone() # the same from a YAML file (`relsynth init` writes one)
+
 The schema (tables, keys, constraints) is read with SQLAlchemy; tables are learned parent-first
 with a Gaussian copula each; children are sampled conditioned on their synthetic parents so
 every foreign key points at a real synthetic row; the target database enforces every key.
@@ -22,6 +24,7 @@ every foreign key points at a real synthetic row; the target database enforces e
 from __future__ import annotations
 
 from relsynth.api import CloneResult, Inspection, clone, fit, inspect, load, write
+from relsynth.config import Config, load_config
 from relsynth.errors import (
     ConfigError,
     ModelError,
@@ -45,6 +48,8 @@ __all__ = [
     "inspect",
     "load",
     "write",
+    "load_config",
+    "Config",
     "evaluate",
     "Report",
     "make_plan",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from relsynth.config import add_foreign_keys, check_if_exists, parse_tables, require_valid
 from relsynth.errors import ConfigError, SourceError
 from relsynth.evaluate.metrics import TableScores, fidelity_summary
 from relsynth.models.relational import Model, fit_model, load_model
@@ -29,7 +30,7 @@ from relsynth.schema.model import Schema
 from relsynth.sinks import IfExists, verify_integrity
 from relsynth.sinks.integrity import dangling_references
 from relsynth.sinks import write as _write
-from relsynth.sampling.relational import PARTITION_ROWS, SampleStream
+from relsynth.sampling.relational import SampleStream
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
 
 __all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clone"]
@@ -99,17 +100,27 @@ class CloneResult:
         return sum(v for t in self.integrity.values() for k, v in t.items() if k != "rows")
 
 
+def _configured(schema: Schema, tables: Mapping[str, Any] | None, foreign_keys: list[Any] | None,
+                include: list[str] | None, exclude: list[str] | None) -> Schema:
+    """``schema`` with the virtual ``foreign_keys`` added, once ``tables`` and the keys are
+    checked against it (a ConfigError names the first thing that does not fit)."""
+    require_valid(schema, tables, foreign_keys, include, exclude)
+    return add_foreign_keys(schema, foreign_keys or [], include, exclude)
+
+
 def _load_source(source: Source, schema: Schema | None, include: list[str] | None,
                  exclude: list[str] | None, fit_rows: int = FIT_ROWS,
+                 foreign_keys: list[Any] | None = None, tables: Mapping[str, Any] | None = None,
                  ) -> tuple[Schema, dict[str, pd.DataFrame], FitSample | None]:
-    """The schema and the rows to fit on: all of them, or where a table has more than
-    ``fit_rows`` (0: no limit) an FK-consistent sample read in chunks (:mod:`relsynth.subsample`)."""
+    """The schema (virtual ``foreign_keys`` added, ``tables`` options checked) and the rows to
+    fit on: all of them, or where a table has more than ``fit_rows`` (0: no limit) an
+    FK-consistent sample read in chunks (:mod:`relsynth.subsample`)."""
     if fit_rows < 0:
         raise ConfigError(f"fit_rows must be 0 (no limit) or a positive number of rows, got {fit_rows}")
     if isinstance(source, dict):
         if schema is None:
             schema = schema_from_dataframes(source)
-        schema = schema.select(include, exclude)
+        schema = _configured(schema.select(include, exclude), tables, foreign_keys, include, exclude)
         frames = {n: source[n] for n in schema.tables}
         from relsynth.schema import coerce_frame
 
@@ -121,6 +132,7 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
         schema = read_schema(source, include=include, exclude=exclude)
     else:
         schema = schema.select(include, exclude)
+    schema = _configured(schema, tables, foreign_keys, include, exclude)
     sample = None
     if fit_rows and max((t.row_count or 0 for t in schema.tables.values()), default=0) > fit_rows:
         cols = key_columns(schema)
@@ -159,6 +171,7 @@ def fit(
     exclude: list[str] | None = None,
     seed: int = 0,
     fit_rows: int = FIT_ROWS,
+    foreign_keys: list[Any] | None = None,
 ) -> Model:
     """Learn a model of a database.
 
@@ -172,12 +185,15 @@ def fit(
         fit_rows: A table with more rows is fitted on an FK-consistent sample of about this
             many (children kept with their parent rows; counts and keys from all rows), read
             in chunks so memory stays bounded; 0 fits on every row.
+        foreign_keys: Foreign keys the database does not declare, learned like declared ones
+            and kept in the model's schema (so a write declares them): dicts ``{"table",
+            "columns", "ref_table", "ref_columns"}`` or :class:`~relsynth.config.VirtualForeignKey`.
 
     Returns:
         A :class:`~relsynth.models.relational.Model`; ``model.sample(scale, seed)`` draws data,
         ``model.save(path)`` stores it.
     """
-    schema, frames, sample = _load_source(source, schema, include, exclude, fit_rows)
+    schema, frames, sample = _load_source(source, schema, include, exclude, fit_rows, foreign_keys)
     if not schema.tables:
         raise SourceError("the source has no tables to learn from; check the URL or the include/exclude lists")
     return fit_model(schema, frames, seed=seed, sample=sample)
@@ -253,8 +269,10 @@ def clone(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     fit_rows: int = FIT_ROWS,
-    partition_rows: int = PARTITION_ROWS,
+    partition_rows: int | None = None,
     progress: Progress | None = None,
+    tables: Mapping[str, Any] | None = None,
+    foreign_keys: list[Any] | None = None,
 ) -> CloneResult:
     """Read ``source``, learn it, sample a synthetic copy and write it to ``target``.
 
@@ -272,23 +290,31 @@ def clone(
         exclude: All tables but these.
         fit_rows: Tables with more rows are learned from an FK-consistent sample of about this
             many (see :func:`fit`); 0 learns from every row.
-        partition_rows: Output rows drawn and loaded at a time (whole families).
+        partition_rows: Output rows drawn and loaded at a time (whole families; None:
+            :data:`~relsynth.sampling.relational.PARTITION_ROWS`).
         progress: Called as ``progress(stage, table, done, total)``: stage ``read``, ``fit``
             (``table`` starts), ``write`` (``done`` of ``total`` expected rows of ``table``
             drawn and handed to the writer) or ``verify``.
+        tables: Per-table options: ``{"patients": {"scale": 2, "columns": {"age": {"min": 18}}}}``
+            (a table's own scale, column overrides; see :meth:`Model.sample`).
+        foreign_keys: Foreign keys the database does not declare (see :func:`fit`); they are
+            learned, kept and declared in the target like declared ones.
+
+    All of these are the keys of a configuration file; ``relsynth.load_config(path).clone()``
+    runs one.
 
     Returns:
         A :class:`CloneResult` with rows per table, timings, target integrity and fidelity scores.
     """
     if _same_database(source, target):
         raise ConfigError(f"target {mask_url(str(target))} is the source database; choose another target")
-    if if_exists not in ("fail", "truncate", "append", "replace"):
-        raise ConfigError(f"if_exists must be fail, truncate, append or replace, got {if_exists!r}")
+    check_if_exists(if_exists)
+    tables = parse_tables(tables)
     report = progress or _no_progress
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     report("read", None, 0, None)
-    schema, frames, sample = _load_source(source, None, include, exclude, fit_rows)
+    schema, frames, sample = _load_source(source, None, include, exclude, fit_rows, foreign_keys, tables)
     if not schema.tables:
         raise SourceError("the source has no tables to clone; check the URL or the include/exclude lists")
     seconds["read"] = time.perf_counter() - t0
@@ -296,7 +322,7 @@ def clone(
     model = fit_model(schema, frames, seed=0, sample=sample, progress=lambda name: report("fit", name, 0, None))
     seconds["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    stream = model.stream(scale=scale, seed=seed, partition_rows=partition_rows)
+    stream = model.stream(scale=scale, seed=seed, partition_rows=partition_rows, tables=tables)
     timed = _Timed(stream, report)
     written = write(timed, target, schema, if_exists=if_exists)
     seconds["sample"] = timed.seconds
@@ -309,7 +335,7 @@ def clone(
                                 partial=stream.partial)
     notes = list(model.notes)
     if stream.partial:
-        notes.append(f"drawn and written in {stream.partitions} partitions of about {partition_rows:,} rows; "
+        notes.append(f"drawn and written in {stream.partitions} partitions of about {stream.partition_rows:,} rows; "
                      f"the summary scores the first partition of {', '.join(sorted(stream.partial))}")
     return CloneResult(
         rows_source=sample.rows if sample else {n: len(f) for n, f in frames.items()},

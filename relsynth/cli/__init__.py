@@ -1,6 +1,11 @@
 """The ``relsynth`` command line: a thin layer over the library's public functions.
 
-Exit codes: 0 success, 1 a failure relsynth explains in one line, 2 a usage error.
+Exit codes: 0 success, 1 a failure relsynth explains in one line, 2 a usage error (a bad
+option, argument or configuration file).
+
+Global options (before the command): ``--config FILE`` (option values from a configuration
+file, see :mod:`relsynth.config`; options given on the command line win), ``--quiet``,
+``--format text|json``, ``--log-level``, ``--version``.
 """
 
 from __future__ import annotations
@@ -10,24 +15,47 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
 from rich.text import Text
 from rich.table import Table as RichTable
+from typer.core import TyperGroup
 
 import relsynth
+from relsynth.config import TRIAL_FIT_ROWS, Config, load_config, validate_config
+from relsynth.config_template import config_template
 from relsynth.errors import ConfigError, RelsynthError
-from relsynth.sampling.relational import PARTITION_ROWS
 from relsynth.subsample import FIT_ROWS
 
 __all__ = ["app", "main"]
 
+
+class _Group(TyperGroup):
+    """The command group: a RelsynthError becomes ``error: <message>`` and exit 2 (ConfigError)
+    or 1, inside the app, so every way of running it (console script, ``python -m``, a test
+    runner) gets the same exit codes."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except RelsynthError as exc:
+            ctx.exit(_report_error(exc))
+
+
+def _report_error(exc: RelsynthError) -> int:
+    """Print ``error: <message>`` on stderr; return the exit code (2 for a ConfigError, else 1)."""
+    err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    return 2 if isinstance(exc, ConfigError) else 1
+
+
 app = typer.Typer(
     name="relsynth",
+    cls=_Group,
     help="Synthetic copies of relational databases: schema-aware, FK-consistent, fast.",
     no_args_is_help=True,
     add_completion=False,
@@ -46,10 +74,16 @@ SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Same seed, same 
 FitRowsOpt = Annotated[int, typer.Option(
     "--fit-rows", help="Learn a table with more rows from an FK-consistent sample of about this many "
                        "(counts and keys still from all rows); 0 learns from every row.")]
-FormatOpt = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
-PartitionRowsOpt = Annotated[int, typer.Option(
+FormatOpt = Annotated[Optional[str], typer.Option("--format", help="Output format: text or json (default: the global --format).")]
+ConfigOpt = Annotated[Optional[Path], typer.Option(
+    "--config", help="Take option values from this YAML file (relsynth init writes one); given options win.")]
+SourceArg = Annotated[Optional[str], typer.Argument(
+    envvar="RELSYNTH_SOURCE", show_default=False, metavar="SRC",
+    help="Source database URL, e.g. sqlite:///prod.db or postgresql://host/db "
+         "(default: $RELSYNTH_SOURCE, then `source:` of the config).")]
+PartitionRowsOpt = Annotated[Optional[int], typer.Option(
     "--partition-rows", help="Draw and load the output this many rows at a time (whole families), "
-                             "so memory does not grow with --scale.")]
+                             "so memory does not grow with --scale (default: 500,000).")]
 
 
 def _version(value: bool) -> None:
@@ -58,47 +92,123 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+@dataclass
+class _Settings:
+    """The global options, kept on the context for every command."""
+
+    config: Optional[Path] = None
+    fmt: str = "text"
+    quiet: bool = False
+
+
 @app.callback()
 def _main(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "warning",
+    log_level: Annotated[Optional[str], typer.Option(
+        "--log-level", help="debug, info, warning or error (default: warning; error with --quiet).")] = None,
+    config: ConfigOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="Output format of every command: text or json.")] = "text",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """relsynth: synthetic copies of relational databases."""
-    level = getattr(logging, log_level.upper(), None)
+    name = log_level or ("error" if quiet else "warning")
+    level = getattr(logging, name.upper(), None)
     if not isinstance(level, int):
         raise ConfigError(f"--log-level must be debug, info, warning or error, got {log_level!r}")
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("relsynth").setLevel(level)
+    out.quiet = quiet
+    ctx.obj = _Settings(config=config, fmt=_check_format(fmt), quiet=quiet)
 
 
-def _check_format(fmt: str) -> Literal["text", "json"]:
+def _settings(ctx: typer.Context) -> _Settings:
+    root = ctx.find_root()
+    return root.obj if isinstance(root.obj, _Settings) else _Settings()
+
+
+def _format(ctx: typer.Context, fmt: Optional[str]) -> Literal["text", "json"]:
+    """The command's --format if given, else the global one."""
+    return _check_format(fmt if fmt is not None else _settings(ctx).fmt)
+
+
+def _note(ctx: typer.Context, text: str) -> None:
+    """A note for the user on stderr (not with --quiet)."""
+    if not _settings(ctx).quiet:
+        err.print(f"note: {text}", markup=False, highlight=False)
+
+
+def _config(ctx: typer.Context, path: Optional[Path]) -> Optional[Config]:
+    """The configuration of the command's --config, else of the global --config, else none."""
+    path = path if path is not None else _settings(ctx).config
+    return load_config(path) if path is not None else None
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` came from the command line or its environment variable."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _merged(ctx: typer.Context, config: Optional[Config], **values: Any) -> dict[str, Any]:
+    """The command's option values, each taken from ``config`` where the file sets it and the
+    command line did not (names are the config's keys; ``to`` is ``target``)."""
+    out = dict(values)
+    if config is None:
+        return out
+    for name in values:
+        key = "target" if name == "to" else name
+        if key in config.given and not _given(ctx, name):
+            out[name] = getattr(config, key)
+    return out
+
+
+def _required(value: Optional[str], what: str, arg: str, envvar: str, key: str) -> str:
+    if not value:
+        raise ConfigError(f"no {what} database URL: give {arg}, set {envvar} or write `{key}:` in the --config file")
+    return value
+
+
+def _check_format(fmt: Optional[str]) -> Literal["text", "json"]:
     if fmt not in ("text", "json"):
         raise ConfigError(f"--format must be text or json, got {fmt!r}")
     return fmt  # type: ignore[return-value]
 
 
-def _list(value: Optional[str]) -> Optional[list[str]]:
+def _list(value: Optional[str] | list[str]) -> Optional[list[str]]:
+    if isinstance(value, list):
+        return value
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 @app.command()
 def clone(
-    source: Annotated[str, typer.Argument(help="Source database URL, e.g. sqlite:///prod.db or postgresql://host/db.")],
-    target: Annotated[str, typer.Argument(help="Target database URL (created/filled; never the source).")],
+    ctx: typer.Context,
+    source: SourceArg = None,
+    target: Annotated[Optional[str], typer.Argument(
+        envvar="RELSYNTH_TARGET", show_default=False, metavar="DST",
+        help="Target database URL (created/filled; never the source; default: $RELSYNTH_TARGET, "
+             "then `target:` of the config).")] = None,
     scale: ScaleOpt = 1.0,
     seed: SeedOpt = None,
     if_exists: IfExistsOpt = "fail",
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to clone (default: all).")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fit_rows: FitRowsOpt = FIT_ROWS,
-    partition_rows: PartitionRowsOpt = PARTITION_ROWS,
-    fmt: FormatOpt = "text",
+    partition_rows: PartitionRowsOpt = None,
+    fmt: FormatOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Learn SOURCE and write a synthetic copy into TARGET with every key and constraint enforced."""
-    fmt = _check_format(fmt)
-    with _progress_display(enabled=fmt == "text") as progress:
-        result = relsynth.clone(source, target, scale=scale, seed=seed, if_exists=if_exists,  # type: ignore[arg-type]
-                                include=_list(include), exclude=_list(exclude), fit_rows=fit_rows,
-                                partition_rows=partition_rows, progress=progress)
+    fmt = _format(ctx, fmt)
+    cfg = _config(ctx, config)
+    o = _merged(ctx, cfg, source=source, target=target, scale=scale, seed=seed, if_exists=if_exists,
+                include=_list(include), exclude=_list(exclude), fit_rows=fit_rows, partition_rows=partition_rows)
+    source = _required(o.pop("source"), "source", "SRC", "RELSYNTH_SOURCE", "source")
+    target = _required(o.pop("target"), "target", "DST", "RELSYNTH_TARGET", "target")
+    with _progress_display(enabled=fmt == "text" and not _settings(ctx).quiet) as progress:
+        result = relsynth.clone(source, target, **o, tables=cfg.tables if cfg else None,
+                                foreign_keys=cfg.foreign_keys if cfg else None, progress=progress)
     if fmt == "json":
         out.print_json(json.dumps(_clone_json(result)))
         return
@@ -124,7 +234,7 @@ def clone(
     out.print(f"time: read {s['read']:.2f}s, fit {s['fit']:.2f}s, sample {s['sample']:.2f}s, "
               f"write {s['write']:.2f}s, verify {s['verify']:.2f}s")
     for note in result.notes:
-        err.print(f"note: {note}")
+        _note(ctx, note)
     if result.violations:
         raise typer.Exit(1)
 
@@ -188,16 +298,17 @@ def _clone_json(result: relsynth.CloneResult) -> dict:
 
 @app.command()
 def inspect(
+    ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="Database URL to inspect.")],
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to include.")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
-    fmt: FormatOpt = "text",
+    fmt: FormatOpt = None,
     integrity: Annotated[bool, typer.Option(
         "--integrity/--no-integrity",
         help="Count, per foreign key, source rows that point at no parent row (read-only queries).")] = True,
 ) -> None:
     """Show tables, row counts, keys, the parent-first generation order, cycles and broken FKs."""
-    fmt = _check_format(fmt)
+    fmt = _format(ctx, fmt)
     info = relsynth.inspect(source, include=_list(include), exclude=_list(exclude), integrity=integrity)
     if fmt == "json":
         out.print_json(json.dumps(info.to_dict()))
@@ -240,6 +351,7 @@ def _print_source_integrity(info: relsynth.Inspection) -> None:
 
 @app.command()
 def report(
+    ctx: typer.Context,
     real: Annotated[str, typer.Argument(help="URL of the real database.")],
     synthetic: Annotated[str, typer.Argument(help="URL of the synthetic database (same tables).")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output",
@@ -250,10 +362,10 @@ def report(
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to compare (default: all).")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the classifiers and row samples.")] = 0,
-    fmt: FormatOpt = "text",
+    fmt: FormatOpt = None,
 ) -> None:
     """Compare SYNTHETIC with REAL: integrity, column shapes, pair trends, cardinality, detection."""
-    fmt = _check_format(fmt)
+    fmt = _format(ctx, fmt)
     schema = None
     if include or exclude:
         schema = relsynth.inspect(real, include=_list(include), exclude=_list(exclude), integrity=False).schema
@@ -264,12 +376,12 @@ def report(
         if output is None or output.suffix.lower() != ".json":
             out.print_json(result.to_json(indent=None))
         return
-    _print_report(result)
+    _print_report(ctx, result)
     if output is not None:
         out.print(f"report written to {output}")
 
 
-def _print_report(result: relsynth.Report) -> None:
+def _print_report(ctx: typer.Context, result: relsynth.Report) -> None:
     table = RichTable(title=f"{result.synthetic} compared with {result.real}")
     for col in ("table", "real rows", "synthetic rows", "column shapes", "pair trends", "detection AUC"):
         table.add_column(col, justify="left" if col == "table" else "right")
@@ -294,7 +406,7 @@ def _print_report(result: relsynth.Report) -> None:
     verdict = "all keys and constraints hold" if s["integrity_violations"] == 0 else "VIOLATIONS FOUND"
     out.print(f"integrity: {s['integrity_violations']} violating rows in the synthetic data ({verdict})")
     for note in result.notes:
-        err.print(f"note: {note}", markup=False, highlight=False)
+        _note(ctx, note)
 
 
 @app.command()
@@ -318,34 +430,123 @@ def demo(
 
 @app.command()
 def fit(
-    source: Annotated[str, typer.Argument(help="Source database URL.")],
+    ctx: typer.Context,
+    source: SourceArg = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")] = Path("model.rsm"),
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to include.")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fit_rows: FitRowsOpt = FIT_ROWS,
+    fmt: FormatOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Learn SOURCE and save the model (JSON + numpy arrays; no pickle)."""
-    model = relsynth.fit(source, include=_list(include), exclude=_list(exclude), fit_rows=fit_rows)
+    fmt = _format(ctx, fmt)
+    cfg = _config(ctx, config)
+    o = _merged(ctx, cfg, source=source, include=_list(include), exclude=_list(exclude), fit_rows=fit_rows)
+    source = _required(o.pop("source"), "source", "SRC", "RELSYNTH_SOURCE", "source")
+    model = relsynth.fit(source, **o, foreign_keys=cfg.foreign_keys if cfg else None)
     model.save(output)
+    if fmt == "json":
+        out.print_json(json.dumps({"model": str(output), "tables": {n: t.n_rows for n, t in model.tables.items()},
+                                   "notes": model.notes}))
+        return
     out.print(f"model of {len(model.tables)} tables saved to {output}")
     for note in model.notes:
-        err.print(f"note: {note}")
+        _note(ctx, note)
 
 
 @app.command()
 def sample(
+    ctx: typer.Context,
     model_path: Annotated[Path, typer.Argument(help="Model file written by `relsynth fit`.")],
-    to: Annotated[str, typer.Option("--to", help="Target database URL.")],
+    to: Annotated[Optional[str], typer.Option(
+        "--to", envvar="RELSYNTH_TARGET", show_default=False,
+        help="Target database URL (default: $RELSYNTH_TARGET, then `target:` of the config).")] = None,
     scale: ScaleOpt = 1.0,
     seed: SeedOpt = None,
     if_exists: IfExistsOpt = "fail",
-    partition_rows: PartitionRowsOpt = PARTITION_ROWS,
+    partition_rows: PartitionRowsOpt = None,
+    fmt: FormatOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Sample a synthetic database from a saved model and write it to --to."""
+    fmt = _format(ctx, fmt)
+    cfg = _config(ctx, config)
+    o = _merged(ctx, cfg, to=to, scale=scale, seed=seed, if_exists=if_exists, partition_rows=partition_rows)
+    to = _required(o["to"], "target", "--to", "RELSYNTH_TARGET", "target")
     model = relsynth.load(model_path)
-    stream = model.stream(scale=scale, seed=seed, partition_rows=partition_rows)
-    counts = relsynth.write(stream, to, model.schema, if_exists=if_exists)  # type: ignore[arg-type]
+    stream = model.stream(scale=o["scale"], seed=o["seed"], partition_rows=o["partition_rows"],
+                          tables=cfg.tables if cfg else None)
+    counts = relsynth.write(stream, to, model.schema, if_exists=o["if_exists"])
+    if fmt == "json":
+        out.print_json(json.dumps({"target": relsynth.api.mask_url(to), "rows_written": counts}))
+        return
     out.print(f"wrote {sum(counts.values()):,} rows in {len(counts)} tables to {relsynth.api.mask_url(to)}")
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    source: SourceArg = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Configuration file to write.")] = Path("relsynth.yaml"),
+    include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to describe (default: all).")] = None,
+    exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Write a commented configuration file for SOURCE: every table and column, every option."""
+    fmt = _format(ctx, fmt)
+    source = _required(source, "source", "SRC", "RELSYNTH_SOURCE", "source")
+    if output.exists() and not force:
+        raise ConfigError(f"{output} exists; pass --force to overwrite it or -o to write another file")
+    schema = relsynth.inspect(source, include=_list(include), exclude=_list(exclude), integrity=False).schema
+    output.write_text(config_template(schema, source, str(output), include=_list(include), exclude=_list(exclude)),
+                      encoding="utf-8")
+    if fmt == "json":
+        out.print_json(json.dumps({"config": str(output), "tables": {n: t.row_count for n, t in schema.tables.items()}}))
+        return
+    out.print(f"wrote {output}: {len(schema.tables)} tables, {sum(len(t.columns) for t in schema.tables.values())} "
+              f"columns; edit it, then run `relsynth validate --config {output}`", markup=False, highlight=False)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Check a configuration file against the live source and trial-sample a few rows.
+
+    Exit 0 when everything fits, 1 with the problems listed, 2 when the file itself is invalid.
+    """
+    fmt = _format(ctx, fmt)
+    path = config if config is not None else (_settings(ctx).config or Path("relsynth.yaml"))
+    cfg = load_config(path)
+    result = validate_config(cfg)
+    if fmt == "json":
+        out.print_json(json.dumps(result.to_dict(), default=str))
+    else:
+        out.print(f"{path}: source {relsynth.api.mask_url(cfg.source or '')}, {len(result.source_rows)} tables, "
+                  f"{len(cfg.foreign_keys)} virtual foreign key(s), "
+                  f"{sum(len(t.columns) for t in cfg.tables.values())} column override(s)", markup=False, highlight=False)
+        for label, n in result.dangling.items():
+            out.print(f"virtual foreign key {label}: " + (f"{n:,} source row(s) point at no parent row (the copy "
+                      "gives every row a parent)" if n else "every source row has its parent row"),
+                      markup=False, highlight=False)
+        if result.trial_rows:
+            out.print(f"trial sample (fitted on at most {TRIAL_FIT_ROWS:,} rows per table): " + ", ".join(f"{n} {c:,} rows" for n, c in result.trial_rows.items()),
+                      markup=False, highlight=False)
+            out.print(f"integrity of the trial sample: {sum(v['violations'] for v in result.violations)} violations",
+                      markup=False, highlight=False)
+        for row in result.violations:
+            err.print(f"violation: {row['table']}: {row['constraint']}: {row['violations']} row(s)",
+                      markup=False, highlight=False)
+        for problem in result.problems:
+            err.print(f"problem: {problem}", markup=False, highlight=False, soft_wrap=True)
+        if result.ok:
+            out.print("the configuration is valid")
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:
@@ -356,6 +557,5 @@ def main() -> None:
     """
     try:
         app()
-    except RelsynthError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2 if isinstance(exc, ConfigError) else 1)
+    except RelsynthError as exc:  # raised outside a command (the group reports those inside)
+        sys.exit(_report_error(exc))

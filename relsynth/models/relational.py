@@ -12,7 +12,7 @@ import json
 import logging
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,34 +107,40 @@ class Model:
         """The generation plan (derived from the schema and the stored driver choices)."""
         return make_plan(self.schema, self.drivers)
 
-    def sample(self, scale: float = 1.0, seed: int | None = None) -> dict[str, pd.DataFrame]:
+    def sample(self, scale: float = 1.0, seed: int | None = None,
+               tables: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
         """Draw a synthetic database.
 
         Args:
             scale: Multiplies the number of rows of tables generated without a parent; child
                 tables follow through their learned children-per-parent counts.
             seed: Same seed, same output. None draws a fresh seed.
+            tables: Per-table options, as in a configuration file's ``tables:``
+                (:func:`relsynth.config.parse_tables`): ``{"patients": {"scale": 2, "columns":
+                {"notes": {"skip": True}, "age": {"min": 18}}}}``. A table's ``scale`` sets its
+                rows to source rows × scale (its children follow); column overrides are applied
+                before CHECK and UNIQUE constraints are enforced.
 
         Returns:
             One frame per table, in schema order, in the frame convention.
         """
         from relsynth.sampling.relational import sample_model
 
-        return sample_model(self, scale=scale, seed=seed)
+        return sample_model(self, scale=scale, seed=seed, tables=tables)
 
     def stream(self, scale: float = 1.0, seed: int | None = None,
-               partition_rows: int | None = None) -> SampleStream:
+               partition_rows: int | None = None, tables: Mapping[str, Any] | None = None) -> SampleStream:
         """Draw a synthetic database in pieces: iterate ``(table, frame)`` pairs, parents' first.
 
         Tables reached other than through their driver FK are generated whole; the others in
         partitions of whole families of about ``partition_rows`` output rows (default
         :data:`relsynth.sampling.relational.PARTITION_ROWS`), so memory follows the partition,
         not ``scale``. :func:`relsynth.write` loads such a stream as it comes. Same seed and
-        partition size, same data.
+        partition size, same data. ``tables``: per-table options, as in :meth:`sample`.
         """
         from relsynth.sampling.relational import PARTITION_ROWS, SampleStream
 
-        return SampleStream(self, scale=scale, seed=seed,
+        return SampleStream(self, scale=scale, seed=seed, tables=tables,
                             partition_rows=PARTITION_ROWS if partition_rows is None else partition_rows)
 
     # ---------------------------------------------------------------- storage

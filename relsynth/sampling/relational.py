@@ -4,8 +4,10 @@ For each table in plan order:
 
 1. rows: tables without a driver FK get ``scale × source rows``; a child gets, for each synthetic
    parent row, the children-per-row count decoded from the parent's own copula draw, plus rows
-   without a parent at the source's rate;
-2. values: the child's copula is drawn conditioned on its parent's normal scores;
+   without a parent at the source's rate; a table with its own ``scale`` (per-table options)
+   gets ``its scale × source rows`` either way, shared out over its parents by those counts;
+2. values: the child's copula is drawn conditioned on its parent's normal scores; per-column
+   overrides (:mod:`relsynth.sampling.overrides`) are applied to the decoded values;
 3. keys: new primary keys; the driver FK copies the parent's key; secondary FKs are assigned to
    existing parents following each parent's degree distribution; self-references form a forest;
 4. CHECK constraints are enforced: rows that break one get fresh values under the same parent;
@@ -19,14 +21,17 @@ FKs cut to break a cycle are filled after every table exists.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from relsynth.config import TableOptions, parse_tables, require_valid
 from relsynth.errors import ConfigError
 from relsynth.models.copula import TableModel, from_number, stratify
 from relsynth.models.relational import FKStats, Model, fk_key
+from relsynth.sampling.overrides import apply_overrides
 from relsynth.schema.checks import CheckRule, compile_checks
 from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import ForeignKey, Table
@@ -56,9 +61,10 @@ def _check_scale(scale: float) -> float:
     return value
 
 
-def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> dict[str, pd.DataFrame]:
+def sample_model(model: Model, scale: float = 1.0, seed: int | None = None,
+                 tables: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
     """Draw a synthetic database from ``model`` (see :meth:`relsynth.models.relational.Model.sample`)."""
-    stream = SampleStream(model, scale=scale, seed=seed, partition_rows=None)
+    stream = SampleStream(model, scale=scale, seed=seed, partition_rows=None, tables=tables)
     pieces: dict[str, list[pd.DataFrame]] = {}
     for name, frame in stream:
         pieces.setdefault(name, []).append(frame)
@@ -88,9 +94,11 @@ class SampleStream:
     """
 
     def __init__(self, model: Model, scale: float = 1.0, seed: int | None = None,
-                 partition_rows: int | None = PARTITION_ROWS) -> None:
+                 partition_rows: int | None = PARTITION_ROWS, tables: Mapping[str, Any] | None = None) -> None:
         self.model = model
         self.scale = _check_scale(scale)
+        self.options: dict[str, TableOptions] = parse_tables(tables)
+        require_valid(model.schema, self.options)
         self.seed = int(np.random.default_rng().integers(0, 2**31 - 1)) if seed is None else int(seed)
         self.plan = model.plan
         expected = self.expected_rows()
@@ -124,7 +132,10 @@ class SampleStream:
         for name in self.plan.order:
             tm = self.model.tables[name]
             driver = self.plan.tables[name].driver
-            if driver is None or not tm.n_parent_rows:
+            own = self.options.get(name)
+            if own is not None and own.scale is not None:
+                expected[name] = tm.n_rows * own.scale
+            elif driver is None or not tm.n_parent_rows:
                 expected[name] = tm.n_rows * self.scale
             else:
                 expected[name] = expected[driver.ref_table] * tm.n_rows / tm.n_parent_rows
@@ -132,7 +143,7 @@ class SampleStream:
 
     def __iter__(self) -> Iterator[tuple[str, pd.DataFrame]]:
         model, plan, schema = self.model, self.plan, self.model.schema
-        gen = _Generator(model, self.scale, self.seed, self.materialized, self.expected_rows())
+        gen = _Generator(model, self.scale, self.seed, self.materialized, self.expected_rows(), self.options)
         order = [n for n in plan.order if n in self.materialized]
         for name in order:
             position = plan.order.index(name)
@@ -259,9 +270,10 @@ def _partitions(linked: np.ndarray, n_free: int, per_part: int) -> Iterator[tupl
 class _Generator:
     """The per-table generation step, over the tables generated so far (``frames``/``scores``)."""
 
-    def __init__(self, model: Model, scale: float, seed: int, materialized: set[str], expected: dict[str, int]) -> None:
+    def __init__(self, model: Model, scale: float, seed: int, materialized: set[str], expected: dict[str, int],
+                 options: dict[str, TableOptions]) -> None:
         self.model, self.scale, self.seed, self.materialized = model, scale, seed, materialized
-        self.expected = expected
+        self.expected, self.options = expected, options
         self.slots: dict[str, _Slots] = {}
         self.schema = model.schema
         self.plan = model.plan
@@ -287,14 +299,20 @@ class _Generator:
         and the number of rows without one. A table without a driver gets ``scale`` × its rows."""
         tm = self.model.tables[name]
         driver = self.plan.tables[name].driver
+        own = self.options.get(name)
+        own_scale = own.scale if own is not None else None
         if driver is None:
-            return np.zeros(0, dtype=np.int64), int(round(tm.n_rows * self.scale))
+            return np.zeros(0, dtype=np.int64), int(round(tm.n_rows * (own_scale or self.scale)))
         parent = driver.ref_table
         ptm = self.model.tables[parent]
         pz = self.scores[parent]
         table = self.schema.tables[name]
         counts = ptm.decode_counts(ptm.count_dim(name, table.fk_index(driver)), pz, self.frames[parent])
         ratio = pz.shape[0] / tm.n_parent_rows if tm.n_parent_rows else self.scale
+        if own_scale is not None:
+            # This table's own size, shared out over its parents' rows (a partition's share of it
+            # when the parents come in partitions).
+            ratio = own_scale if parent in self.materialized else own_scale * pz.shape[0] / max(self.expected[parent], 1)
         # Small parents (lookups) make the sum of sampled counts swing widely: bring it to the
         # expected total with the least change to each parent's count.
         counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
@@ -324,6 +342,8 @@ class _Generator:
             parent_frame = _aligned(frames[parent], rows)
             z = stratify(tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng, parent_frame))
         frame = tm.decode(table, z, rng, parent_frame, stratified=True)
+        own = self.options.get(name)
+        apply_overrides(frame, table, own, rng)
         offset = self.key_offset.get(name, 0)
         _fill_keys(tm, table, frame, rng, rows, offset)
         self.key_offset[name] = offset + len(frame)
@@ -336,7 +356,7 @@ class _Generator:
             stats = model.fk_stats[fk_key(name, schema, fk)]
             _fill_fk(frame, table, fk, frames[fk.ref_table], stats, rng, slots=self._slots(name, fk, stats))
         _number_within_key(tm, table, frame)
-        frame, z = _enforce_checks(frame, z, rows, self.checks[name], _Redraw(model, name, driver, frames, scores, rng))
+        frame, z = _enforce_checks(frame, z, rows, self.checks[name], _Redraw(model, name, driver, frames, scores, rng, own))
         frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
         # Last: rows dropped above must not be anybody's parent.
         for fk in tp.self_refs:
@@ -503,8 +523,9 @@ class _Redraw:
     """
 
     def __init__(self, model: Model, name: str, driver: ForeignKey | None, frames: dict[str, pd.DataFrame],
-                 scores: dict[str, np.ndarray], rng: np.random.Generator) -> None:
+                 scores: dict[str, np.ndarray], rng: np.random.Generator, options: TableOptions | None = None) -> None:
         self.model, self.name, self.driver, self.frames, self.scores, self.rng = model, name, driver, frames, scores, rng
+        self.options = options
         self.table = model.schema.tables[name]
         self.tm = model.tables[name]
 
@@ -524,6 +545,7 @@ class _Redraw:
         new_z = np.empty_like(drawn)
         new_z[drawn_order] = drawn
         fresh = self.tm.decode(self.table, new_z, self.rng, parent_frame)
+        apply_overrides(fresh, self.table, self.options, self.rng)
         z[idx] = new_z
         keyed = set(self.table.primary_key) | self.table.fk_columns
         for col in (c.name for c in self.table.columns if c.name not in keyed):
