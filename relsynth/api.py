@@ -23,9 +23,12 @@ from relsynth.errors import ConfigError, SourceError
 from relsynth.evaluate.metrics import TableScores, fidelity_summary
 from relsynth.models.relational import Model, fit_model, load_model
 from relsynth.plan import Plan, make_plan
-from relsynth.schema import mask_url, read_schema, read_tables, schema_from_dataframes
+from relsynth.evaluate.integrity import frame_integrity
+from relsynth.schema import mask_url, read_schema, read_tables, schema_from_dataframes, schema_from_metadata
+from relsynth.schema.dataframes import RelationalData
 from relsynth.schema.model import Schema
 from relsynth.sinks import IfExists, verify_integrity
+from relsynth.sinks.files import FileFormat, is_directory, read_files, verify_files, write_files
 from relsynth.sinks.integrity import dangling_references
 from relsynth.sinks import write as _write
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
@@ -34,7 +37,11 @@ __all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clon
 
 log = logging.getLogger("relsynth")
 
-Source = str | sa.Engine | dict[str, pd.DataFrame]
+#: What can be learned from: a database URL or engine, a directory of CSV/Parquet files (any
+#: path that is not a ``scheme://`` URL), a dict of DataFrames, or a :class:`RelationalData`.
+Source = str | Path | sa.Engine | dict[str, pd.DataFrame] | RelationalData
+#: A metadata file (relsynth's schema JSON or SDV metadata JSON), its parsed dict, or a schema.
+Metadata = Schema | dict[str, Any] | str | Path
 
 
 @dataclass
@@ -95,6 +102,15 @@ class CloneResult:
         return sum(v for t in self.integrity.values() for k, v in t.items() if k != "rows")
 
 
+def _schema_of(schema: Schema | None, metadata: Metadata | None) -> Schema | None:
+    """The schema given directly or through a metadata file/dict (relsynth or SDV format)."""
+    if schema is not None and metadata is not None:
+        raise ConfigError("pass either schema or metadata, not both")
+    if metadata is None or isinstance(metadata, Schema):
+        return metadata if metadata is not None else schema
+    return schema_from_metadata(metadata)
+
+
 def _load_source(source: Source, schema: Schema | None, include: list[str] | None,
                  exclude: list[str] | None, fit_rows: int = FIT_ROWS,
                  ) -> tuple[Schema, dict[str, pd.DataFrame], FitSample | None]:
@@ -102,6 +118,11 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
     ``fit_rows`` (0: no limit) an FK-consistent sample read in chunks (:mod:`relsynth.subsample`)."""
     if fit_rows < 0:
         raise ConfigError(f"fit_rows must be 0 (no limit) or a positive number of rows, got {fit_rows}")
+    if isinstance(source, RelationalData):
+        schema = schema if schema is not None else source.to_schema()
+        source = source.frames
+    elif is_directory(source):
+        schema, source = read_files(source, schema, include, exclude)  # type: ignore[arg-type]
     if isinstance(source, dict):
         if schema is None:
             schema = schema_from_dataframes(source)
@@ -128,21 +149,38 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
 
 
 def inspect(
-    source: str | sa.Engine,
+    source: str | Path | sa.Engine,
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     integrity: bool = True,
+    *,
+    metadata: Metadata | None = None,
 ) -> Inspection:
-    """Read a database's schema and make the generation plan (no rows are loaded, only counted).
+    """Read a source's schema and make the generation plan.
 
     Args:
-        source: A SQLAlchemy URL (``sqlite:///file.db``, ``postgresql://…``, ``mysql://…``) or engine.
+        source: A SQLAlchemy URL (``sqlite:///file.db``, ``postgresql://…``, ``mysql://…``) or
+            engine (no rows are loaded, only counted), or a directory of CSV/Parquet files
+            (read whole, see :func:`relsynth.sinks.files.read_files`).
         include: Only these tables.
         exclude: All tables but these.
         integrity: Also count, per foreign key, the rows that point at no parent row (one
             read-only anti-join query per FK; ``False`` skips it on very large sources).
+        metadata: A metadata file or dict (relsynth's schema JSON or SDV metadata) to use
+            instead of the database's declared schema (foreign keys it does not declare
+            included); for a directory, instead of its ``metadata.json``.
     """
-    schema = read_schema(source, include=include, exclude=exclude)
+    schema = _schema_of(None, metadata)
+    if is_directory(source):
+        schema, frames = read_files(source, schema, include, exclude)  # type: ignore[arg-type]
+        dangling = None
+        if integrity:
+            dangling = {n: {} for n, t in schema.tables.items() if t.foreign_keys}
+            for row in frame_integrity(schema, frames):
+                if row["kind"] == "foreign_key":
+                    dangling[row["table"]][row["constraint"].removeprefix("FOREIGN KEY ")] = row["violations"]
+        return Inspection(schema, make_plan(schema), dangling)
+    schema = read_schema(source, include=include, exclude=exclude) if schema is None else schema.select(include, exclude)
     dangling = dangling_references(source, schema) if integrity else None
     return Inspection(schema, make_plan(schema), dangling)
 
@@ -155,13 +193,18 @@ def fit(
     exclude: list[str] | None = None,
     seed: int = 0,
     fit_rows: int = FIT_ROWS,
+    metadata: Metadata | None = None,
 ) -> Model:
     """Learn a model of a database.
 
     Args:
-        source: A database URL or engine, or a dict of DataFrames (then ``schema`` describes keys;
-            without it the schema is inferred from dtypes and has no keys).
+        source: A database URL or engine; a directory of CSV/Parquet files with a metadata
+            file; a :class:`~relsynth.schema.dataframes.RelationalData`; or a dict of
+            DataFrames (then ``schema`` describes keys; without it the schema is inferred
+            from dtypes and has no keys).
         schema: The schema to use instead of reading it from the source.
+        metadata: Instead of ``schema``: a metadata file or dict, relsynth's schema JSON or
+            SDV's metadata (for a directory, default ``DIR/metadata.json``).
         include: Only these tables (every FK must stay inside the selection).
         exclude: All tables but these.
         seed: Seed of the fit's own randomness.
@@ -173,7 +216,7 @@ def fit(
         A :class:`~relsynth.models.relational.Model`; ``model.sample(scale, seed)`` draws data,
         ``model.save(path)`` stores it.
     """
-    schema, frames, sample = _load_source(source, schema, include, exclude, fit_rows)
+    schema, frames, sample = _load_source(source, _schema_of(schema, metadata), include, exclude, fit_rows)
     if not schema.tables:
         raise SourceError("the source has no tables to learn from; check the URL or the include/exclude lists")
     return fit_model(schema, frames, seed=seed, sample=sample)
@@ -186,20 +229,44 @@ def load(path: str | Path) -> Model:
 
 def write(
     tables: dict[str, pd.DataFrame],
-    target: str | sa.Engine,
+    target: str | Path | sa.Engine,
     schema: Schema,
     if_exists: IfExists = "fail",
+    file_format: FileFormat | None = None,
 ) -> dict[str, int]:
-    """Create the schema's tables in ``target`` (any supported dialect) and bulk-load ``tables``.
+    """Write ``tables`` into a database or a directory of files, whichever ``target`` names.
 
-    Keys and constraints are enforced by the target; a failed load leaves the target as it was
-    (or, on MySQL/MariaDB whose DDL is not transactional, drops what it created).
+    A database URL or engine: the schema's tables are created in the target's dialect and
+    bulk-loaded, keys and constraints enforced by the target; a failed load leaves the target
+    as it was (or, on MySQL/MariaDB whose DDL is not transactional, drops what it created).
+    Any other path is a directory: one ``.csv`` (default) or ``.parquet`` file per table plus
+    ``metadata.json`` (see :func:`relsynth.sinks.files.write_files`).
+
+    Args:
+        tables: One DataFrame per schema table.
+        target: Database URL or engine, or a directory path.
+        schema: Tables, keys and constraints.
+        if_exists: ``fail``, ``truncate``, ``append`` or ``replace`` (for a directory,
+            ``fail`` refuses any non-empty directory).
+        file_format: ``csv`` or ``parquet``, for directory targets only.
+
+    Returns:
+        Rows written per table.
     """
+    if is_directory(target):
+        return write_files(tables, target, schema, file_format=file_format or "csv", if_exists=if_exists)  # type: ignore[arg-type]
+    if file_format is not None:
+        raise ConfigError(f"a file format ({file_format}) applies to directory targets, and {mask_url(str(target))} "
+                          "is a database URL; drop the file format or give a directory")
     return _write(tables, target, schema, if_exists=if_exists, order=make_plan(schema).order)
 
 
-def _same_database(a: str | sa.Engine, b: str | sa.Engine) -> bool:
-    def norm(x: str | sa.Engine) -> str:
+def _same_database(a: Source, b: str | Path | sa.Engine) -> bool:
+    def norm(x: Any) -> str:
+        if is_directory(x):
+            return "dir:" + str(Path(x).expanduser().resolve())
+        if not isinstance(x, (str, sa.Engine)):
+            return f"object:{id(x)}"
         url = x.url if isinstance(x, sa.Engine) else sa.make_url(x)
         if url.get_backend_name() == "sqlite":
             return "sqlite:" + (str(Path(url.database).resolve()) if url.database not in (None, "", ":memory:") else ":memory:")
@@ -212,8 +279,8 @@ def _same_database(a: str | sa.Engine, b: str | sa.Engine) -> bool:
 
 
 def clone(
-    source: str | sa.Engine,
-    target: str | sa.Engine,
+    source: Source,
+    target: str | Path | sa.Engine,
     *,
     scale: float = 1.0,
     seed: int | None = None,
@@ -221,12 +288,16 @@ def clone(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     fit_rows: int = FIT_ROWS,
+    metadata: Metadata | None = None,
+    file_format: FileFormat | None = None,
 ) -> CloneResult:
     """Read ``source``, learn it, sample a synthetic copy and write it to ``target``.
 
     Args:
-        source: URL or engine of the real database (only read, never written).
-        target: URL or engine of the database to create the copy in.
+        source: URL or engine of the real database (only read, never written), or any other
+            source :func:`fit` takes (a directory of CSV/Parquet files, DataFrames, ...).
+        target: URL or engine of the database to create the copy in, or a directory to write
+            one file per table into (checked by reading the files back).
         scale: Multiplies the number of rows (children follow their parents).
         seed: Same seed, same synthetic data.
         if_exists: What to do when ``target`` already has the tables: ``fail`` (default),
@@ -235,6 +306,9 @@ def clone(
         exclude: All tables but these.
         fit_rows: Tables with more rows are learned from an FK-consistent sample of about this
             many (see :func:`fit`); 0 learns from every row.
+        metadata: A metadata file or dict (relsynth or SDV format) describing the source
+            instead of its declared schema (see :func:`fit`).
+        file_format: ``csv`` (default) or ``parquet`` for a directory target.
 
     Returns:
         A :class:`CloneResult` with rows per table, timings, target integrity and fidelity scores.
@@ -245,7 +319,7 @@ def clone(
         raise ConfigError(f"if_exists must be fail, truncate, append or replace, got {if_exists!r}")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    schema, frames, sample = _load_source(source, None, include, exclude, fit_rows)
+    schema, frames, sample = _load_source(source, _schema_of(None, metadata), include, exclude, fit_rows)
     if not schema.tables:
         raise SourceError("the source has no tables to clone; check the URL or the include/exclude lists")
     seconds["read"] = time.perf_counter() - t0
@@ -256,10 +330,10 @@ def clone(
     synthetic = model.sample(scale=scale, seed=seed)
     seconds["sample"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    written = write(synthetic, target, schema, if_exists=if_exists)
+    written = write(synthetic, target, schema, if_exists=if_exists, file_format=file_format)
     seconds["write"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    integrity = verify_integrity(target, schema)
+    integrity = verify_files(target, schema) if is_directory(target) else verify_integrity(target, schema)
     seconds["verify"] = time.perf_counter() - t0
     fidelity = fidelity_summary(schema, frames, synthetic, real_keys=sample.keys if sample else None)
     return CloneResult(

@@ -17,6 +17,7 @@ from rich.table import Table as RichTable
 
 import relsynth
 from relsynth.errors import ConfigError, RelsynthError
+from relsynth.sinks.files import is_directory, verify_files
 from relsynth.subsample import FIT_ROWS
 
 __all__ = ["app", "main"]
@@ -42,6 +43,11 @@ FitRowsOpt = Annotated[int, typer.Option(
     "--fit-rows", help="Learn a table with more rows from an FK-consistent sample of about this many "
                        "(counts and keys still from all rows); 0 learns from every row.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
+MetadataOpt = Annotated[Optional[Path], typer.Option(
+    "--metadata", help="Schema file describing the source: relsynth's metadata.json or an SDV metadata JSON "
+                       "(default for a directory: DIR/metadata.json).")]
+FileFormatOpt = Annotated[Optional[str], typer.Option(
+    "--file-format", help="For a directory target: csv (default) or parquet (needs relsynth[parquet]).")]
 
 
 def _version(value: bool) -> None:
@@ -74,20 +80,25 @@ def _list(value: Optional[str]) -> Optional[list[str]]:
 
 @app.command()
 def clone(
-    source: Annotated[str, typer.Argument(help="Source database URL, e.g. sqlite:///prod.db or postgresql://host/db.")],
-    target: Annotated[str, typer.Argument(help="Target database URL (created/filled; never the source).")],
+    source: Annotated[str, typer.Argument(help="Source database URL, e.g. sqlite:///prod.db or postgresql://host/db, "
+                                               "or a directory of CSV/Parquet files with a metadata file.")],
+    target: Annotated[str, typer.Argument(help="Target database URL (created/filled; never the source), or a "
+                                               "directory: one file per table plus metadata.json.")],
     scale: ScaleOpt = 1.0,
     seed: SeedOpt = None,
     if_exists: IfExistsOpt = "fail",
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to clone (default: all).")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fit_rows: FitRowsOpt = FIT_ROWS,
+    metadata: MetadataOpt = None,
+    file_format: FileFormatOpt = None,
     fmt: FormatOpt = "text",
 ) -> None:
     """Learn SOURCE and write a synthetic copy into TARGET with every key and constraint enforced."""
     fmt = _check_format(fmt)
     result = relsynth.clone(source, target, scale=scale, seed=seed, if_exists=if_exists,  # type: ignore[arg-type]
-                            include=_list(include), exclude=_list(exclude), fit_rows=fit_rows)
+                            include=_list(include), exclude=_list(exclude), fit_rows=fit_rows,
+                            metadata=metadata, file_format=file_format)  # type: ignore[arg-type]
     if fmt == "json":
         out.print_json(json.dumps(_clone_json(result)))
         return
@@ -144,17 +155,28 @@ def _clone_json(result: relsynth.CloneResult) -> dict:
 
 @app.command()
 def inspect(
-    source: Annotated[str, typer.Argument(help="Database URL to inspect.")],
+    source: Annotated[str, typer.Argument(help="Database URL, or a directory of CSV/Parquet files, to inspect.")],
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to include.")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fmt: FormatOpt = "text",
     integrity: Annotated[bool, typer.Option(
         "--integrity/--no-integrity",
         help="Count, per foreign key, source rows that point at no parent row (read-only queries).")] = True,
+    metadata: MetadataOpt = None,
+    sdv_metadata: Annotated[Optional[Path], typer.Option(
+        "--sdv-metadata", help="Also write the schema as SDV metadata JSON to this file.")] = None,
+    schema_json: Annotated[Optional[Path], typer.Option(
+        "--schema-json", help="Also write the schema as relsynth's metadata JSON (what --metadata reads) "
+                              "to this file.")] = None,
 ) -> None:
     """Show tables, row counts, keys, the parent-first generation order, cycles and broken FKs."""
     fmt = _check_format(fmt)
-    info = relsynth.inspect(source, include=_list(include), exclude=_list(exclude), integrity=integrity)
+    info = relsynth.inspect(source, include=_list(include), exclude=_list(exclude), integrity=integrity,
+                            metadata=metadata)
+    for path, doc in ((sdv_metadata, info.schema.to_sdv_metadata), (schema_json, info.schema.to_dict)):
+        if path is not None:
+            _write_json(path, doc())
+            err.print(f"metadata written to {path}", markup=False, highlight=False)
     if fmt == "json":
         out.print_json(json.dumps(info.to_dict()))
         return
@@ -181,6 +203,13 @@ def inspect(
     _print_source_integrity(info)
 
 
+def _write_json(path: Path, doc: dict) -> None:
+    try:
+        path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}; choose a writable path") from None
+
+
 def _print_source_integrity(info: relsynth.Inspection) -> None:
     if info.dangling is None:
         return
@@ -196,8 +225,8 @@ def _print_source_integrity(info: relsynth.Inspection) -> None:
 
 @app.command()
 def report(
-    real: Annotated[str, typer.Argument(help="URL of the real database.")],
-    synthetic: Annotated[str, typer.Argument(help="URL of the synthetic database (same tables).")],
+    real: Annotated[str, typer.Argument(help="URL (or file directory) of the real database.")],
+    synthetic: Annotated[str, typer.Argument(help="URL (or file directory) of the synthetic database (same tables).")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output",
                                                    help="Write the report here: .html (page with plots) or .json.")] = None,
     target: Annotated[Optional[str], typer.Option("--target", help="TABLE.COLUMN for a machine-learning efficacy check.")] = None,
@@ -206,13 +235,15 @@ def report(
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to compare (default: all).")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the classifiers and row samples.")] = 0,
+    metadata: MetadataOpt = None,
     fmt: FormatOpt = "text",
 ) -> None:
     """Compare SYNTHETIC with REAL: integrity, column shapes, pair trends, cardinality, detection."""
     fmt = _check_format(fmt)
     schema = None
-    if include or exclude:
-        schema = relsynth.inspect(real, include=_list(include), exclude=_list(exclude), integrity=False).schema
+    if include or exclude or metadata:
+        schema = relsynth.inspect(real, include=_list(include), exclude=_list(exclude), integrity=False,
+                                  metadata=metadata).schema
     result = relsynth.evaluate(real, synthetic, schema=schema, target=target, detection=detection, seed=seed)
     if output is not None:
         result.save(output)
@@ -274,14 +305,16 @@ def demo(
 
 @app.command()
 def fit(
-    source: Annotated[str, typer.Argument(help="Source database URL.")],
+    source: Annotated[str, typer.Argument(help="Source database URL, or a directory of CSV/Parquet files.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")] = Path("model.rsm"),
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to include.")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fit_rows: FitRowsOpt = FIT_ROWS,
+    metadata: MetadataOpt = None,
 ) -> None:
     """Learn SOURCE and save the model (JSON + numpy arrays; no pickle)."""
-    model = relsynth.fit(source, include=_list(include), exclude=_list(exclude), fit_rows=fit_rows)
+    model = relsynth.fit(source, include=_list(include), exclude=_list(exclude), fit_rows=fit_rows,
+                         metadata=metadata)
     model.save(output)
     out.print(f"model of {len(model.tables)} tables saved to {output}")
     for note in model.notes:
@@ -291,16 +324,26 @@ def fit(
 @app.command()
 def sample(
     model_path: Annotated[Path, typer.Argument(help="Model file written by `relsynth fit`.")],
-    to: Annotated[str, typer.Option("--to", help="Target database URL.")],
+    to: Annotated[str, typer.Option("--to", help="Target database URL, or a directory: one file per table "
+                                                 "plus metadata.json.")],
     scale: ScaleOpt = 1.0,
     seed: SeedOpt = None,
     if_exists: IfExistsOpt = "fail",
+    file_format: FileFormatOpt = None,
 ) -> None:
     """Sample a synthetic database from a saved model and write it to --to."""
     model = relsynth.load(model_path)
     tables = model.sample(scale=scale, seed=seed)
-    counts = relsynth.write(tables, to, model.schema, if_exists=if_exists)  # type: ignore[arg-type]
+    counts = relsynth.write(tables, to, model.schema, if_exists=if_exists,  # type: ignore[arg-type]
+                            file_format=file_format)  # type: ignore[arg-type]
     out.print(f"wrote {sum(counts.values()):,} rows in {len(counts)} tables to {relsynth.api.mask_url(to)}")
+    if is_directory(to):
+        # A database checks its keys itself; files are checked here, in memory.
+        bad = sum(v for t in verify_files(to, model.schema).values() for k, v in t.items() if k != "rows")
+        verdict = "all keys and constraints hold" if bad == 0 else "VIOLATIONS FOUND"
+        out.print(f"integrity: {bad} violations in the files ({verdict})")
+        if bad:
+            raise typer.Exit(1)
 
 
 def main() -> None:

@@ -105,19 +105,23 @@ class Model:
         """The generation plan (derived from the schema and the stored driver choices)."""
         return make_plan(self.schema, self.drivers)
 
-    def sample(self, scale: float = 1.0, seed: int | None = None) -> dict[str, pd.DataFrame]:
+    def sample(self, scale: float = 1.0, seed: int | None = None, *,
+               record_size_ratio: float | None = None) -> dict[str, pd.DataFrame]:
         """Draw a synthetic database.
 
         Args:
             scale: Multiplies the number of rows of tables generated without a parent; child
                 tables follow through their learned children-per-parent counts.
             seed: Same seed, same output. None draws a fresh seed.
+            record_size_ratio: Gretel Relational's name for ``scale``; when given, it is the scale.
 
         Returns:
             One frame per table, in schema order, in the frame convention.
         """
         from relsynth.sampling.relational import sample_model
 
+        if record_size_ratio is not None:
+            scale = record_size_ratio
         return sample_model(self, scale=scale, seed=seed)
 
     # ---------------------------------------------------------------- storage
