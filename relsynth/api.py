@@ -29,7 +29,7 @@ from relsynth.schema.dataframes import RelationalData
 from relsynth.schema.model import Schema
 from relsynth.sinks import IfExists, verify_integrity
 from relsynth.sinks.files import FileFormat, is_directory, read_files, verify_files, write_files
-from relsynth.sinks.integrity import dangling_references
+from relsynth.sinks.integrity import dangling_references, total_violations
 from relsynth.sinks import write as _write
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
 
@@ -99,7 +99,7 @@ class CloneResult:
     @property
     def violations(self) -> int:
         """Total integrity violations found in the target (0 when every constraint holds)."""
-        return sum(v for t in self.integrity.values() for k, v in t.items() if k != "rows")
+        return total_violations(self.integrity)
 
 
 def _schema_of(schema: Schema | None, metadata: Metadata | None) -> Schema | None:

@@ -18,6 +18,7 @@ from rich.table import Table as RichTable
 import relsynth
 from relsynth.errors import ConfigError, RelsynthError
 from relsynth.sinks.files import is_directory, verify_files
+from relsynth.sinks.integrity import total_violations
 from relsynth.subsample import FIT_ROWS
 
 __all__ = ["app", "main"]
@@ -339,7 +340,7 @@ def sample(
     out.print(f"wrote {sum(counts.values()):,} rows in {len(counts)} tables to {relsynth.api.mask_url(to)}")
     if is_directory(to):
         # A database checks its keys itself; files are checked here, in memory.
-        bad = sum(v for t in verify_files(to, model.schema).values() for k, v in t.items() if k != "rows")
+        bad = total_violations(verify_files(to, model.schema))
         verdict = "all keys and constraints hold" if bad == 0 else "VIOLATIONS FOUND"
         out.print(f"integrity: {bad} violations in the files ({verdict})")
         if bad:
