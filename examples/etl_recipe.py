@@ -1,6 +1,6 @@
 """Recipe: relsynth in an ETL job — fit once, save the model, sample many times.
 
-Run it as a script (``python examples/etl_recipe.py``) or cell by cell in a notebook (the
+Run it as a script (``python examples/etl_recipe.py [OUTPUT_DIR]``) or cell by cell in a notebook (the
 ``# %%`` markers are cells in VS Code / Jupytext). It builds the demo hospital database in a
 temporary directory, learns it once, saves and reloads the model, then samples twice with
 different seeds and scales: into a SQLite database and into a directory of CSV files.
@@ -8,6 +8,7 @@ Every output is checked for integrity (keys, NOT NULL, UNIQUE, CHECKs).
 """
 
 # %% Setup: a source database (in a real job this is production, read-only)
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,8 +16,11 @@ import relsynth
 from relsynth.data import write_hospital_sqlite
 from relsynth.sinks import total_violations, verify_files, verify_integrity
 
-work = Path(tempfile.mkdtemp(prefix="relsynth-etl-"))
-write_hospital_sqlite(work / "prod.db", n_patients=2000, seed=0)
+# Outputs go to the directory given as the first argument, or to a new temporary one.
+work = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else Path(
+    tempfile.mkdtemp(prefix="relsynth-etl-"))
+work.mkdir(parents=True, exist_ok=True)
+write_hospital_sqlite(work / "prod.db", n_patients=2000, seed=0, overwrite=True)
 source = f"sqlite:///{work / 'prod.db'}"
 
 # %% Fit once and save the model (a zip of JSON and numpy arrays: no pickle, no source rows)
