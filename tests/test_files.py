@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import relsynth
 from relsynth.cli import app
 from relsynth.data import build_hospital, hospital_schema, write_hospital_sqlite
-from relsynth.errors import MissingExtraError, SinkError, SourceError, TargetNotEmptyError
+from relsynth.errors import ConfigError, MissingExtraError, SinkError, SourceError, TargetNotEmptyError
 from relsynth.schema import Column, ForeignKey, Schema, Table, coerce_frame
 from relsynth.sinks.files import METADATA_FILE, is_directory, read_files, verify_files, write_files
 
@@ -204,6 +204,14 @@ def test_source_errors(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no column 'department_id'"):
         read_files(tmp_path)
     assert is_directory("./out/") and is_directory(tmp_path) and not is_directory("sqlite:///x.db")
+    # A SQLite file named without its URL is not taken for a directory.
+    with pytest.raises(ConfigError, match="looks like a database file; write sqlite:///copy.db"):
+        relsynth.write(build_hospital(50, seed=1), "copy.db", schema)
+    with pytest.raises(ConfigError, match="sqlite:///"):
+        relsynth.fit(str(tmp_path / "prod.sqlite"))
+    (tmp_path / "notes").write_text("x")
+    with pytest.raises(SourceError, match="is a file, not a directory"):
+        read_files(tmp_path / "notes")
 
 
 @pytest.mark.parametrize("file_format", FORMATS)

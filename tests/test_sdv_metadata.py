@@ -70,6 +70,18 @@ def test_clone_from_sdv_metadata_equals_clone_from_live_schema(hospital: str, tm
         pd.testing.assert_frame_equal(a[name], b[name], obj=name)
 
 
+def test_cli_clone_with_sdv_metadata(hospital: str, tmp_path: Path) -> None:
+    r = runner.invoke(app, ["inspect", hospital, "--metadata", str(FIXTURE), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    assert info["plan"]["order"][0] == "departments" and info["source_integrity"]["dangling_rows"] == 0
+    assert info["tables"]["patients"]["checks"] == []  # the SDV file has none; the database's are not read
+    r = runner.invoke(app, ["clone", hospital, f"sqlite:///{tmp_path / 'c.db'}", "--metadata", str(FIXTURE),
+                            "--seed", "1", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["violations"] == 0
+
+
 def test_export_and_read_back(hospital: str, tmp_path: Path) -> None:
     schema = relsynth.inspect(hospital, integrity=False).schema
     doc = schema.to_sdv_metadata()

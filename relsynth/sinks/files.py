@@ -93,6 +93,19 @@ def is_directory(target: object) -> bool:
     return isinstance(target, str) and "://" not in target
 
 
+#: Suffixes of database files: a path ending in one is a forgotten ``sqlite:///``, not a directory.
+_DATABASE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
+
+
+def _directory(path: str | Path, role: str) -> Path:
+    """``path`` as a directory path, refusing what is clearly a SQLite file named without its URL."""
+    directory = Path(path).expanduser()
+    if directory.suffix.lower() in _DATABASE_SUFFIXES:
+        raise ConfigError(f"{role} '{path}' looks like a database file; write sqlite:///{path} for SQLite, "
+                          "or give a directory name for CSV/Parquet files")
+    return directory
+
+
 def require_pyarrow(purpose: str) -> Any:
     """Import and return ``pyarrow`` (with ``pyarrow.parquet``), or raise MissingExtraError naming ``purpose``."""
     try:
@@ -217,8 +230,8 @@ def write_files(
                           f"use one of: {', '.join(IF_EXISTS)}")
     if file_format == "parquet":
         require_pyarrow("writing Parquet files")
+    directory = _directory(directory, "target")
     frames = _check_frames(tables, schema)
-    directory = Path(directory).expanduser()
     if directory.exists() and not directory.is_dir():
         raise SinkError(f"target {directory} is a file, not a directory; give a directory path or a database URL")
     present = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
@@ -350,9 +363,10 @@ def read_files(
             value does not fit its column's kind.
         MissingExtraError: A Parquet file without pyarrow.
     """
-    directory = Path(directory).expanduser()
+    directory = _directory(directory, "source")
     if not directory.is_dir():
-        raise SourceError(f"source directory {directory} does not exist; check the path (database sources are URLs "
+        what = "is a file, not a directory" if directory.exists() else "does not exist"
+        raise SourceError(f"source directory {directory} {what}; check the path (database sources are URLs "
                           "such as sqlite:///file.db)")
     if metadata is None:
         metadata = directory / METADATA_FILE
