@@ -20,10 +20,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from relsynth.errors import ConfigError, SourceError
+from relsynth.evaluate.integrity import frame_integrity
 from relsynth.evaluate.metrics import TableScores, fidelity_summary
 from relsynth.models.relational import Model, fit_model, load_model
 from relsynth.plan import Plan, make_plan
-from relsynth.evaluate.integrity import frame_integrity
 from relsynth.schema import mask_url, read_schema, read_tables, schema_from_dataframes, schema_from_metadata
 from relsynth.schema.dataframes import RelationalData
 from relsynth.schema.model import Schema
@@ -106,9 +106,9 @@ def _schema_of(schema: Schema | None, metadata: Metadata | None) -> Schema | Non
     """The schema given directly or through a metadata file/dict (relsynth or SDV format)."""
     if schema is not None and metadata is not None:
         raise ConfigError("pass either schema or metadata, not both")
-    if metadata is None or isinstance(metadata, Schema):
-        return metadata if metadata is not None else schema
-    return schema_from_metadata(metadata)
+    if metadata is None:
+        return schema
+    return metadata if isinstance(metadata, Schema) else schema_from_metadata(metadata)
 
 
 def _load_source(source: Source, schema: Schema | None, include: list[str] | None,

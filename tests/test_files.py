@@ -259,9 +259,17 @@ def test_cli_files_workflow(hospital_db: str, tmp_path: Path) -> None:
     r = runner.invoke(app, ["report", hospital_db, str(tmp_path / "pq"), "--no-detection", "--format", "json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["summary"]["integrity_violations"] == 0
+    r = runner.invoke(app, ["inspect", str(out)])
+    assert r.exit_code == 0 and f"{out} (files)" in r.output
     # A directory without metadata.json, described by a metadata file given on the command line.
     (out / METADATA_FILE).rename(tmp_path / "meta.json")
     r = runner.invoke(app, ["fit", str(out), "-o", str(model)])
     assert isinstance(r.exception, SourceError) and "--metadata" in str(r.exception)
     r = runner.invoke(app, ["fit", str(out), "--metadata", str(tmp_path / "meta.json"), "-o", str(model)])
     assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["report", str(out), str(tmp_path / "pq"), "--metadata", str(tmp_path / "meta.json"),
+                            "--no-detection", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    patients = report["tables"]["patients"]
+    assert patients["rows_real"] == 800 and 0.35 < patients["rows_synthetic"] / 800 < 0.65  # --scale 0.5

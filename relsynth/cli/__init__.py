@@ -181,7 +181,8 @@ def inspect(
     if fmt == "json":
         out.print_json(json.dumps(info.to_dict()))
         return
-    table = RichTable(title=f"{relsynth.api.mask_url(source)} ({info.schema.dialect})")
+    kind = "files" if is_directory(source) else info.schema.dialect
+    table = RichTable(title=f"{relsynth.api.mask_url(source)} ({kind})")
     for col in ("#", "table", "rows", "primary key", "generated under", "other foreign keys"):
         table.add_column(col, justify="right" if col in ("#", "rows") else "left")
     for i, name in enumerate(info.plan.order, 1):

@@ -19,7 +19,7 @@ decimal       rounded to the column's scale        decimal128(precision, scale) 
                                                    both are declared, else float64
 boolean       ``true`` / ``false``                 bool
 date          ``YYYY-MM-DD``                       date32
-datetime      ``YYYY-MM-DD HH:MM:SS[.ffffff]``     timestamp[us] (UTC when tz-aware)
+datetime      ``YYYY-MM-DD HH:MM:SS[.fff[fff]]``   timestamp[us] (UTC when tz-aware)
 time          ``HH:MM:SS[.ffffff]``                time64[us]
 binary        base64                               binary
 others        text                                 string
