@@ -11,6 +11,7 @@ Quickstart::
     model = relsynth.load("prod.rsm")
     tables = model.sample(scale=2.0, seed=1)      # dict[str, pandas.DataFrame]
     relsynth.write(tables, "sqlite:///copy.db", model.schema)
+    relsynth.write(tables, "./copy/", model.schema)   # one CSV per table + metadata.json
     report = relsynth.evaluate("sqlite:///prod.db", "sqlite:///copy.db")
     report.save("report.html")                    # plots, offline; .json for every figure
 
@@ -37,6 +38,7 @@ from relsynth.errors import (
 from relsynth.evaluate.report import Report, evaluate
 from relsynth.models.relational import Model
 from relsynth.plan import Plan, make_plan
+from relsynth.schema.dataframes import RelationalData
 from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table, UniqueConstraint
 
 __version__ = "0.1.0"
@@ -57,6 +59,7 @@ __all__ = [
     "Plan",
     "Inspection",
     "CloneResult",
+    "RelationalData",
     "Schema",
     "Table",
     "Column",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +22,16 @@ import sqlalchemy as sa
 
 from relsynth.config import add_foreign_keys, check_if_exists, parse_tables, require_valid
 from relsynth.errors import ConfigError, SourceError
+from relsynth.evaluate.integrity import frame_integrity
 from relsynth.evaluate.metrics import TableScores, fidelity_summary
 from relsynth.models.relational import Model, fit_model, load_model
 from relsynth.plan import Plan, make_plan
-from relsynth.schema import mask_url, read_schema, read_tables, schema_from_dataframes
+from relsynth.schema import mask_url, read_schema, read_tables, schema_from_dataframes, schema_from_metadata
+from relsynth.schema.dataframes import RelationalData
 from relsynth.schema.model import Schema
 from relsynth.sinks import IfExists, verify_integrity
-from relsynth.sinks.integrity import dangling_references
+from relsynth.sinks.files import FileFormat, is_directory, read_files, verify_files, write_files
+from relsynth.sinks.integrity import dangling_references, total_violations
 from relsynth.sinks import write as _write
 from relsynth.sampling.relational import SampleStream
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
@@ -37,7 +40,11 @@ __all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clon
 
 log = logging.getLogger("relsynth")
 
-Source = str | sa.Engine | dict[str, pd.DataFrame]
+#: What can be learned from: a database URL or engine, a directory of CSV/Parquet files (any
+#: path that is not a ``scheme://`` URL), a dict of DataFrames, or a :class:`RelationalData`.
+Source = str | Path | sa.Engine | dict[str, pd.DataFrame] | RelationalData
+#: A metadata file (relsynth's schema JSON or SDV metadata JSON), its parsed dict, or a schema.
+Metadata = Schema | dict[str, Any] | str | Path
 #: ``progress(stage, table, done, total)``, see :func:`clone`.
 Progress = Callable[[str, str | None, int, int | None], None]
 
@@ -97,7 +104,16 @@ class CloneResult:
     @property
     def violations(self) -> int:
         """Total integrity violations found in the target (0 when every constraint holds)."""
-        return sum(v for t in self.integrity.values() for k, v in t.items() if k != "rows")
+        return total_violations(self.integrity)
+
+
+def _schema_of(schema: Schema | None, metadata: Metadata | None) -> Schema | None:
+    """The schema given directly or through a metadata file/dict (relsynth or SDV format)."""
+    if schema is not None and metadata is not None:
+        raise ConfigError("pass either schema or metadata, not both")
+    if metadata is None:
+        return schema
+    return metadata if isinstance(metadata, Schema) else schema_from_metadata(metadata)
 
 
 def _configured(schema: Schema, tables: Mapping[str, Any] | None, foreign_keys: list[Any] | None,
@@ -117,6 +133,11 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
     FK-consistent sample read in chunks (:mod:`relsynth.subsample`)."""
     if fit_rows < 0:
         raise ConfigError(f"fit_rows must be 0 (no limit) or a positive number of rows, got {fit_rows}")
+    if isinstance(source, RelationalData):
+        schema = schema if schema is not None else source.to_schema()
+        source = source.frames
+    elif is_directory(source):
+        schema, source = read_files(source, schema, include, exclude)  # type: ignore[arg-type]
     if isinstance(source, dict):
         if schema is None:
             schema = schema_from_dataframes(source)
@@ -144,21 +165,38 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
 
 
 def inspect(
-    source: str | sa.Engine,
+    source: str | Path | sa.Engine,
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     integrity: bool = True,
+    *,
+    metadata: Metadata | None = None,
 ) -> Inspection:
-    """Read a database's schema and make the generation plan (no rows are loaded, only counted).
+    """Read a source's schema and make the generation plan.
 
     Args:
-        source: A SQLAlchemy URL (``sqlite:///file.db``, ``postgresql://…``, ``mysql://…``) or engine.
+        source: A SQLAlchemy URL (``sqlite:///file.db``, ``postgresql://…``, ``mysql://…``) or
+            engine (no rows are loaded, only counted), or a directory of CSV/Parquet files
+            (read whole, see :func:`relsynth.sinks.files.read_files`).
         include: Only these tables.
         exclude: All tables but these.
         integrity: Also count, per foreign key, the rows that point at no parent row (one
             read-only anti-join query per FK; ``False`` skips it on very large sources).
+        metadata: A metadata file or dict (relsynth's schema JSON or SDV metadata) to use
+            instead of the database's declared schema (foreign keys it does not declare
+            included); for a directory, instead of its ``metadata.json``.
     """
-    schema = read_schema(source, include=include, exclude=exclude)
+    schema = _schema_of(None, metadata)
+    if is_directory(source):
+        schema, frames = read_files(source, schema, include, exclude)  # type: ignore[arg-type]
+        dangling = None
+        if integrity:
+            dangling = {n: {} for n, t in schema.tables.items() if t.foreign_keys}
+            for row in frame_integrity(schema, frames):
+                if row["kind"] == "foreign_key":
+                    dangling[row["table"]][row["constraint"].removeprefix("FOREIGN KEY ")] = row["violations"]
+        return Inspection(schema, make_plan(schema), dangling)
+    schema = read_schema(source, include=include, exclude=exclude) if schema is None else schema.select(include, exclude)
     dangling = dangling_references(source, schema) if integrity else None
     return Inspection(schema, make_plan(schema), dangling)
 
@@ -172,13 +210,18 @@ def fit(
     seed: int = 0,
     fit_rows: int = FIT_ROWS,
     foreign_keys: list[Any] | None = None,
+    metadata: Metadata | None = None,
 ) -> Model:
     """Learn a model of a database.
 
     Args:
-        source: A database URL or engine, or a dict of DataFrames (then ``schema`` describes keys;
-            without it the schema is inferred from dtypes and has no keys).
+        source: A database URL or engine; a directory of CSV/Parquet files with a metadata
+            file; a :class:`~relsynth.schema.dataframes.RelationalData`; or a dict of
+            DataFrames (then ``schema`` describes keys; without it the schema is inferred
+            from dtypes and has no keys).
         schema: The schema to use instead of reading it from the source.
+        metadata: Instead of ``schema``: a metadata file or dict, relsynth's schema JSON or
+            SDV's metadata (for a directory, default ``DIR/metadata.json``).
         include: Only these tables (every FK must stay inside the selection).
         exclude: All tables but these.
         seed: Seed of the fit's own randomness.
@@ -193,7 +236,7 @@ def fit(
         A :class:`~relsynth.models.relational.Model`; ``model.sample(scale, seed)`` draws data,
         ``model.save(path)`` stores it.
     """
-    schema, frames, sample = _load_source(source, schema, include, exclude, fit_rows, foreign_keys)
+    schema, frames, sample = _load_source(source, _schema_of(schema, metadata), include, exclude, fit_rows, foreign_keys)
     if not schema.tables:
         raise SourceError("the source has no tables to learn from; check the URL or the include/exclude lists")
     return fit_model(schema, frames, seed=seed, sample=sample)
@@ -206,16 +249,39 @@ def load(path: str | Path) -> Model:
 
 def write(
     tables: dict[str, pd.DataFrame] | SampleStream,
-    target: str | sa.Engine,
+    target: str | Path | sa.Engine,
     schema: Schema,
     if_exists: IfExists = "fail",
+    file_format: FileFormat | None = None,
 ) -> dict[str, int]:
-    """Create the schema's tables in ``target`` (any supported dialect) and bulk-load ``tables``:
-    one frame per table, or a :meth:`Model.stream`, loaded piece by piece as it is drawn.
+    """Write ``tables`` into a database or a directory of files, whichever ``target`` names:
+    one frame per table, or a :meth:`Model.stream`, loaded piece by piece as it is drawn (a
+    directory target collects the stream's pieces first).
 
-    Keys and constraints are enforced by the target; a failed load leaves the target as it was
-    (or, on MySQL/MariaDB whose DDL is not transactional, drops what it created).
+    A database URL or engine: the schema's tables are created in the target's dialect and
+    bulk-loaded, keys and constraints enforced by the target; a failed load leaves the target
+    as it was (or, on MySQL/MariaDB whose DDL is not transactional, drops what it created).
+    Any other path is a directory: one ``.csv`` (default) or ``.parquet`` file per table plus
+    ``metadata.json`` (see :func:`relsynth.sinks.files.write_files`).
+
+    Args:
+        tables: One DataFrame per schema table.
+        target: Database URL or engine, or a directory path.
+        schema: Tables, keys and constraints.
+        if_exists: ``fail``, ``truncate``, ``append`` or ``replace`` (for a directory,
+            ``fail`` refuses any non-empty directory).
+        file_format: ``csv`` or ``parquet``, for directory targets only.
+
+    Returns:
+        Rows written per table.
     """
+    if is_directory(target):
+        if not isinstance(tables, dict):
+            tables = _collect(tables, schema)
+        return write_files(tables, target, schema, file_format=file_format or "csv", if_exists=if_exists)  # type: ignore[arg-type]
+    if file_format is not None:
+        raise ConfigError(f"a file format ({file_format}) applies to directory targets, and {mask_url(str(target))} "
+                          "is a database URL; drop the file format or give a directory")
     stream = tables.stream if isinstance(tables, _Timed) else tables
     bounds = stream.key_bounds() if isinstance(stream, SampleStream) else None
     return _write(tables, target, schema, if_exists=if_exists, order=make_plan(schema).order, int_bounds=bounds)
@@ -246,8 +312,21 @@ class _Timed:
             yield name, frame
 
 
-def _same_database(a: str | sa.Engine, b: str | sa.Engine) -> bool:
-    def norm(x: str | sa.Engine) -> str:
+def _collect(pieces: Iterable[tuple[str, pd.DataFrame]], schema: Schema) -> dict[str, pd.DataFrame]:
+    """A stream's pieces as one frame per table."""
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for name, frame in pieces:
+        parts.setdefault(name, []).append(frame)
+    return {name: pd.concat(parts[name], ignore_index=True) if name in parts
+            else pd.DataFrame(columns=table.column_names) for name, table in schema.tables.items()}
+
+
+def _same_database(a: Source, b: str | Path | sa.Engine) -> bool:
+    def norm(x: Any) -> str:
+        if is_directory(x):
+            return "dir:" + str(Path(x).expanduser().resolve())
+        if not isinstance(x, (str, sa.Engine)):
+            return f"object:{id(x)}"
         url = x.url if isinstance(x, sa.Engine) else sa.make_url(x)
         if url.get_backend_name() == "sqlite":
             return "sqlite:" + (str(Path(url.database).resolve()) if url.database not in (None, "", ":memory:") else ":memory:")
@@ -260,8 +339,8 @@ def _same_database(a: str | sa.Engine, b: str | sa.Engine) -> bool:
 
 
 def clone(
-    source: str | sa.Engine,
-    target: str | sa.Engine,
+    source: Source,
+    target: str | Path | sa.Engine,
     *,
     scale: float = 1.0,
     seed: int | None = None,
@@ -273,6 +352,8 @@ def clone(
     progress: Progress | None = None,
     tables: Mapping[str, Any] | None = None,
     foreign_keys: list[Any] | None = None,
+    metadata: Metadata | None = None,
+    file_format: FileFormat | None = None,
 ) -> CloneResult:
     """Read ``source``, learn it, sample a synthetic copy and write it to ``target``.
 
@@ -280,8 +361,10 @@ def clone(
     ``partition_rows``, not the output's size.
 
     Args:
-        source: URL or engine of the real database (only read, never written).
-        target: URL or engine of the database to create the copy in.
+        source: URL or engine of the real database (only read, never written), or any other
+            source :func:`fit` takes (a directory of CSV/Parquet files, DataFrames, ...).
+        target: URL or engine of the database to create the copy in, or a directory to write
+            one file per table into (checked by reading the files back).
         scale: Multiplies the number of rows (children follow their parents).
         seed: Same seed, same synthetic data.
         if_exists: What to do when ``target`` already has the tables: ``fail`` (default),
@@ -302,6 +385,9 @@ def clone(
 
     All of these are the keys of a configuration file; ``relsynth.load_config(path).clone()``
     runs one.
+        metadata: A metadata file or dict (relsynth or SDV format) describing the source
+            instead of its declared schema (see :func:`fit`).
+        file_format: ``csv`` (default) or ``parquet`` for a directory target.
 
     Returns:
         A :class:`CloneResult` with rows per table, timings, target integrity and fidelity scores.
@@ -314,7 +400,8 @@ def clone(
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     report("read", None, 0, None)
-    schema, frames, sample = _load_source(source, None, include, exclude, fit_rows, foreign_keys, tables)
+    schema, frames, sample = _load_source(source, _schema_of(None, metadata), include, exclude, fit_rows,
+                                          foreign_keys, tables)
     if not schema.tables:
         raise SourceError("the source has no tables to clone; check the URL or the include/exclude lists")
     seconds["read"] = time.perf_counter() - t0
@@ -324,12 +411,12 @@ def clone(
     t0 = time.perf_counter()
     stream = model.stream(scale=scale, seed=seed, partition_rows=partition_rows, tables=tables)
     timed = _Timed(stream, report)
-    written = write(timed, target, schema, if_exists=if_exists)
+    written = write(timed, target, schema, if_exists=if_exists, file_format=file_format)
     seconds["sample"] = timed.seconds
     seconds["write"] = time.perf_counter() - t0 - timed.seconds
     t0 = time.perf_counter()
     report("verify", None, 0, None)
-    integrity = verify_integrity(target, schema)
+    integrity = verify_files(target, schema) if is_directory(target) else verify_integrity(target, schema)
     seconds["verify"] = time.perf_counter() - t0
     fidelity = fidelity_summary(schema, frames, stream.summary, real_keys=sample.keys if sample else None,
                                 partial=stream.partial)

@@ -30,6 +30,8 @@ import relsynth
 from relsynth.config import TRIAL_FIT_ROWS, Config, load_config, validate_config
 from relsynth.config_template import config_template
 from relsynth.errors import ConfigError, RelsynthError
+from relsynth.sinks.files import is_directory, verify_files
+from relsynth.sinks.integrity import total_violations
 from relsynth.subsample import FIT_ROWS
 
 __all__ = ["app", "main"]
@@ -84,6 +86,11 @@ SourceArg = Annotated[Optional[str], typer.Argument(
 PartitionRowsOpt = Annotated[Optional[int], typer.Option(
     "--partition-rows", help="Draw and load the output this many rows at a time (whole families), "
                              "so memory does not grow with --scale (default: 500,000).")]
+MetadataOpt = Annotated[Optional[Path], typer.Option(
+    "--metadata", help="Schema file describing the source: relsynth's metadata.json or an SDV metadata JSON "
+                       "(default for a directory: DIR/metadata.json).")]
+FileFormatOpt = Annotated[Optional[str], typer.Option(
+    "--file-format", help="For a directory target: csv (default) or parquet (needs relsynth[parquet]).")]
 
 
 def _version(value: bool) -> None:
@@ -187,8 +194,8 @@ def clone(
     source: SourceArg = None,
     target: Annotated[Optional[str], typer.Argument(
         envvar="RELSYNTH_TARGET", show_default=False, metavar="DST",
-        help="Target database URL (created/filled; never the source; default: $RELSYNTH_TARGET, "
-             "then `target:` of the config).")] = None,
+        help="Target database URL (created/filled; never the source), or a directory: one file per table "
+             "plus metadata.json (default: $RELSYNTH_TARGET, then `target:` of the config).")] = None,
     scale: ScaleOpt = 1.0,
     seed: SeedOpt = None,
     if_exists: IfExistsOpt = "fail",
@@ -196,6 +203,8 @@ def clone(
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fit_rows: FitRowsOpt = FIT_ROWS,
     partition_rows: PartitionRowsOpt = None,
+    metadata: MetadataOpt = None,
+    file_format: FileFormatOpt = None,
     fmt: FormatOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -208,7 +217,8 @@ def clone(
     target = _required(o.pop("target"), "target", "DST", "RELSYNTH_TARGET", "target")
     with _progress_display(enabled=fmt == "text" and not _settings(ctx).quiet) as progress:
         result = relsynth.clone(source, target, **o, tables=cfg.tables if cfg else None,
-                                foreign_keys=cfg.foreign_keys if cfg else None, progress=progress)
+                                foreign_keys=cfg.foreign_keys if cfg else None, progress=progress,
+                                metadata=metadata, file_format=file_format)  # type: ignore[arg-type]
     if fmt == "json":
         out.print_json(json.dumps(_clone_json(result)))
         return
@@ -299,21 +309,33 @@ def _clone_json(result: relsynth.CloneResult) -> dict:
 @app.command()
 def inspect(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="Database URL to inspect.")],
+    source: Annotated[str, typer.Argument(help="Database URL, or a directory of CSV/Parquet files, to inspect.")],
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to include.")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fmt: FormatOpt = None,
     integrity: Annotated[bool, typer.Option(
         "--integrity/--no-integrity",
         help="Count, per foreign key, source rows that point at no parent row (read-only queries).")] = True,
+    metadata: MetadataOpt = None,
+    sdv_metadata: Annotated[Optional[Path], typer.Option(
+        "--sdv-metadata", help="Also write the schema as SDV metadata JSON to this file.")] = None,
+    schema_json: Annotated[Optional[Path], typer.Option(
+        "--schema-json", help="Also write the schema as relsynth's metadata JSON (what --metadata reads) "
+                              "to this file.")] = None,
 ) -> None:
     """Show tables, row counts, keys, the parent-first generation order, cycles and broken FKs."""
     fmt = _format(ctx, fmt)
-    info = relsynth.inspect(source, include=_list(include), exclude=_list(exclude), integrity=integrity)
+    info = relsynth.inspect(source, include=_list(include), exclude=_list(exclude), integrity=integrity,
+                            metadata=metadata)
+    for path, doc in ((sdv_metadata, info.schema.to_sdv_metadata), (schema_json, info.schema.to_dict)):
+        if path is not None:
+            _write_json(path, doc())
+            err.print(f"metadata written to {path}", markup=False, highlight=False)
     if fmt == "json":
         out.print_json(json.dumps(info.to_dict()))
         return
-    table = RichTable(title=f"{relsynth.api.mask_url(source)} ({info.schema.dialect})")
+    kind = "files" if is_directory(source) else info.schema.dialect
+    table = RichTable(title=f"{relsynth.api.mask_url(source)} ({kind})")
     for col in ("#", "table", "rows", "primary key", "generated under", "other foreign keys"):
         table.add_column(col, justify="right" if col in ("#", "rows") else "left")
     for i, name in enumerate(info.plan.order, 1):
@@ -336,6 +358,13 @@ def inspect(
     _print_source_integrity(info)
 
 
+def _write_json(path: Path, doc: dict) -> None:
+    try:
+        path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}; choose a writable path") from None
+
+
 def _print_source_integrity(info: relsynth.Inspection) -> None:
     if info.dangling is None:
         return
@@ -352,8 +381,8 @@ def _print_source_integrity(info: relsynth.Inspection) -> None:
 @app.command()
 def report(
     ctx: typer.Context,
-    real: Annotated[str, typer.Argument(help="URL of the real database.")],
-    synthetic: Annotated[str, typer.Argument(help="URL of the synthetic database (same tables).")],
+    real: Annotated[str, typer.Argument(help="URL (or file directory) of the real database.")],
+    synthetic: Annotated[str, typer.Argument(help="URL (or file directory) of the synthetic database (same tables).")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output",
                                                    help="Write the report here: .html (page with plots) or .json.")] = None,
     target: Annotated[Optional[str], typer.Option("--target", help="TABLE.COLUMN for a machine-learning efficacy check.")] = None,
@@ -362,13 +391,15 @@ def report(
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to compare (default: all).")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the classifiers and row samples.")] = 0,
+    metadata: MetadataOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
     """Compare SYNTHETIC with REAL: integrity, column shapes, pair trends, cardinality, detection."""
     fmt = _format(ctx, fmt)
     schema = None
-    if include or exclude:
-        schema = relsynth.inspect(real, include=_list(include), exclude=_list(exclude), integrity=False).schema
+    if include or exclude or metadata:
+        schema = relsynth.inspect(real, include=_list(include), exclude=_list(exclude), integrity=False,
+                                  metadata=metadata).schema
     result = relsynth.evaluate(real, synthetic, schema=schema, target=target, detection=detection, seed=seed)
     if output is not None:
         result.save(output)
@@ -436,6 +467,7 @@ def fit(
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to include.")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fit_rows: FitRowsOpt = FIT_ROWS,
+    metadata: MetadataOpt = None,
     fmt: FormatOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -444,7 +476,7 @@ def fit(
     cfg = _config(ctx, config)
     o = _merged(ctx, cfg, source=source, include=_list(include), exclude=_list(exclude), fit_rows=fit_rows)
     source = _required(o.pop("source"), "source", "SRC", "RELSYNTH_SOURCE", "source")
-    model = relsynth.fit(source, **o, foreign_keys=cfg.foreign_keys if cfg else None)
+    model = relsynth.fit(source, **o, foreign_keys=cfg.foreign_keys if cfg else None, metadata=metadata)
     model.save(output)
     if fmt == "json":
         out.print_json(json.dumps({"model": str(output), "tables": {n: t.n_rows for n, t in model.tables.items()},
@@ -461,11 +493,13 @@ def sample(
     model_path: Annotated[Path, typer.Argument(help="Model file written by `relsynth fit`.")],
     to: Annotated[Optional[str], typer.Option(
         "--to", envvar="RELSYNTH_TARGET", show_default=False,
-        help="Target database URL (default: $RELSYNTH_TARGET, then `target:` of the config).")] = None,
+        help="Target database URL, or a directory: one file per table plus metadata.json "
+             "(default: $RELSYNTH_TARGET, then `target:` of the config).")] = None,
     scale: ScaleOpt = 1.0,
     seed: SeedOpt = None,
     if_exists: IfExistsOpt = "fail",
     partition_rows: PartitionRowsOpt = None,
+    file_format: FileFormatOpt = None,
     fmt: FormatOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -477,11 +511,19 @@ def sample(
     model = relsynth.load(model_path)
     stream = model.stream(scale=o["scale"], seed=o["seed"], partition_rows=o["partition_rows"],
                           tables=cfg.tables if cfg else None)
-    counts = relsynth.write(stream, to, model.schema, if_exists=o["if_exists"])
+    counts = relsynth.write(stream, to, model.schema, if_exists=o["if_exists"],  # type: ignore[arg-type]
+                            file_format=file_format)  # type: ignore[arg-type]
     if fmt == "json":
         out.print_json(json.dumps({"target": relsynth.api.mask_url(to), "rows_written": counts}))
         return
     out.print(f"wrote {sum(counts.values()):,} rows in {len(counts)} tables to {relsynth.api.mask_url(to)}")
+    if is_directory(to):
+        # A database checks its keys itself; files are checked here, in memory.
+        bad = total_violations(verify_files(to, model.schema))
+        verdict = "all keys and constraints hold" if bad == 0 else "VIOLATIONS FOUND"
+        out.print(f"integrity: {bad} violations in the files ({verdict})")
+        if bad:
+            raise typer.Exit(1)
 
 
 @app.command()

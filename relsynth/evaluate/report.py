@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,11 +39,14 @@ from relsynth.schema import coerce_frame, connect, read_schema, read_tables, sch
 from relsynth.schema.model import Schema
 from relsynth.urls import db_error_line, mask_url
 
+if TYPE_CHECKING:
+    from relsynth.schema.dataframes import RelationalData
+
 __all__ = ["Report", "evaluate"]
 
 log = logging.getLogger("relsynth")
 
-Data = str | sa.Engine | dict[str, pd.DataFrame]
+Data = "str | Path | sa.Engine | dict[str, pd.DataFrame] | RelationalData"
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -114,6 +117,16 @@ def _plain(v: Any) -> Any:
 
 def _read(data: Data, schema: Schema | None, side: str) -> tuple[Schema, dict[str, pd.DataFrame], str]:
     """Schema, frames and label of one side; the synthetic side is read with the real side's schema."""
+    from relsynth.schema.dataframes import RelationalData
+    from relsynth.sinks.files import is_directory, read_files
+
+    if isinstance(data, RelationalData):
+        schema = schema if schema is not None else data.to_schema()
+        data = data.frames
+    elif is_directory(data):
+        # A table directory: its own metadata.json, or the real side's schema for its files.
+        schema, frames = read_files(data, schema)
+        return schema, frames, str(data)
     if isinstance(data, dict):
         if schema is None:
             schema = schema_from_dataframes(data)
@@ -152,8 +165,9 @@ def evaluate(
     """Compare a synthetic database with the real one it was made from.
 
     Args:
-        real: The real data: a database URL or engine, or a dict of DataFrames.
-        synthetic: The synthetic data, with the same tables.
+        real: The real data: a database URL or engine, a directory of CSV/Parquet files with
+            a metadata file, a dict of DataFrames or a ``RelationalData``.
+        synthetic: The synthetic data, with the same tables (any of the same forms).
         schema: Keys and constraints (read from ``real`` when it is a database; inferred from
             the frames, without keys, otherwise).
         target: ``"table.column"`` for a machine-learning efficacy check (train on synthetic,

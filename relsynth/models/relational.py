@@ -108,7 +108,8 @@ class Model:
         return make_plan(self.schema, self.drivers)
 
     def sample(self, scale: float = 1.0, seed: int | None = None,
-               tables: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
+               tables: Mapping[str, Any] | None = None, *,
+               record_size_ratio: float | None = None) -> dict[str, pd.DataFrame]:
         """Draw a synthetic database.
 
         Args:
@@ -120,12 +121,15 @@ class Model:
                 {"notes": {"skip": True}, "age": {"min": 18}}}}``. A table's ``scale`` sets its
                 rows to source rows × scale (its children follow); column overrides are applied
                 before CHECK and UNIQUE constraints are enforced.
+            record_size_ratio: Gretel Relational's name for ``scale``; when given, it is the scale.
 
         Returns:
             One frame per table, in schema order, in the frame convention.
         """
         from relsynth.sampling.relational import sample_model
 
+        if record_size_ratio is not None:
+            scale = record_size_ratio
         return sample_model(self, scale=scale, seed=seed, tables=tables)
 
     def stream(self, scale: float = 1.0, seed: int | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relsynth.schema.dataframes import schema_from_dataframes, schema_from_metadata
+from relsynth.schema.dataframes import RelationalData, schema_from_dataframes, schema_from_metadata
 from relsynth.schema.frames import DATETIME_DTYPE, DTYPES, coerce_frame, coerce_series, dtype_for, empty_frame
 from relsynth.schema.model import (
     KINDS,
@@ -14,6 +14,7 @@ from relsynth.schema.model import (
     Table,
     UniqueConstraint,
 )
+from relsynth.schema.sdv import from_sdv_metadata, to_sdv_metadata
 from relsynth.schema.reader import connect, read_schema, read_tables, sqlite_check_constraints
 from relsynth.urls import mask_url
 
@@ -41,6 +42,10 @@ __all__ = [
     "read_tables",
     "sqlite_check_constraints",
     # dataframes
+    "RelationalData",
     "schema_from_dataframes",
     "schema_from_metadata",
+    # SDV metadata
+    "from_sdv_metadata",
+    "to_sdv_metadata",
 ]

@@ -30,8 +30,9 @@ from pandas.api.types import infer_dtype
 
 from relsynth.errors import ConfigError, SchemaError, did_you_mean
 from relsynth.schema.model import KINDS, Column, ForeignKey, Schema, Table
+from relsynth.schema.sdv import from_sdv_metadata, is_sdv_metadata
 
-__all__ = ["schema_from_dataframes", "schema_from_metadata"]
+__all__ = ["RelationalData", "schema_from_dataframes", "schema_from_metadata"]
 
 log = logging.getLogger("relsynth")
 
@@ -142,10 +143,11 @@ def schema_from_dataframes(
 
 
 def schema_from_metadata(metadata: dict[str, Any] | str | Path) -> Schema:
-    """Build a schema from :meth:`Schema.to_dict`-style metadata, or a JSON file holding it.
+    """Build a schema from :meth:`Schema.to_dict`-style metadata or SDV metadata, or a JSON file holding either.
 
-    Besides what :meth:`Schema.from_dict` checks, every primary-key and UNIQUE column must
-    exist in its table.
+    SDV's multi-table metadata (``METADATA_SPEC_VERSION``, ``tables`` as an object) is read
+    with :func:`relsynth.schema.sdv.from_sdv_metadata`. For relsynth's own format, besides what
+    :meth:`Schema.from_dict` checks, every primary-key and UNIQUE column must exist in its table.
 
     Args:
         metadata: The dict, or the path of a JSON file.
@@ -169,6 +171,8 @@ def schema_from_metadata(metadata: dict[str, Any] | str | Path) -> Schema:
         data = metadata
     else:
         raise ConfigError(f"metadata must be a dict or a JSON file path, not {type(metadata).__name__}")
+    if is_sdv_metadata(data):
+        return from_sdv_metadata(data)
     if not isinstance(data, dict) or not isinstance(data.get("tables"), list):
         raise SchemaError('metadata needs a "tables" list; see Schema.to_dict() for the format')
     schema = Schema.from_dict(data)
@@ -179,6 +183,97 @@ def schema_from_metadata(metadata: dict[str, Any] | str | Path) -> Schema:
             for col in uc.columns:
                 table.column(col)
     return schema
+
+
+class RelationalData:
+    """Tables and their keys, added one call at a time (the workflow of Gretel Relational).
+
+    Example::
+
+        rd = relsynth.RelationalData()
+        rd.add_table("patients", patients_df, primary_key="patient_id")
+        rd.add_table("lab_results", labs_df, primary_key="lab_id")
+        rd.add_foreign_key("lab_results.patient_id", "patients.patient_id")
+        model = relsynth.fit(rd)
+        tables = model.sample(record_size_ratio=2.0, seed=1)
+
+    The schema is built by :func:`schema_from_dataframes` (kinds inferred from dtypes) when
+    :meth:`to_schema` is called, so the order of the calls does not matter.
+    """
+
+    def __init__(self) -> None:
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._primary_keys: dict[str, str | list[str]] = {}
+        self._foreign_keys: list[dict[str, Any]] = []
+
+    def add_table(self, name: str, data: pd.DataFrame | str | Path,
+                  primary_key: str | list[str] | None = None) -> None:
+        """Add (or replace) a table.
+
+        Args:
+            name: Table name.
+            data: Its rows, or the path of a ``.csv`` or ``.parquet`` file (CSV columns get
+                pandas' type inference; Parquet keeps its types).
+            primary_key: A column name or a list of them; None for a table without one.
+        """
+        if isinstance(data, (str, Path)):
+            path = Path(data).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"table file '{data}' does not exist; check the path")
+            if path.suffix.lower() == ".parquet":
+                from relsynth.sinks.files import require_pyarrow
+
+                require_pyarrow("reading Parquet files")
+                data = pd.read_parquet(path)
+            else:
+                data = pd.read_csv(path)
+        if not isinstance(data, pd.DataFrame):
+            raise ConfigError(f"table {name!r} data is a {type(data).__name__}; pass a DataFrame or a CSV/Parquet path")
+        self._frames[name] = data
+        self._primary_keys.pop(name, None)
+        if primary_key is not None:
+            self._primary_keys[name] = primary_key
+
+    def _split(self, ref: str) -> tuple[str, str]:
+        """``"table.column"`` → ``(table, column)``; the table is the known name the text starts with."""
+        for table in sorted(self._frames, key=len, reverse=True):
+            if ref.startswith(table + ".") and len(ref) > len(table) + 1:
+                return table, ref[len(table) + 1:]
+        head = ref.partition(".")[0]
+        raise SchemaError(f"{ref!r} names no added table{did_you_mean(head, self._frames)}; write TABLE.COLUMN "
+                          f"with one of: {', '.join(self._frames) or '(none added yet)'}")
+
+    def add_foreign_key(self, foreign_key: str, referencing: str) -> None:
+        """Declare that ``foreign_key`` (``"child.column"``) references ``referencing`` (``"parent.column"``)."""
+        child, col = self._split(foreign_key)
+        parent, parent_col = self._split(referencing)
+        self._foreign_keys.append({"child": child, "columns": [col], "parent": parent, "parent_columns": [parent_col]})
+
+    def add_foreign_key_constraint(self, table: str, constrained_columns: list[str], referred_table: str,
+                                   referred_columns: list[str]) -> None:
+        """Declare a (possibly composite) foreign key: ``table(constrained_columns)`` → ``referred_table(referred_columns)``."""
+        for name in (table, referred_table):
+            _check_table(name, list(self._frames))
+        self._foreign_keys.append({"child": table, "columns": list(constrained_columns), "parent": referred_table,
+                                   "parent_columns": list(referred_columns)})
+
+    def list_all_tables(self) -> list[str]:
+        """Names of the tables added so far, in the order they were added."""
+        return list(self._frames)
+
+    def get_table_data(self, name: str) -> pd.DataFrame:
+        """The rows of table ``name`` as added."""
+        _check_table(name, list(self._frames))
+        return self._frames[name]
+
+    @property
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Every table's rows, ``{name: DataFrame}``."""
+        return dict(self._frames)
+
+    def to_schema(self, kinds: dict[str, dict[str, str]] | None = None) -> Schema:
+        """The schema of the tables and keys added (see :func:`schema_from_dataframes`; ``kinds`` overrides)."""
+        return schema_from_dataframes(self._frames, self._primary_keys, self._foreign_keys, kinds)
 
 
 # --------------------------------------------------------------------------------------------

@@ -259,6 +259,12 @@ class Schema:
         """A JSON-able description; :meth:`from_dict` reads it back."""
         return {"dialect": self.dialect, "tables": [asdict(t) for t in self.tables.values()]}
 
+    def to_sdv_metadata(self) -> dict[str, Any]:
+        """This schema as SDV multi-table metadata (see :func:`relsynth.schema.sdv.to_sdv_metadata`)."""
+        from relsynth.schema.sdv import to_sdv_metadata
+
+        return to_sdv_metadata(self)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Schema:
         """Build a schema from :meth:`to_dict` output (also the library's metadata format)."""

@@ -18,7 +18,7 @@ from relsynth.schema.model import ForeignKey, Schema, Table
 from relsynth.schema.reader import connect
 from relsynth.urls import db_error_line, mask_url
 
-__all__ = ["dangling_references", "duplicate_count", "fk_violations", "verify_integrity"]
+__all__ = ["dangling_references", "duplicate_count", "fk_violations", "total_violations", "verify_integrity"]
 
 log = logging.getLogger("relsynth")
 
@@ -69,6 +69,11 @@ def _check_tables(conn: sa.Connection, schema: Schema, label: str) -> None:
         raise SinkError(
             f"target {label} has no table(s) {', '.join(missing)}{hint}; write the data first or check the target URL"
         )
+
+
+def total_violations(report: dict[str, dict[str, int]]) -> int:
+    """Sum of every violation count in a :func:`verify_integrity` (or ``verify_files``) report; 0 when clean."""
+    return sum(v for counts in report.values() for k, v in counts.items() if k != "rows")
 
 
 def verify_integrity(target: str | sa.Engine, schema: Schema) -> dict[str, dict[str, int]]:
