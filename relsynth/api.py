@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from relsynth.errors import ConfigError, SourceError
 from relsynth.evaluate.metrics import TableScores, fidelity_summary
+from relsynth.evaluate.privacy import exact_copies
 from relsynth.models.relational import Model, fit_model, load_model
 from relsynth.plan import Plan, make_plan
 from relsynth.schema import mask_url, read_schema, read_tables, schema_from_dataframes
@@ -29,6 +31,9 @@ from relsynth.sinks import IfExists, verify_integrity
 from relsynth.sinks.integrity import dangling_references
 from relsynth.sinks import write as _write
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
+from relsynth.schema.reader import RowFilter
+from relsynth.transform.pii import DEFAULT_LOCALE, SAMPLE_VALUES, detect_pii
+from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD
 
 __all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clone"]
 
@@ -46,11 +51,14 @@ class Inspection:
         plan: The generation plan (order, driver FKs, cycles).
         dangling: Per table with foreign keys, per FK label, the source rows whose non-NULL FK
             matches no parent row (None when not checked).
+        pii: Per table, per column found to hold personal data: ``{"kind", "reason"}``, from
+            the first :data:`~relsynth.transform.pii.SAMPLE_VALUES` rows (None when not checked).
     """
 
     schema: Schema
     plan: Plan
     dangling: dict[str, dict[str, int]] | None = None
+    pii: dict[str, dict[str, dict[str, str]]] | None = None
 
     @property
     def dangling_rows(self) -> int:
@@ -75,12 +83,18 @@ class Inspection:
                                          for t, fks in (self.dangling or {}).items() for label, n in fks.items()
                                      ]}
         return {"dialect": self.schema.dialect, "tables": tables, "plan": self.plan.to_dict(),
-                "source_integrity": integrity}
+                "source_integrity": integrity, "pii": self.pii}
 
 
 @dataclass
 class CloneResult:
-    """The outcome of :func:`clone`: rows written, timings, integrity and fidelity."""
+    """The outcome of :func:`clone`: rows written, timings, integrity and fidelity.
+
+    ``pii`` is the model's :attr:`~relsynth.models.relational.Model.pii` (the personal-data
+    columns, why, and how they were made); ``rare_categories`` its rewritten rare categories;
+    ``exact_copies`` per table the synthetic rows equal to a source row on every non-key column
+    (:func:`relsynth.evaluate.privacy.exact_copies`, with ``domain_forced``).
+    """
 
     rows_source: dict[str, int]
     rows_written: dict[str, int]
@@ -88,6 +102,9 @@ class CloneResult:
     integrity: dict[str, dict[str, int]]
     fidelity: dict[str, TableScores]
     notes: list[str] = field(default_factory=list)
+    pii: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    rare_categories: dict[str, dict[str, int]] = field(default_factory=dict)
+    exact_copies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def violations(self) -> int:
@@ -132,6 +149,7 @@ def inspect(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     integrity: bool = True,
+    pii: bool = True,
 ) -> Inspection:
     """Read a database's schema and make the generation plan (no rows are loaded, only counted).
 
@@ -141,10 +159,39 @@ def inspect(
         exclude: All tables but these.
         integrity: Also count, per foreign key, the rows that point at no parent row (one
             read-only anti-join query per FK; ``False`` skips it on very large sources).
+        pii: Also find the columns holding personal data, from the first rows of each table's
+            text columns (:func:`relsynth.transform.pii.detect_pii`).
     """
     schema = read_schema(source, include=include, exclude=exclude)
     dangling = dangling_references(source, schema) if integrity else None
-    return Inspection(schema, make_plan(schema), dangling)
+    return Inspection(schema, make_plan(schema), dangling, _detect_pii(source, schema) if pii else None)
+
+
+def _detect_pii(source: str | sa.Engine, schema: Schema) -> dict[str, dict[str, dict[str, str]]]:
+    """Personal-data columns per table, from the first rows of the text columns."""
+    columns = {n: [c.name for c in t.columns if c.kind == "string"] for n, t in schema.tables.items()}
+    names = [n for n, cols in columns.items() if cols]
+    if not names:
+        return {}
+
+    filters = {}
+    for n in names:
+        taken = [0]
+
+        def keep(chunk: pd.DataFrame, taken: list[int] = taken) -> np.ndarray:
+            mask = np.arange(len(chunk)) < SAMPLE_VALUES - taken[0]
+            taken[0] += int(mask.sum())
+            return mask
+
+        filters[n] = RowFilter(columns[n][:1], keep)
+    frames = read_tables(source, schema, tables=names, columns=columns, filters=filters)
+    out = {}
+    for n in names:
+        table = schema.tables[n]
+        found = detect_pii(table, frames[n], set(table.primary_key) | table.fk_columns)
+        if found:
+            out[n] = {c: {"kind": p.kind, "reason": p.reason} for c, p in found.items()}
+    return out
 
 
 def fit(
@@ -155,6 +202,9 @@ def fit(
     exclude: list[str] | None = None,
     seed: int = 0,
     fit_rows: int = FIT_ROWS,
+    pii: dict[str, str | None] | None = None,
+    locale: str = DEFAULT_LOCALE,
+    rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
 ) -> Model:
     """Learn a model of a database.
 
@@ -168,6 +218,13 @@ def fit(
         fit_rows: A table with more rows is fitted on an FK-consistent sample of about this
             many (children kept with their parent rows; counts and keys from all rows), read
             in chunks so memory stays bounded; 0 fits on every row.
+        pii: Overrides of the personal-data detection, ``{"Table.Column": kind}`` (one of
+            :data:`relsynth.transform.pii.PII_KINDS`) or ``{"Table.Column": None}`` (not
+            personal data). Detected columns are generated with Faker, never learned; what was
+            found and why is in ``model.pii``.
+        locale: Faker locale of the generated personal data (``en_US``, ``de_DE``, ...).
+        rare_category_threshold: Categories fewer source rows hold are not reproduced
+            verbatim (0 keeps them all).
 
     Returns:
         A :class:`~relsynth.models.relational.Model`; ``model.sample(scale, seed)`` draws data,
@@ -176,7 +233,8 @@ def fit(
     schema, frames, sample = _load_source(source, schema, include, exclude, fit_rows)
     if not schema.tables:
         raise SourceError("the source has no tables to learn from; check the URL or the include/exclude lists")
-    return fit_model(schema, frames, seed=seed, sample=sample)
+    return fit_model(schema, frames, seed=seed, sample=sample, pii=pii, locale=locale,
+                     rare_category_threshold=rare_category_threshold)
 
 
 def load(path: str | Path) -> Model:
@@ -221,6 +279,9 @@ def clone(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     fit_rows: int = FIT_ROWS,
+    pii: dict[str, str | None] | None = None,
+    locale: str = DEFAULT_LOCALE,
+    rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
 ) -> CloneResult:
     """Read ``source``, learn it, sample a synthetic copy and write it to ``target``.
 
@@ -235,6 +296,9 @@ def clone(
         exclude: All tables but these.
         fit_rows: Tables with more rows are learned from an FK-consistent sample of about this
             many (see :func:`fit`); 0 learns from every row.
+        pii: Overrides of the personal-data detection (see :func:`fit`).
+        locale: Faker locale of the generated personal data.
+        rare_category_threshold: Categories fewer source rows hold are not reproduced (see :func:`fit`).
 
     Returns:
         A :class:`CloneResult` with rows per table, timings, target integrity and fidelity scores.
@@ -250,7 +314,8 @@ def clone(
         raise SourceError("the source has no tables to clone; check the URL or the include/exclude lists")
     seconds["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    model = fit_model(schema, frames, seed=0, sample=sample)
+    model = fit_model(schema, frames, seed=0, sample=sample, pii=pii, locale=locale,
+                      rare_category_threshold=rare_category_threshold)
     seconds["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     synthetic = model.sample(scale=scale, seed=seed)
@@ -269,4 +334,7 @@ def clone(
         integrity=integrity,
         fidelity=fidelity,
         notes=list(model.notes),
+        pii=model.pii,
+        rare_categories=model.rare_categories,
+        exact_copies={n: exact_copies(schema.tables[n], frames[n], synthetic[n]) for n in schema.tables},
     )

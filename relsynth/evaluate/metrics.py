@@ -26,6 +26,7 @@ from relsynth.models.copula import is_free_text
 from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import ForeignKey, Schema, Table
 from relsynth.transform.keys import match_rows
+from relsynth.transform.pii import detect_pii
 
 __all__ = [
     "NUMERIC_KINDS",
@@ -134,11 +135,14 @@ def column_plot(real: pd.Series, synth: pd.Series, kind: str) -> dict[str, Any] 
 
 
 def comparable_columns(table: Table, real: pd.DataFrame) -> list[str]:
-    """Columns whose values are learned (not keys, free text, UUIDs, binaries, JSON or times)."""
+    """Columns whose values are learned (not keys, free text, UUIDs, binaries, JSON, times, or
+    personal data, which is generated anew: :func:`relsynth.transform.pii.detect_pii`)."""
     keys = set(table.primary_key) | table.fk_columns
+    personal = detect_pii(table, real, keys)
     out = []
     for col in table.columns:
-        if col.name in keys or col.kind in ("binary", "json", "uuid", "time") or col.name not in real:
+        if col.name in keys or col.name in personal or col.kind in ("binary", "json", "uuid", "time") \
+                or col.name not in real:
             continue
         values = real[col.name]
         if col.kind == "string" and is_free_text(values.nunique(), int(values.notna().sum())):
