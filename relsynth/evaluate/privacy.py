@@ -60,7 +60,7 @@ def _encode(frames: list[pd.DataFrame], table: Table, columns: list[str]) -> lis
         texts = [f[col].astype(str).where(f[col].notna(), "\x00null") for f in frames]
         top = list(texts[0].value_counts().index[:_MAX_CATEGORIES])
         for b, t in zip(blocks, texts):
-            codes = pd.Categorical(t, categories=top).codes  # -1: beyond the top categories
+            codes = pd.Index(top).get_indexer(t)  # -1: beyond the top categories
             onehot = np.zeros((len(t), len(top) + 1))
             onehot[np.arange(len(t)), np.where(codes < 0, len(top), codes)] = np.sqrt(0.5)
             b.append(onehot)

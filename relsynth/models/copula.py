@@ -204,7 +204,7 @@ class TableModel:
         pii: dict[str, PiiColumn] | None = None,
         locale: str = DEFAULT_LOCALE,
         min_count: int = 5,
-        pii_avoid: list[str] | None = None,
+        pii_avoid: tuple[int, np.ndarray] | None = None,
     ) -> tuple[TableModel, np.ndarray]:
         """Fit one table.
 
@@ -220,7 +220,9 @@ class TableModel:
                 generated, never learned.
             locale: Faker locale of the personal data.
             min_count: Fewest source rows an email domain needs to be kept.
-            pii_avoid: The database's personal values, none of which a generated one may equal.
+            pii_avoid: Fingerprints of the database's personal values
+                (:func:`~relsynth.transform.pii.personal_fingerprints`), none of which a
+                generated one may equal.
 
         Returns:
             The model and the table's own normal scores (rows × dims), the context of its children.

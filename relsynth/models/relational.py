@@ -28,7 +28,7 @@ from relsynth.schema.model import ForeignKey, Schema, Table
 from relsynth.transform.encoders import NumericEncoder
 from relsynth.transform.keys import match_rows, null_any
 from relsynth.transform.native import generated_style
-from relsynth.transform.pii import DEFAULT_LOCALE, PiiColumn, check_pii_overrides, detect_pii
+from relsynth.transform.pii import DEFAULT_LOCALE, PiiColumn, check_pii_overrides, detect_pii, personal_fingerprints
 from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD, suppress_rare_categories
 from relsynth.transform.trees import TreeStats, fit_tree
 
@@ -101,6 +101,9 @@ class Model:
             than ``rare_category_threshold`` rows were not reproduced.
         locale: Faker locale of the personal data.
         rare_category_threshold: ``k``, the fewest rows a category needs to be reproduced.
+        pii_fingerprints: Bit width and keyed-hash fingerprints of every personal value of the
+            source (about 16 buckets per value, so they do not spell the values out): generated
+            personal values falling on one are redrawn. Stored once, shared by every generator.
     """
 
     schema: Schema
@@ -113,6 +116,13 @@ class Model:
     rare_categories: dict[str, dict[str, int]] = field(default_factory=dict)
     locale: str = DEFAULT_LOCALE
     rare_category_threshold: int = RARE_CATEGORY_THRESHOLD
+    pii_fingerprints: tuple[int, np.ndarray] = (0, np.zeros(0, dtype=np.uint64))
+
+    def __post_init__(self) -> None:
+        for tm in self.tables.values():
+            for cm in tm.columns:
+                if cm.role == "pii":
+                    cm.generator.exclude_bits, cm.generator.exclude = self.pii_fingerprints
 
     @property
     def plan(self) -> Plan:
@@ -151,6 +161,7 @@ class Model:
             "rare_categories": self.rare_categories,
             "locale": self.locale,
             "rare_category_threshold": self.rare_category_threshold,
+            "pii_fingerprints": {"bits": self.pii_fingerprints[0], "values": self.pii_fingerprints[1]},
         }
         doc = json.dumps(_pack(state, arrays), indent=1, allow_nan=False)
         buf = io.BytesIO()
@@ -195,9 +206,16 @@ def load_model(path: str | Path) -> Model:
                              for t, cols in state.get("rare_categories", {}).items()},
             locale=str(state.get("locale", DEFAULT_LOCALE)),
             rare_category_threshold=int(state.get("rare_category_threshold", RARE_CATEGORY_THRESHOLD)),
+            pii_fingerprints=_fingerprint_state(state.get("pii_fingerprints")),
         )
     except (KeyError, TypeError, ValueError, SchemaError) as exc:
         raise ModelError(f"'{path}' is damaged ({type(exc).__name__}: {exc}); refit it") from None
+
+
+def _fingerprint_state(state: dict[str, Any] | None) -> tuple[int, np.ndarray]:
+    if state is None:
+        return 0, np.zeros(0, dtype=np.uint64)
+    return int(state["bits"]), np.asarray(state["values"], dtype=np.uint64)
 
 
 def _pack(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -308,8 +326,8 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
 
     detected, frames, rare = _protect(schema, frames, overrides, rare_category_threshold, seed)
     # Every personal value of the database: no generated one may equal any of them, whatever its column.
-    personal = sorted({str(v) for name, cols in detected.items() for c in cols
-                       for v in pd.unique(frames[name][c].dropna())})
+    personal = personal_fingerprints(v for name, cols in detected.items() for c in cols
+                                     for v in pd.unique(frames[name][c].dropna()))
 
     # Pass 2: fit each table, children seeing their parent's dims.
     models: dict[str, TableModel] = {}
@@ -373,7 +391,8 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
                          for col, found in cols.items()}
                   for name, cols in detected.items() if cols}
     return Model(schema=schema, tables=models, fk_stats=fk_stats, seed=seed, notes=notes, drivers=drivers,
-                 pii=pii_report, rare_categories=rare, locale=locale, rare_category_threshold=rare_category_threshold)
+                 pii=pii_report, rare_categories=rare, locale=locale, rare_category_threshold=rare_category_threshold,
+                 pii_fingerprints=personal)
 
 
 def _how_made(model: TableModel, column: str) -> str:

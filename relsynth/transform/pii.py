@@ -40,6 +40,7 @@ __all__ = [
     "detect_pii",
     "check_pii_overrides",
     "name_tokens",
+    "personal_fingerprints",
     "DEFAULT_LOCALE",
 ]
 
@@ -295,9 +296,16 @@ def _case_of(values: list[str]) -> str:
     return ""
 
 
-def _norm(values: np.ndarray) -> list[str]:
+def _norm(values: Any) -> list[str]:
     """How values are compared with the source's: stripped and case-folded."""
     return [str(v).strip().casefold() for v in values]
+
+
+def personal_fingerprints(values: Any) -> tuple[int, np.ndarray]:
+    """Bit width and fingerprints of personal source values (stripped, case-folded, blanks
+    left out): what :class:`PiiGenerator` redraws against."""
+    distinct = [v for v in dict.fromkeys(_norm(values)) if v]
+    return source_fingerprints(distinct) if distinct else (0, np.zeros(0, dtype=np.uint64))
 
 
 @dataclass
@@ -320,7 +328,9 @@ class PiiGenerator:
         ipv6: IP addresses: the share of IPv6 values.
         unique: The column is UNIQUE: no value repeats.
         max_length: The column's declared length.
-        exclude_bits, exclude: Fingerprints of the source values (case-folded).
+        exclude_bits, exclude: Fingerprints of the source values (case-folded): the column's
+            own, or the whole database's (``avoid``). Not part of :meth:`to_state`: a model
+            stores the database's set once (``Model.pii_fingerprints``) and hands it back on load.
     """
 
     kind: str
@@ -343,7 +353,7 @@ class PiiGenerator:
     @classmethod
     def fit(cls, kind: str, values: pd.Series, *, locale: str = DEFAULT_LOCALE, unique: bool = False,
             max_length: int | None = None, sources: list[str] | None = None, min_count: int = 5,
-            rng: np.random.Generator | None = None, avoid: list[str] | None = None) -> PiiGenerator:
+            rng: np.random.Generator | None = None, avoid: tuple[int, np.ndarray] | None = None) -> PiiGenerator:
         """Learn what a column's values look like, never the values.
 
         Args:
@@ -355,8 +365,9 @@ class PiiGenerator:
             sources: Columns of the row an email is built from.
             min_count: Emails: a domain is kept only when this many source rows share it.
             rng: Random generator (the length encoder's distributional transform uses it).
-            avoid: Further source values no generated value may equal (the database's other
-                personal values: a generated first name is no real customer's last name either).
+            avoid: :func:`personal_fingerprints` of every personal value of the database, which
+                no generated value may equal (a generated first name is no real customer's last
+                name either); default: the column's own values.
         """
         if kind not in PII_KINDS:
             raise ConfigError(f"unknown personal-data kind {kind!r}{did_you_mean(kind, PII_KINDS)}")
@@ -375,9 +386,7 @@ class PiiGenerator:
             gen.style = "initial"
         elif kind == "ip_address" and present:
             gen.ipv6 = sum(":" in v for v in present) / len(present)
-        distinct = [v for v in dict.fromkeys(_norm(np.asarray(present + list(avoid or []), dtype=object))) if v]
-        if distinct:  # blanks are no one's data
-            gen.exclude_bits, gen.exclude = source_fingerprints(distinct)
+        gen.exclude_bits, gen.exclude = avoid if avoid is not None else personal_fingerprints(present)
         return gen
 
     def _fit_email(self, present: list[str], min_count: int) -> None:
@@ -410,31 +419,42 @@ class PiiGenerator:
         fake = _faker(self.locale)
         fake.seed_instance(int(rng.integers(0, 2**32 - 1)))
         pools: dict[str, np.ndarray] = {}
-        out = self._draw(np.arange(n), rng, fake, pools, row or {})
-        for _ in range(self.redraws):
-            bad = self._bad(out)
-            if not bad.any():
-                return out
-            idx = np.flatnonzero(bad)
-            out[idx] = self._draw(idx, rng, fake, pools, row or {})
-        base = out.copy()
-        for round_ in range(1, 6):  # a small value space: number the rest
-            bad = self._bad(out)
+        out = np.array(self._draw(np.arange(n), rng, fake, pools, row or {}), dtype=object)  # writable
+        bad = self._bad(out)
+        base = out
+        for attempt in range(self.redraws + 5):
             if not bad.any():
                 break
             idx = np.flatnonzero(bad)
-            out[idx] = self._suffixed(base[idx], idx + round_ * len(out))
+            if attempt < self.redraws:
+                out[idx] = self._draw(idx, rng, fake, pools, row or {})
+            else:  # a small value space: number the rest
+                base = out.copy() if attempt == self.redraws else base
+                out[idx] = self._suffixed(base[idx], idx + attempt * n)
+            bad[:] = False  # only the new values can be a source value now
+            bad[idx] = self._rejected(out[idx])
+            if self.unique:
+                bad |= self._repeated(out)
         return out
 
     def _bad(self, values: np.ndarray) -> np.ndarray:
-        bad = np.zeros(values.size, dtype=bool)
-        if self.exclude_bits and values.size:
-            codes, uniques = pd.factorize(pd.Series(_norm(values), dtype=object))
-            hit = np.isin(fingerprints(list(uniques), self.exclude_bits), self.exclude) & (uniques != "")
-            bad |= hit[codes]
-        if self.unique:
-            bad |= pd.Series(values, dtype=object).str.casefold().duplicated().to_numpy()
-        return bad
+        """Values that may be a source value, or repeat an earlier one in a UNIQUE column."""
+        return self._rejected(values) | self._repeated(values) if self.unique else self._rejected(values)
+
+    def _rejected(self, values: np.ndarray) -> np.ndarray:
+        """Values whose fingerprint (stripped, case-folded) is a source value's; blanks never."""
+        if not self.exclude_bits or not values.size:
+            return np.zeros(values.size, dtype=bool)
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+        normed = _norm(uniques)
+        prints = fingerprints(normed, self.exclude_bits)
+        at = np.minimum(np.searchsorted(self.exclude, prints), max(self.exclude.size - 1, 0))  # exclude is sorted
+        hit = (self.exclude.size > 0) & (self.exclude[at] == prints) & (np.asarray(normed, dtype=object) != "")
+        return hit[codes]
+
+    @staticmethod
+    def _repeated(values: np.ndarray) -> np.ndarray:
+        return pd.Series(values, dtype=object).str.casefold().duplicated().to_numpy()
 
     def _suffixed(self, values: np.ndarray, numbers: np.ndarray) -> np.ndarray:
         """Each value with its number (before the ``@`` of an email, after a dot so two
@@ -502,14 +522,21 @@ class PiiGenerator:
             first, last = self._pool("first_name", fake, pools, n), self._pool("last_name", fake, pools, n)
             given = [first[rng.integers(0, first.size, n)], last[rng.integers(0, last.size, n)]]
         sep = self.style.removesuffix("+digits")
-        parts = [pd.Series(g, dtype=object).fillna("").astype(str).map(_ascii).str.lower()
-                 .str.replace(r"[^a-z0-9]+", sep, regex=True).str.strip(sep or " ") for g in given]
+
+        def part(names: np.ndarray) -> pd.Series:  # each distinct name made an address part once
+            codes, uniques = pd.factorize(pd.Series(names, dtype=object).fillna(""))
+            made = [re.sub(r"[^a-z0-9]+", sep, _ascii(str(u)).lower()).strip(sep or " ") for u in uniques]
+            return pd.Series(np.asarray(made, dtype=object)[codes], dtype=object)
+
+        parts = [part(g) for g in given]
         local = parts[0]
         for p in parts[1:]:
-            local = local.str.cat(p, sep=sep)
+            local = local.str.cat(p, sep=sep).str.strip(sep or " ")
         local = local.where(local.str.len() > 0, "user")
         if self.style.endswith("+digits"):
-            local = local + pd.Series(rng.integers(0, 100, n).astype(str), dtype=object)
+            # Up to two digits as in "orlando0", more where few names must give many unique addresses.
+            top = max(100, 20 * n // max(local.nunique(), 1)) if self.unique else 100
+            local = local + pd.Series(rng.integers(0, top, n).astype(str), dtype=object)
         free = self._pool("free_email_domain", fake, pools, 50)
         shared = float(self.domain_weights.sum()) if self.domains else 0.0
         domain = free[rng.integers(0, free.size, n)]
@@ -548,7 +575,6 @@ class PiiGenerator:
             "lengths": None if self.lengths is None else self.lengths.to_state(),
             "style": self.style, "domains": list(self.domains), "domain_weights": self.domain_weights,
             "sources": list(self.sources), "ipv6": self.ipv6, "unique": self.unique, "max_length": self.max_length,
-            "exclude_bits": self.exclude_bits, "exclude": self.exclude,
         }
 
     @classmethod
@@ -557,7 +583,6 @@ class PiiGenerator:
         state["layout"] = None if state.get("layout") is None else TextGenerator.from_state(state["layout"])
         state["lengths"] = None if state.get("lengths") is None else NumericEncoder.from_state(state["lengths"])
         state["domain_weights"] = np.asarray(state["domain_weights"], dtype=np.float64)
-        state["exclude"] = np.asarray(state["exclude"], dtype=np.uint64)
         return cls(**state)
 
 
