@@ -391,6 +391,7 @@ class PiiGenerator:
 
     def _fit_email(self, present: list[str], min_count: int) -> None:
         local, _, domain = zip(*(v.rpartition("@") for v in present))
+        self.case = _case_of(list(local))  # MARY.SMITH@sakilacustomer.org: the name part's case
         seps = pd.Series([next((c for c in ".-_" if c in part), "") for part in local]).value_counts()
         self.style = str(seps.index[0]) + ("+digits" if sum(any(c.isdigit() for c in p) for p in local)
                                            >= 0.5 * len(local) else "")
@@ -533,6 +534,8 @@ class PiiGenerator:
         for p in parts[1:]:
             local = local.str.cat(p, sep=sep).str.strip(sep or " ")
         local = local.where(local.str.len() > 0, "user")
+        if self.case == "upper":
+            local = local.str.upper()
         if self.style.endswith("+digits"):
             # Up to two digits as in "orlando0", more where few names must give many unique addresses.
             top = max(100, 20 * n // max(local.nunique(), 1)) if self.unique else 100
@@ -545,8 +548,6 @@ class PiiGenerator:
             picks = rng.choice(len(self.domains), size=int(use.sum()), p=self.domain_weights / shared)
             domain[use] = np.asarray(self.domains, dtype=object)[picks]
         email = (local + "@" + pd.Series(domain, dtype=object)).to_numpy(dtype=object)
-        if self.case == "upper":
-            email = np.asarray([e.upper() for e in email], dtype=object)
         if self.max_length:
             too_long = np.fromiter(map(len, email), dtype=np.int64, count=n) > self.max_length
             if too_long.any():  # shorten the local part, keep the domain
