@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from relsynth.config import add_foreign_keys, check_if_exists, parse_tables, require_valid
 from relsynth.errors import ConfigError, SourceError
 from relsynth.evaluate.integrity import frame_integrity
-from relsynth.evaluate.metrics import TableScores, fidelity_summary
+from relsynth.evaluate.metrics import TableScores, at_most, fidelity_summary
+from relsynth.evaluate.privacy import exact_copies
 from relsynth.models.relational import Model, fit_model, load_model
 from relsynth.plan import Plan, make_plan
 from relsynth.schema import mask_url, read_schema, read_tables, schema_from_dataframes, schema_from_metadata
@@ -35,6 +37,9 @@ from relsynth.sinks.integrity import dangling_references, total_violations
 from relsynth.sinks import write as _write
 from relsynth.sampling.relational import SampleStream
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
+from relsynth.schema.reader import RowFilter
+from relsynth.transform.pii import DEFAULT_LOCALE, SAMPLE_VALUES, detect_pii
+from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD
 
 __all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clone"]
 
@@ -45,6 +50,8 @@ log = logging.getLogger("relsynth")
 Source = str | Path | sa.Engine | dict[str, pd.DataFrame] | RelationalData
 #: A metadata file (relsynth's schema JSON or SDV metadata JSON), its parsed dict, or a schema.
 Metadata = Schema | dict[str, Any] | str | Path
+#: Synthetic rows per table a clone compares with the source rows for exact copies.
+EXACT_COPY_ROWS = 100_000
 #: ``progress(stage, table, done, total)``, see :func:`clone`.
 Progress = Callable[[str, str | None, int, int | None], None]
 
@@ -58,11 +65,14 @@ class Inspection:
         plan: The generation plan (order, driver FKs, cycles).
         dangling: Per table with foreign keys, per FK label, the source rows whose non-NULL FK
             matches no parent row (None when not checked).
+        pii: Per table, per column found to hold personal data: ``{"kind", "reason"}``, from
+            the first :data:`~relsynth.transform.pii.SAMPLE_VALUES` rows (None when not checked).
     """
 
     schema: Schema
     plan: Plan
     dangling: dict[str, dict[str, int]] | None = None
+    pii: dict[str, dict[str, dict[str, str]]] | None = None
 
     @property
     def dangling_rows(self) -> int:
@@ -87,12 +97,20 @@ class Inspection:
                                          for t, fks in (self.dangling or {}).items() for label, n in fks.items()
                                      ]}
         return {"dialect": self.schema.dialect, "tables": tables, "plan": self.plan.to_dict(),
-                "source_integrity": integrity}
+                "source_integrity": integrity, "pii": self.pii}
 
 
 @dataclass
 class CloneResult:
-    """The outcome of :func:`clone`: rows written, timings, integrity and fidelity."""
+    """The outcome of :func:`clone`: rows written, timings, integrity and fidelity.
+
+    ``pii`` is the model's :attr:`~relsynth.models.relational.Model.pii` (the personal-data
+    columns, why, and how they were made); ``rare_categories`` its rewritten rare categories;
+    ``exact_copies`` per table the synthetic rows equal to a source row on every non-key column
+    (:func:`relsynth.evaluate.privacy.exact_copies`, with ``domain_forced``), counted on at most
+    :data:`EXACT_COPY_ROWS` rows of each table's output (of its first partition when the copy
+    was drawn in partitions) against the rows the model was fitted on.
+    """
 
     rows_source: dict[str, int]
     rows_written: dict[str, int]
@@ -100,6 +118,9 @@ class CloneResult:
     integrity: dict[str, dict[str, int]]
     fidelity: dict[str, TableScores]
     notes: list[str] = field(default_factory=list)
+    pii: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    rare_categories: dict[str, dict[str, int]] = field(default_factory=dict)
+    exact_copies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def violations(self) -> int:
@@ -171,6 +192,7 @@ def inspect(
     integrity: bool = True,
     *,
     metadata: Metadata | None = None,
+    pii: bool = True,
 ) -> Inspection:
     """Read a source's schema and make the generation plan.
 
@@ -185,6 +207,8 @@ def inspect(
         metadata: A metadata file or dict (relsynth's schema JSON or SDV metadata) to use
             instead of the database's declared schema (foreign keys it does not declare
             included); for a directory, instead of its ``metadata.json``.
+        pii: Also find the columns holding personal data, from the first rows of each table's
+            text columns (:func:`relsynth.transform.pii.detect_pii`).
     """
     schema = _schema_of(None, metadata)
     if is_directory(source):
@@ -198,7 +222,34 @@ def inspect(
         return Inspection(schema, make_plan(schema), dangling)
     schema = read_schema(source, include=include, exclude=exclude) if schema is None else schema.select(include, exclude)
     dangling = dangling_references(source, schema) if integrity else None
-    return Inspection(schema, make_plan(schema), dangling)
+    return Inspection(schema, make_plan(schema), dangling, _detect_pii(source, schema) if pii else None)
+
+
+def _detect_pii(source: str | sa.Engine, schema: Schema) -> dict[str, dict[str, dict[str, str]]]:
+    """Personal-data columns per table, from the first rows of the text columns."""
+    columns = {n: [c.name for c in t.columns if c.kind == "string"] for n, t in schema.tables.items()}
+    names = [n for n, cols in columns.items() if cols]
+    if not names:
+        return {}
+
+    filters = {}
+    for n in names:
+        taken = [0]
+
+        def keep(chunk: pd.DataFrame, taken: list[int] = taken) -> np.ndarray:
+            mask = np.arange(len(chunk)) < SAMPLE_VALUES - taken[0]
+            taken[0] += int(mask.sum())
+            return mask
+
+        filters[n] = RowFilter(columns[n][:1], keep)
+    frames = read_tables(source, schema, tables=names, columns=columns, filters=filters)
+    out = {}
+    for n in names:
+        table = schema.tables[n]
+        found = detect_pii(table, frames[n], set(table.primary_key) | table.fk_columns)
+        if found:
+            out[n] = {c: {"kind": p.kind, "reason": p.reason} for c, p in found.items()}
+    return out
 
 
 def fit(
@@ -211,6 +262,9 @@ def fit(
     fit_rows: int = FIT_ROWS,
     foreign_keys: list[Any] | None = None,
     metadata: Metadata | None = None,
+    pii: dict[str, str | None] | None = None,
+    locale: str = DEFAULT_LOCALE,
+    rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
 ) -> Model:
     """Learn a model of a database.
 
@@ -231,6 +285,13 @@ def fit(
         foreign_keys: Foreign keys the database does not declare, learned like declared ones
             and kept in the model's schema (so a write declares them): dicts ``{"table",
             "columns", "ref_table", "ref_columns"}`` or :class:`~relsynth.config.VirtualForeignKey`.
+        pii: Overrides of the personal-data detection, ``{"Table.Column": kind}`` (one of
+            :data:`relsynth.transform.pii.PII_KINDS`) or ``{"Table.Column": None}`` (not
+            personal data). Detected columns are generated with Faker, never learned; what was
+            found and why is in ``model.pii``.
+        locale: Faker locale of the generated personal data (``en_US``, ``de_DE``, ...).
+        rare_category_threshold: Categories fewer source rows hold are not reproduced
+            verbatim (0 keeps them all).
 
     Returns:
         A :class:`~relsynth.models.relational.Model`; ``model.sample(scale, seed)`` draws data,
@@ -239,7 +300,8 @@ def fit(
     schema, frames, sample = _load_source(source, _schema_of(schema, metadata), include, exclude, fit_rows, foreign_keys)
     if not schema.tables:
         raise SourceError("the source has no tables to learn from; check the URL or the include/exclude lists")
-    return fit_model(schema, frames, seed=seed, sample=sample)
+    return fit_model(schema, frames, seed=seed, sample=sample, pii=pii, locale=locale,
+                     rare_category_threshold=rare_category_threshold)
 
 
 def load(path: str | Path) -> Model:
@@ -354,6 +416,9 @@ def clone(
     foreign_keys: list[Any] | None = None,
     metadata: Metadata | None = None,
     file_format: FileFormat | None = None,
+    pii: dict[str, str | None] | None = None,
+    locale: str = DEFAULT_LOCALE,
+    rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
 ) -> CloneResult:
     """Read ``source``, learn it, sample a synthetic copy and write it to ``target``.
 
@@ -382,12 +447,15 @@ def clone(
             (a table's own scale, column overrides; see :meth:`Model.sample`).
         foreign_keys: Foreign keys the database does not declare (see :func:`fit`); they are
             learned, kept and declared in the target like declared ones.
-
-    All of these are the keys of a configuration file; ``relsynth.load_config(path).clone()``
-    runs one.
         metadata: A metadata file or dict (relsynth or SDV format) describing the source
             instead of its declared schema (see :func:`fit`).
         file_format: ``csv`` (default) or ``parquet`` for a directory target.
+        pii: Overrides of the personal-data detection (see :func:`fit`).
+        locale: Faker locale of the generated personal data.
+        rare_category_threshold: Categories fewer source rows hold are not reproduced (see :func:`fit`).
+
+    All of these are keyword arguments a configuration file's keys map to;
+    ``relsynth.load_config(path).clone()`` runs one.
 
     Returns:
         A :class:`CloneResult` with rows per table, timings, target integrity and fidelity scores.
@@ -406,7 +474,8 @@ def clone(
         raise SourceError("the source has no tables to clone; check the URL or the include/exclude lists")
     seconds["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    model = fit_model(schema, frames, seed=0, sample=sample, progress=lambda name: report("fit", name, 0, None))
+    model = fit_model(schema, frames, seed=0, sample=sample, progress=lambda name: report("fit", name, 0, None),
+                      pii=pii, locale=locale, rare_category_threshold=rare_category_threshold)
     seconds["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     stream = model.stream(scale=scale, seed=seed, partition_rows=partition_rows, tables=tables)
@@ -431,6 +500,10 @@ def clone(
         integrity=integrity,
         fidelity=fidelity,
         notes=notes,
+        pii=model.pii,
+        rare_categories=model.rare_categories,
+        exact_copies={n: exact_copies(schema.tables[n], frames[n], at_most(stream.summary[n], EXACT_COPY_ROWS))
+                      for n in schema.tables if n in stream.summary},
     )
 
 

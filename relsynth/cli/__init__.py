@@ -91,6 +91,11 @@ MetadataOpt = Annotated[Optional[Path], typer.Option(
                        "(default for a directory: DIR/metadata.json).")]
 FileFormatOpt = Annotated[Optional[str], typer.Option(
     "--file-format", help="For a directory target: csv (default) or parquet (needs relsynth[parquet]).")]
+LocaleOpt = Annotated[str, typer.Option("--locale", help="Faker locale of generated personal data (en_US, de_DE, ...).")]
+RareOpt = Annotated[int, typer.Option(
+    "--rare-category-threshold", help="Categories fewer source rows hold are not reproduced verbatim (0: keep all).")]
+PiiOpt = Annotated[Optional[str], typer.Option(
+    "--pii", help="Override personal-data detection: TABLE.COLUMN=KIND or TABLE.COLUMN=none, comma-separated.")]
 
 
 def _version(value: bool) -> None:
@@ -188,6 +193,38 @@ def _list(value: Optional[str] | list[str]) -> Optional[list[str]]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _pii_overrides(value: Optional[str]) -> Optional[dict[str, Optional[str]]]:
+    """``"Customer.Company=none,Customer.Note=text"`` → ``{"Customer.Company": None, "Customer.Note": "text"}``."""
+    out: dict[str, Optional[str]] = {}
+    for item in _list(value) or []:
+        key, eq, kind = item.partition("=")
+        if not eq or not key.strip() or not kind.strip():
+            raise ConfigError(f"--pii {item!r} must be TABLE.COLUMN=KIND or TABLE.COLUMN=none, "
+                              "e.g. --pii Customer.Company=none")
+        out[key.strip()] = None if kind.strip().lower() in ("none", "null", "no") else kind.strip()
+    return out or None
+
+
+def _print_privacy(pii: dict, rare: dict, copies: Optional[dict] = None) -> None:
+    """A short list: personal-data columns and how they were made; rare categories; exact copies."""
+    if pii:
+        out.print("personal data (generated, never copied):", markup=False, highlight=False)
+        for table, cols in pii.items():
+            listed = ", ".join(f"{c} ({v['kind']})" for c, v in cols.items())
+            out.print(f"  {table}: {listed}", markup=False, highlight=False)
+    else:
+        out.print("personal data: none found (override with --pii TABLE.COLUMN=KIND)", markup=False)
+    if rare:
+        cols = ", ".join(f"{t}.{c} ({n})" for t, cs in rare.items() for c, n in cs.items())
+        out.print(f"rare categories not reproduced (distinct values held by too few rows): {cols}",
+                  markup=False, highlight=False)
+    if copies is not None:
+        total = sum(c["copies"] for c in copies.values())
+        forced = sum(c["copies"] for c in copies.values() if c["domain_forced"])
+        out.print(f"exact copies: {total} synthetic row(s) equal a source row on every non-key column"
+                  + (f" ({forced} where the columns' few values force it)" if forced else ""), markup=False)
+
+
 @app.command()
 def clone(
     ctx: typer.Context,
@@ -207,6 +244,9 @@ def clone(
     file_format: FileFormatOpt = None,
     fmt: FormatOpt = None,
     config: ConfigOpt = None,
+    locale: LocaleOpt = "en_US",
+    rare_category_threshold: RareOpt = 5,
+    pii: PiiOpt = None,
 ) -> None:
     """Learn SOURCE and write a synthetic copy into TARGET with every key and constraint enforced."""
     fmt = _format(ctx, fmt)
@@ -218,7 +258,9 @@ def clone(
     with _progress_display(enabled=fmt == "text" and not _settings(ctx).quiet) as progress:
         result = relsynth.clone(source, target, **o, tables=cfg.tables if cfg else None,
                                 foreign_keys=cfg.foreign_keys if cfg else None, progress=progress,
-                                metadata=metadata, file_format=file_format)  # type: ignore[arg-type]
+                                metadata=metadata, file_format=file_format,  # type: ignore[arg-type]
+                                pii=_pii_overrides(pii), locale=locale,
+                                rare_category_threshold=rare_category_threshold)
     if fmt == "json":
         out.print_json(json.dumps(_clone_json(result)))
         return
@@ -240,6 +282,7 @@ def clone(
     )
     verdict = "all keys and constraints hold" if result.violations == 0 else "VIOLATIONS FOUND"
     out.print(f"integrity: {result.violations} violations in the target ({verdict})")
+    _print_privacy(result.pii, result.rare_categories, result.exact_copies)
     s = result.seconds
     out.print(f"time: read {s['read']:.2f}s, fit {s['fit']:.2f}s, sample {s['sample']:.2f}s, "
               f"write {s['write']:.2f}s, verify {s['verify']:.2f}s")
@@ -303,6 +346,9 @@ def _clone_json(result: relsynth.CloneResult) -> dict:
             for n, s in result.fidelity.items()
         },
         "notes": result.notes,
+        "pii": result.pii,
+        "rare_categories": result.rare_categories,
+        "exact_copies": result.exact_copies,
     }
 
 
@@ -322,11 +368,13 @@ def inspect(
     schema_json: Annotated[Optional[Path], typer.Option(
         "--schema-json", help="Also write the schema as relsynth's metadata JSON (what --metadata reads) "
                               "to this file.")] = None,
+    pii: Annotated[bool, typer.Option(
+        "--pii/--no-pii", help="Find columns holding personal data (from the first rows of each table).")] = True,
 ) -> None:
-    """Show tables, row counts, keys, the parent-first generation order, cycles and broken FKs."""
+    """Show tables, row counts, keys, the parent-first generation order, cycles, broken FKs and personal data."""
     fmt = _format(ctx, fmt)
     info = relsynth.inspect(source, include=_list(include), exclude=_list(exclude), integrity=integrity,
-                            metadata=metadata)
+                            metadata=metadata, pii=pii)
     for path, doc in ((sdv_metadata, info.schema.to_sdv_metadata), (schema_json, info.schema.to_dict)):
         if path is not None:
             _write_json(path, doc())
@@ -356,6 +404,9 @@ def inspect(
     else:
         out.print("no FK cycles")
     _print_source_integrity(info)
+    for table, cols in (info.pii or {}).items():
+        out.print(f"personal data in {table}: " + "; ".join(f"{c} ({v['kind']}: {v['reason']})" for c, v in cols.items()),
+                  markup=False, highlight=False)
 
 
 def _write_json(path: Path, doc: dict) -> None:
@@ -393,14 +444,17 @@ def report(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the classifiers and row samples.")] = 0,
     metadata: MetadataOpt = None,
     fmt: FormatOpt = None,
+    holdout: Annotated[Optional[str], typer.Option(
+        "--holdout", help="URL of real rows the model never saw (same tables): gives the closer-to-train share.")] = None,
 ) -> None:
-    """Compare SYNTHETIC with REAL: integrity, column shapes, pair trends, cardinality, detection."""
+    """Compare SYNTHETIC with REAL: integrity, column shapes, pair trends, cardinality, detection, privacy."""
     fmt = _format(ctx, fmt)
     schema = None
     if include or exclude or metadata:
         schema = relsynth.inspect(real, include=_list(include), exclude=_list(exclude), integrity=False,
                                   metadata=metadata).schema
-    result = relsynth.evaluate(real, synthetic, schema=schema, target=target, detection=detection, seed=seed)
+    result = relsynth.evaluate(real, synthetic, schema=schema, target=target, detection=detection, seed=seed,
+                               holdout=holdout)
     if output is not None:
         result.save(output)
     if fmt == "json":
@@ -436,6 +490,14 @@ def _print_report(ctx: typer.Context, result: relsynth.Report) -> None:
                   f"on synthetic {e['synthetic']:.3f}")
     verdict = "all keys and constraints hold" if s["integrity_violations"] == 0 else "VIOLATIONS FOUND"
     out.print(f"integrity: {s['integrity_violations']} violating rows in the synthetic data ({verdict})")
+    if result.privacy is not None:
+        p = result.privacy["summary"]
+        share = ("not computed (no --holdout)" if p["closer_to_train_share"] is None
+                 else f"{p['closer_to_train_share']:.3f} (0.5 = no closer to the training rows than to unseen ones)")
+        out.print(f"privacy: closer-to-train share {share}; exact copies {p['exact_copies']} "
+                  f"({p['exact_copy_rate']:.4%} of rows, {p['exact_copies_beyond_domain']} not forced by the domain); "
+                  f"personal-data columns {p['pii_columns']}, real values found in them {p['pii_values_leaked']}",
+                  markup=False, highlight=False)
     for note in result.notes:
         _note(ctx, note)
 
@@ -470,19 +532,24 @@ def fit(
     metadata: MetadataOpt = None,
     fmt: FormatOpt = None,
     config: ConfigOpt = None,
+    locale: LocaleOpt = "en_US",
+    rare_category_threshold: RareOpt = 5,
+    pii: PiiOpt = None,
 ) -> None:
-    """Learn SOURCE and save the model (JSON + numpy arrays; no pickle)."""
+    """Learn SOURCE and save the model (JSON + numpy arrays; no pickle; no personal data)."""
     fmt = _format(ctx, fmt)
     cfg = _config(ctx, config)
     o = _merged(ctx, cfg, source=source, include=_list(include), exclude=_list(exclude), fit_rows=fit_rows)
     source = _required(o.pop("source"), "source", "SRC", "RELSYNTH_SOURCE", "source")
-    model = relsynth.fit(source, **o, foreign_keys=cfg.foreign_keys if cfg else None, metadata=metadata)
+    model = relsynth.fit(source, **o, foreign_keys=cfg.foreign_keys if cfg else None, metadata=metadata,
+                         pii=_pii_overrides(pii), locale=locale, rare_category_threshold=rare_category_threshold)
     model.save(output)
     if fmt == "json":
         out.print_json(json.dumps({"model": str(output), "tables": {n: t.n_rows for n, t in model.tables.items()},
                                    "notes": model.notes}))
         return
     out.print(f"model of {len(model.tables)} tables saved to {output}")
+    _print_privacy(model.pii, model.rare_categories)
     for note in model.notes:
         _note(ctx, note)
 

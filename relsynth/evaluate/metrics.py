@@ -26,6 +26,7 @@ from relsynth.models.copula import is_free_text
 from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import ForeignKey, Schema, Table
 from relsynth.transform.keys import match_rows
+from relsynth.transform.pii import detect_pii
 
 __all__ = [
     "NUMERIC_KINDS",
@@ -134,11 +135,14 @@ def column_plot(real: pd.Series, synth: pd.Series, kind: str) -> dict[str, Any] 
 
 
 def comparable_columns(table: Table, real: pd.DataFrame) -> list[str]:
-    """Columns whose values are learned (not keys, free text, UUIDs, binaries, JSON or times)."""
+    """Columns whose values are learned (not keys, free text, UUIDs, binaries, JSON, times, or
+    personal data, which is generated anew: :func:`relsynth.transform.pii.detect_pii`)."""
     keys = set(table.primary_key) | table.fk_columns
+    personal = detect_pii(table, real, keys)
     out = []
     for col in table.columns:
-        if col.name in keys or col.kind in ("binary", "json", "uuid", "time") or col.name not in real:
+        if col.name in keys or col.name in personal or col.kind in ("binary", "json", "uuid", "time") \
+                or col.name not in real:
             continue
         values = real[col.name]
         if col.kind == "string" and is_free_text(values.nunique(), int(values.notna().sum())):
@@ -438,7 +442,8 @@ class TableScores:
 SUMMARY_ROWS = 20_000
 
 
-def _at_most(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+def at_most(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    """``frame``, or a fixed random sample of ``n`` of its rows (in their order) when longer."""
     if len(frame) <= n:
         return frame
     pick = np.sort(np.random.default_rng(len(frame)).choice(len(frame), n, replace=False))
@@ -462,7 +467,7 @@ def fidelity_summary(schema: Schema, real: dict[str, pd.DataFrame], synth: dict[
     for name, table in schema.tables.items():
         if name not in real or name not in synth:
             continue
-        r, s = _at_most(real[name], SUMMARY_ROWS), _at_most(synth[name], SUMMARY_ROWS)
+        r, s = at_most(real[name], SUMMARY_ROWS), at_most(synth[name], SUMMARY_ROWS)
         scores = TableScores(len(real_keys[name]) if real_keys and name in real_keys else len(real[name]),
                              len(synth[name]))
         if len(r) and len(s):

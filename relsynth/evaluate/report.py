@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from relsynth.errors import ConfigError, SourceError, did_you_mean
 from relsynth.evaluate.detection import detection_auc, family_detection_auc, ml_efficacy, sklearn_available
 from relsynth.evaluate.integrity import frame_integrity, violations
+from relsynth.evaluate.privacy import privacy_section
 from relsynth.evaluate.metrics import (
     aggregate_trends,
     association_matrix,
@@ -72,6 +73,9 @@ class Report:
             on parent rows with child aggregates.
         ml_efficacy: Train-on-synthetic vs train-on-real figures, when a target was given.
         notes: What was left out, and why.
+        privacy: Distances to closest records, the closer-to-train share (with a holdout),
+            exact copies and personal-data columns, per table and in ``summary``
+            (:func:`relsynth.evaluate.privacy.privacy_section`); None when not computed.
     """
 
     real: str
@@ -82,13 +86,15 @@ class Report:
     relationships: list[dict[str, Any]]
     ml_efficacy: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    privacy: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from relsynth import __version__
 
         return {"relsynth_version": __version__, "real": self.real, "synthetic": self.synthetic,
                 "summary": self.summary, "integrity": self.integrity, "tables": self.tables,
-                "relationships": self.relationships, "ml_efficacy": self.ml_efficacy, "notes": self.notes}
+                "relationships": self.relationships, "ml_efficacy": self.ml_efficacy, "privacy": self.privacy,
+                "notes": self.notes}
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=_plain)
@@ -161,6 +167,9 @@ def evaluate(
     target: str | None = None,
     detection: bool = True,
     seed: int = 0,
+    holdout: Data | None = None,
+    pii: dict[str, dict[str, dict[str, str]]] | None = None,
+    privacy: bool = True,
 ) -> Report:
     """Compare a synthetic database with the real one it was made from.
 
@@ -174,6 +183,12 @@ def evaluate(
             test on real vs train on real, test on real).
         detection: Run the real-vs-synthetic classifiers (needs scikit-learn).
         seed: Seed of the classifiers and row samples.
+        holdout: Real rows of the same tables that the synthetic data's model never saw (a
+            database or frames; any subset of the tables): gives the closer-to-train share.
+            Without it that share is reported as not computed.
+        pii: ``Model.pii`` of the model that made ``synthetic``, to say how each personal
+            column was generated.
+        privacy: Compute the privacy figures (:mod:`relsynth.evaluate.privacy`).
 
     Returns:
         A :class:`Report`.
@@ -201,7 +216,20 @@ def evaluate(
                      if fk.ref_table in real_frames]
     efficacy = _efficacy(schema, target, real_frames, synth_frames, seed) if target else None
     summary = _summary(integrity, tables, relationships, efficacy)
-    return Report(real_label, synth_label, summary, integrity, tables, relationships, efficacy, notes)
+    private = None
+    if privacy:
+        held = None
+        if holdout is not None:
+            held_schema = schema
+            if isinstance(holdout, dict):
+                held_schema = schema.select([n for n in schema.tables if n in holdout], None)
+            _, held, _ = _read(holdout, held_schema, "holdout")
+        else:
+            notes.append("closer-to-train share not computed: it needs real rows the model never saw "
+                         "(evaluate(..., holdout=...) or `relsynth report --holdout URL`)")
+        private = privacy_section(schema, real_frames, synth_frames, held, pii=pii, seed=seed)
+        summary.update({f"privacy_{k}": v for k, v in private["summary"].items()})
+    return Report(real_label, synth_label, summary, integrity, tables, relationships, efficacy, notes, private)
 
 
 def _table_section(schema: Schema, name: str, real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame],

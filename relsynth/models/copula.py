@@ -46,10 +46,11 @@ from relsynth.transform.encoders import (
     to_normal,
 )
 from relsynth.transform.native import NATIVE_GENERATORS, NativeGenerator, fit_native, generated_style
+from relsynth.transform.pii import DEFAULT_LOCALE, PiiColumn, PiiGenerator
 
 __all__ = ["ColumnModel", "TableModel", "Role", "TEXT_DISTINCT_RATIO", "TEXT_MIN_DISTINCT", "is_free_text", "stratify"]
 
-Role = Literal["key", "fk", "copula", "derived", "text", "uuid", "binary", "native", "null"]
+Role = Literal["key", "fk", "copula", "derived", "text", "uuid", "binary", "native", "pii", "null"]
 
 #: A string column whose distinct share is above this (with enough distinct values) is treated as
 #: free text (generated from patterns) rather than as a category (learned, values reproduced).
@@ -89,7 +90,8 @@ class ColumnModel:
         role: ``key`` (new unique key), ``fk`` (filled from parent keys by the sampler), ``copula``
             (learned, one value dim plus a NULL dim if needed), ``text``/``uuid``/``binary``
             (generated, never learned), ``native`` (many distinct JSON documents, arrays,
-            tsvectors, network addresses, ... from :mod:`relsynth.transform.native`), ``null``
+            tsvectors, network addresses, ... from :mod:`relsynth.transform.native`), ``pii``
+            (personal data, made by :class:`~relsynth.transform.pii.PiiGenerator`), ``null``
             (always NULL in the source).
         generator: Key/text/uuid/binary generator state, by role.
         null_rate: Share of NULLs for generated roles.
@@ -110,7 +112,7 @@ class ColumnModel:
     name: str
     kind: str
     role: Role
-    generator: TextGenerator | UuidGenerator | BinaryGenerator | NativeGenerator | None = None
+    generator: TextGenerator | UuidGenerator | BinaryGenerator | NativeGenerator | PiiGenerator | None = None
     null_rate: float = 0.0
     offset_ref: str | None = None
     after: str | None = None
@@ -150,7 +152,7 @@ class ColumnModel:
         gen = state.get("generator")
         generator = None
         if gen is not None:
-            types = {c.__name__: c for c in (TextGenerator, UuidGenerator, BinaryGenerator)} | NATIVE_GENERATORS
+            types = {c.__name__: c for c in (TextGenerator, UuidGenerator, BinaryGenerator, PiiGenerator)} | NATIVE_GENERATORS
             generator = types[gen["type"]].from_state(gen["state"])
         return cls(**{**state, "generator": generator})
 
@@ -199,6 +201,10 @@ class TableModel:
         counts: dict[str, np.ndarray] | None = None,
         parent: ParentContext | None = None,
         driver_columns: list[str] = (),
+        pii: dict[str, PiiColumn] | None = None,
+        locale: str = DEFAULT_LOCALE,
+        min_count: int = 5,
+        pii_avoid: tuple[int, np.ndarray] | None = None,
     ) -> tuple[TableModel, np.ndarray]:
         """Fit one table.
 
@@ -210,6 +216,13 @@ class TableModel:
             counts: Children per row for each relationship this table drives, by dim name.
             parent: The driver parent's training dims and frame, with each row's parent row.
             driver_columns: The driver FK's columns (composite keys are numbered within them).
+            pii: Columns holding personal data (:func:`~relsynth.transform.pii.detect_pii`):
+                generated, never learned.
+            locale: Faker locale of the personal data.
+            min_count: Fewest source rows an email domain needs to be kept.
+            pii_avoid: Fingerprints of the database's personal values
+                (:func:`~relsynth.transform.pii.personal_fingerprints`), none of which a
+                generated one may equal.
 
         Returns:
             The model and the table's own normal scores (rows × dims), the context of its children.
@@ -238,6 +251,12 @@ class TableModel:
                 models[col.name] = _key_model(col, series.dropna(), key_cols[col.name])
             elif n_valid == 0:
                 models[col.name] = ColumnModel(col.name, col.kind, "null", null_rate=1.0)
+            elif col.name in (pii or {}):
+                gen = PiiGenerator.fit(pii[col.name].kind, series, locale=locale, unique=col.name in unique_single,
+                                       max_length=col.length, sources=_email_sources(pii, col.name),
+                                       min_count=min_count, rng=rng, avoid=pii_avoid)
+                models[col.name] = ColumnModel(col.name, col.kind, "pii", gen, null_rate=1.0 - n_valid / n,
+                                               given=_copied_from_parent(series, parent, unique_single, col.name))
             elif (role := _generated_role(col, series.dropna(), n_valid)) is not None:
                 values = series.dropna().to_numpy()
                 if role == "uuid":
@@ -604,10 +623,15 @@ class TableModel:
                 codes, uniques = pd.factorize(out[cm.given], use_na_sentinel=False)
                 mapped = np.array([lookup.get(plain_value(v)) for v in uniques], dtype=object)
                 out[cm.name] = pd.Series(mapped[codes], dtype=object)
-            elif cm.role in ("text", "uuid", "binary", "native"):
-                values = pd.Series(cm.generator.generate(n, rng), dtype=object)
+            elif cm.role in ("text", "uuid", "binary", "native", "pii"):
+                made = cm.generator.generate(n, rng, out) if cm.role == "pii" else cm.generator.generate(n, rng)
+                values = pd.Series(made, dtype=object)
                 if cm.null_rate > 0:
                     values = values.mask(rng.random(n) < cm.null_rate)
+                if cm.role == "pii" and cm.given and parent_frame is not None:
+                    # The parent's value, as in the source (an invoice's billing address is its customer's).
+                    copied = parent_frame[cm.given.removeprefix("parent:")].reset_index(drop=True)
+                    values = copied.astype(object).where(copied.notna(), values)
                 out[cm.name] = values
             else:  # key, fk and null columns are filled by the sampler
                 out[cm.name] = pd.Series([None] * n, dtype=object)
@@ -623,6 +647,8 @@ class TableModel:
         needs: dict[str, set[str]] = {}
         for cm in self.columns:
             deps = {cm.given} if cm.given and cm.role in ("copula", "derived") else set()
+            if cm.role == "pii":  # an email after the names it is built from
+                deps |= set(cm.generator.sources)
             for ref in (cm.offset_ref, cm.after):
                 if ref and ref.startswith("self:"):
                     deps.add(ref.split(":", 1)[1])
@@ -796,6 +822,40 @@ def _generated_role(col: Column, values: pd.Series, n_valid: int) -> Role | None
     if is_free_text(n_distinct, n_valid):
         return "text"
     return None
+
+
+#: Share of a child's personal values equal to its parent row's column for the child to copy it.
+COPY_MIN_SHARE = 0.9
+
+
+def _copied_from_parent(values: pd.Series, parent: ParentContext | None, unique: set[str], name: str) -> str | None:
+    """``"parent:<column>"`` when the column repeats a text column of the driver parent's row in
+    at least :data:`COPY_MIN_SHARE` of the rows with a value and a parent (an invoice's billing
+    address, its customer's address), so the synthetic child repeats the synthetic parent's."""
+    if parent is None or name in unique:
+        return None
+    linked = (parent.rows >= 0) & values.notna().to_numpy()
+    if linked.sum() < 2:
+        return None
+    child = values.to_numpy(dtype=object)[linked]
+    for column in parent.frame.columns:
+        theirs = parent.frame[column]
+        if theirs.dtype != object:
+            continue
+        if np.mean(theirs.to_numpy(dtype=object)[parent.rows[linked]] == child) >= COPY_MIN_SHARE:
+            return f"parent:{column}"
+    return None
+
+
+def _email_sources(pii: dict[str, PiiColumn], column: str) -> list[str]:
+    """The columns an email column is built from: the row's first and last name, or full name."""
+    if pii[column].kind != "email":
+        return []
+    firsts = [c for c, p in pii.items() if p.kind == "first_name"]
+    lasts = [c for c, p in pii.items() if p.kind == "last_name"]
+    if firsts and lasts:
+        return [firsts[0], lasts[0]]
+    return [c for c, p in pii.items() if p.kind == "full_name"][:1]
 
 
 def is_free_text(n_distinct: int, n_valid: int) -> bool:

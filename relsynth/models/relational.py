@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -20,13 +21,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from relsynth.errors import ModelError, SchemaError
-from relsynth.models.copula import ParentContext, TableModel, to_number
+from relsynth.errors import ConfigError, ModelError, SchemaError
+from relsynth.models.copula import ParentContext, TableModel, is_free_text, to_number
 from relsynth.plan import Plan, make_plan
 from relsynth.schema.checks import compile_checks
-from relsynth.schema.model import ForeignKey, Schema
+from relsynth.schema.model import ForeignKey, Schema, Table
 from relsynth.transform.encoders import NumericEncoder
 from relsynth.transform.keys import match_rows, null_any
+from relsynth.transform.native import generated_style
+from relsynth.transform.pii import DEFAULT_LOCALE, PiiColumn, check_pii_overrides, detect_pii, personal_fingerprints
+from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD, suppress_rare_categories
 from relsynth.transform.trees import TreeStats, fit_tree
 
 if TYPE_CHECKING:
@@ -93,6 +97,15 @@ class Model:
         notes: Things the fit noticed (dangling references, ...), for the user.
         drivers: The driver FK chosen from data for tables with several parents (index into
             the table's foreign keys).
+        pii: Per table, per column holding personal data: ``{"kind", "reason", "generator"}``
+            (what it is, why it was flagged, how its values are made).
+        rare_categories: Per table, per column, how many distinct categories held by fewer
+            than ``rare_category_threshold`` rows were not reproduced.
+        locale: Faker locale of the personal data.
+        rare_category_threshold: ``k``, the fewest rows a category needs to be reproduced.
+        pii_fingerprints: Bit width and keyed-hash fingerprints of every personal value of the
+            source (about 16 buckets per value, so they do not spell the values out): generated
+            personal values falling on one are redrawn. Stored once, shared by every generator.
     """
 
     schema: Schema
@@ -101,6 +114,17 @@ class Model:
     seed: int = 0
     notes: list[str] = field(default_factory=list)
     drivers: dict[str, int] = field(default_factory=dict)
+    pii: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    rare_categories: dict[str, dict[str, int]] = field(default_factory=dict)
+    locale: str = DEFAULT_LOCALE
+    rare_category_threshold: int = RARE_CATEGORY_THRESHOLD
+    pii_fingerprints: tuple[int, np.ndarray] = (0, np.zeros(0, dtype=np.uint64))
+
+    def __post_init__(self) -> None:
+        for tm in self.tables.values():
+            for cm in tm.columns:
+                if cm.role == "pii":
+                    cm.generator.exclude_bits, cm.generator.exclude = self.pii_fingerprints
 
     @property
     def plan(self) -> Plan:
@@ -160,6 +184,11 @@ class Model:
             "schema": self.schema.to_dict(),
             "tables": {n: t.to_state() for n, t in self.tables.items()},
             "fk_stats": {k: s.to_state() for k, s in self.fk_stats.items()},
+            "pii": self.pii,
+            "rare_categories": self.rare_categories,
+            "locale": self.locale,
+            "rare_category_threshold": self.rare_category_threshold,
+            "pii_fingerprints": {"bits": self.pii_fingerprints[0], "values": self.pii_fingerprints[1]},
         }
         doc = json.dumps(_pack(state, arrays), indent=1, allow_nan=False)
         buf = io.BytesIO()
@@ -199,9 +228,21 @@ def load_model(path: str | Path) -> Model:
             seed=int(state["seed"]),
             notes=list(state["notes"]),
             drivers={k: int(v) for k, v in state["drivers"].items()},
+            pii={t: {c: dict(v) for c, v in cols.items()} for t, cols in state.get("pii", {}).items()},
+            rare_categories={t: {c: int(v) for c, v in cols.items()}
+                             for t, cols in state.get("rare_categories", {}).items()},
+            locale=str(state.get("locale", DEFAULT_LOCALE)),
+            rare_category_threshold=int(state.get("rare_category_threshold", RARE_CATEGORY_THRESHOLD)),
+            pii_fingerprints=_fingerprint_state(state.get("pii_fingerprints")),
         )
     except (KeyError, TypeError, ValueError, SchemaError) as exc:
         raise ModelError(f"'{path}' is damaged ({type(exc).__name__}: {exc}); refit it") from None
+
+
+def _fingerprint_state(state: dict[str, Any] | None) -> tuple[int, np.ndarray]:
+    if state is None:
+        return 0, np.zeros(0, dtype=np.uint64)
+    return int(state["bits"]), np.asarray(state["values"], dtype=np.uint64)
 
 
 def _pack(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -236,11 +277,18 @@ def fk_key(table: str, schema: Schema, fk: ForeignKey) -> str:
 
 
 def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
-              sample: FitSample | None = None, progress: Callable[[str], None] | None = None) -> Model:
+              sample: FitSample | None = None, progress: Callable[[str], None] | None = None, *,
+              pii: dict[str, str | None] | None = None,
+              locale: str = DEFAULT_LOCALE, rare_category_threshold: int = RARE_CATEGORY_THRESHOLD) -> Model:
     """Learn a :class:`Model` from ``frames`` (one per table of ``schema``, frame convention).
 
     Tables are fitted parent-first. A child's copula includes its driver parent's dimensions;
     each parent's copula includes the children-per-row count of every relationship it drives.
+
+    Columns holding personal data (:func:`~relsynth.transform.pii.detect_pii`, with ``pii``
+    overrides ``{"Table.Column": kind or None}``) are generated with Faker in ``locale``, never
+    learned; categories fewer than ``rare_category_threshold`` rows hold are not reproduced
+    (:func:`~relsynth.transform.rare.suppress_rare_categories`).
 
     With ``sample`` (:func:`relsynth.subsample.plan_sample`), ``frames`` hold the sampled rows
     and the driver choice, children-per-row counts, secondary-FK degrees and NULL shares,
@@ -268,6 +316,11 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
             for name, table in schema.tables.items()
             for i, fk in enumerate(table.foreign_keys)
         }
+    if not isinstance(rare_category_threshold, int) or isinstance(rare_category_threshold, bool) \
+            or rare_category_threshold < 0:
+        raise ConfigError(f"rare_category_threshold must be a whole number ≥ 0 (0 keeps every category), "
+                          f"got {rare_category_threshold!r}")
+    overrides = check_pii_overrides(schema, pii)
     drivers = sample.drivers if sample is not None else choose_drivers(schema, frames, matches)
     plan = make_plan(schema, drivers)
     rng = np.random.default_rng(seed)
@@ -300,6 +353,11 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
         counts[parent][TableModel.count_dim(name, fk_index)] = np.bincount(linked[linked >= 0],
                                                                            minlength=len(frames[parent]))
 
+    detected, frames, rare = _protect(schema, frames, overrides, rare_category_threshold, seed)
+    # Every personal value of the database: no generated one may equal any of them, whatever its column.
+    personal = personal_fingerprints(v for name, cols in detected.items() for c in cols
+                                     for v in pd.unique(frames[name][c].dropna()))
+
     # Pass 2: fit each table, children seeing their parent's dims.
     models: dict[str, TableModel] = {}
     scores: dict[str, np.ndarray] = {}
@@ -316,6 +374,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
         models[name], scores[name] = TableModel.fit(
             table, frames[name], rng, fk_columns=table.filled_fk_columns, counts=counts.get(name), parent=ctx,
             driver_columns=driver.columns if driver is not None else [],
+            pii=detected[name], locale=locale, min_count=rare_category_threshold, pii_avoid=personal,
         )
         if sample is not None and name in sample.filters:
             if driver is None:
@@ -359,7 +418,59 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
             )
     for note in notes:
         log.warning(note)
-    return Model(schema=schema, tables=models, fk_stats=fk_stats, seed=seed, notes=notes, drivers=drivers)
+    pii_report = {name: {col: {"kind": found.kind, "reason": found.reason, "generator": _how_made(models[name], col)}
+                         for col, found in cols.items()}
+                  for name, cols in detected.items() if cols}
+    return Model(schema=schema, tables=models, fk_stats=fk_stats, seed=seed, notes=notes, drivers=drivers,
+                 pii=pii_report, rare_categories=rare, locale=locale, rare_category_threshold=rare_category_threshold,
+                 pii_fingerprints=personal)
+
+
+def _how_made(model: TableModel, column: str) -> str:
+    cm = next(c for c in model.columns if c.name == column)
+    if cm.role != "pii":
+        return f"not generated as personal data: the column is a {cm.role} column"
+    how = cm.generator.describe()
+    return f"the parent row's {cm.given.removeprefix('parent:')}, else {how}" if cm.given else how
+
+
+def _protect(schema: Schema, frames: dict[str, pd.DataFrame], overrides: dict[str, dict[str, str | None]],
+             k: int, seed: int) -> tuple[dict[str, dict[str, PiiColumn]], dict[str, pd.DataFrame], dict[str, dict[str, int]]]:
+    """Per table: the personal-data columns, the frames with rare categories rewritten, and
+    how many rare categories each rewritten column had."""
+    detected = {name: detect_pii(table, frames[name], set(table.primary_key) | set(table.fk_columns),
+                                 overrides.get(name))
+                for name, table in schema.tables.items()}
+    personal = {str(v).strip().casefold() for name, cols in detected.items() for c in cols
+                for v in pd.unique(frames[name][c].dropna())} - {""}
+    protected = dict(frames)
+    rare: dict[str, dict[str, int]] = {}
+    rng = np.random.default_rng([seed, 7])  # apart from the fit's own stream
+    for name, table in schema.tables.items():
+        frame = frames[name]
+        found = detected[name]
+        skip = set(table.primary_key) | set(table.fk_columns) | set(found) | _listed_in_checks(table)
+        for col in table.columns:
+            if col.name in frame and col.kind == "string" and (
+                    generated_style(col.kind, col.native_type, col.element_kind) is not None
+                    or is_free_text(frame[col.name].nunique(), int(frame[col.name].notna().sum()))):
+                skip.add(col.name)
+        # Contact data makes a table one of people (or firms); free text and URLs alone do not.
+        people = any(p.kind not in ("text", "url") for p in found.values())
+        protected[name], changed = suppress_rare_categories(table, frame, k, skip, people, rng, personal)
+        if changed:
+            rare[name] = changed
+    return detected, protected, rare
+
+
+def _listed_in_checks(table: Table) -> set[str]:
+    """Columns an ENUM type or a CHECK limits to a list of values (``col IN ('a', 'b')``): their
+    domain is the schema's, public, so even a rare one of them may be reproduced."""
+    listed = {c.name for c in table.columns if c.enum_values}
+    for check in table.checks:
+        for match in re.finditer(r"[\"`\[]?([^\s\"`\[\]()]+)[\"`\]]?\s+IN\s*\(", check.sqltext, re.IGNORECASE):
+            listed.add(match.group(1))
+    return listed
 
 
 #: Smallest |Spearman rho| of a parent/child pair of numbers for parent assignment to keep it.

@@ -47,6 +47,8 @@ __all__ = [
     "plain_value",
     "level_positions",
     "UUID_RE",
+    "fingerprints",
+    "source_fingerprints",
 ]
 
 _EPS = 1e-7
@@ -299,8 +301,7 @@ class TextGenerator:
         if unique and vals:
             distinct = list(dict.fromkeys(vals))
             if len(distinct) * gen._draw_bound() >= cls.negligible:
-                gen.exclude_bits = int(np.clip(np.ceil(np.log2(16 * len(distinct))), 8, 62))
-                gen.exclude = np.unique(_fingerprints(distinct, gen.exclude_bits))
+                gen.exclude_bits, gen.exclude = source_fingerprints(distinct)
         return gen
 
     def _draw_bound(self) -> float:
@@ -312,7 +313,7 @@ class TextGenerator:
         """True where a value may be a source value (its fingerprint is a source value's)."""
         if not self.exclude_bits or not len(values):
             return np.zeros(len(values), dtype=bool)
-        return np.isin(_fingerprints(values, self.exclude_bits), self.exclude)
+        return np.isin(fingerprints(values, self.exclude_bits), self.exclude)
 
     def generate(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` new strings (object array); unique and never a source value if fitted with unique=True."""
@@ -400,7 +401,15 @@ class TextGenerator:
 _FINGERPRINT_KEY = b"relsynth.keys.v1"
 
 
-def _fingerprints(values: Any, bits: int) -> np.ndarray:
+def source_fingerprints(distinct: list[str]) -> tuple[int, np.ndarray]:
+    """The bit width and sorted fingerprints of distinct source strings: about 16 buckets per
+    value, so a generated value is redrawn only where it may be one of them, and the stored
+    set does not spell out the values (each fingerprint matches thousands of strings)."""
+    bits = int(np.clip(np.ceil(np.log2(16 * max(len(distinct), 1))), 8, 62))
+    return bits, np.unique(fingerprints(distinct, bits))
+
+
+def fingerprints(values: Any, bits: int) -> np.ndarray:
     """A keyed BLAKE2b hash of each string, cut to its low ``bits`` bits (stable across runs)."""
     mask = (1 << bits) - 1
     return np.fromiter(

@@ -1,0 +1,597 @@
+"""Personal data: which columns hold it, and how their values are made instead.
+
+:func:`detect_pii` finds columns holding person names, emails, phone numbers, street addresses
+(and the city beside them), postal codes, national IDs, credit-card and IBAN numbers, IP
+addresses, URLs and free text, from the column's name (split into words: ``FirstName``,
+``contact_email``, ``BillingPostalCode``) and from its values (the share of a sample that
+matches the kind's pattern), and records why.
+
+:class:`PiiGenerator` makes such a column's values with Faker (locale configurable) or, for
+numbers people type in a layout (phones, postal codes, national IDs), from the source's
+character layouts with fresh random characters. Nothing of a source value is learned or
+stored but its layout, its letter case, its length, the email domains that many rows share,
+and keyed hash *fingerprints* (about 16 buckets per value) so that a generated value that
+happens to equal a source value, compared case-insensitively, is redrawn.
+
+Faker is per value, so every kind is drawn from a pool of at most :data:`POOL_SIZE` values
+made once per column, with numpy; emails are built from the names generated for the same row.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from relsynth.errors import ConfigError, did_you_mean
+from relsynth.schema.model import Schema, Table
+from relsynth.transform.encoders import NumericEncoder, TextGenerator, fingerprints, source_fingerprints
+
+__all__ = [
+    "PII_KINDS",
+    "PiiColumn",
+    "PiiGenerator",
+    "detect_pii",
+    "check_pii_overrides",
+    "name_tokens",
+    "personal_fingerprints",
+    "DEFAULT_LOCALE",
+]
+
+#: Every kind of personal data relsynth recognises, and the override values ``fit(pii=...)`` takes.
+PII_KINDS = (
+    "first_name", "last_name", "full_name", "email", "phone", "street_address", "city", "postal_code",
+    "national_id", "credit_card", "iban", "ip_address", "url", "text",
+)
+DEFAULT_LOCALE = "en_US"
+#: Share of sampled values that must match a kind's pattern for the values alone to flag a column.
+VALUE_SHARE = 0.8
+#: Values looked at per column for the pattern shares.
+SAMPLE_VALUES = 1000
+#: Most values made with Faker per column and kind; rows draw from them.
+POOL_SIZE = 1000
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_URL_RE = re.compile(r"^(?:(?:https?|ftp)://\S+|www\.\S+\.\S+)$", re.IGNORECASE)
+_IPV4_RE = re.compile(r"^(?:\d{1,3}\.){3}\d{1,3}$")
+_IPV6_RE = re.compile(r"^[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}$")
+_PHONE_RE = re.compile(r"^\+?[\d\s().\-/]{7,24}$")
+#: Phones recognised from values alone need a visible phone layout: a ``+`` or an area code in parentheses.
+_PHONE_STRICT_RE = re.compile(r"^(?:\+\d[\d\s().\-/]{6,22}|\(\d{2,5}\)\s?[\d\s.\-/]{5,18})$")
+_SSN_RE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
+_CARD_RE = re.compile(r"^\d(?:[ -]?\d){12,18}$")
+_IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
+_PERSON_NAME_RE = re.compile(r"^[^\W\d_][\w'.\-]*(?: [^\W\d_][\w'.\-]*){1,3}$")
+_INITIAL_RE = re.compile(r"^[^\W\d_]\.?$")
+
+#: Words of a table name that say its rows are people (a bare ``name`` column there is a person's).
+_PERSON_TABLES = {"customer", "customers", "employee", "employees", "person", "persons", "people", "user",
+                  "users", "staff", "patient", "patients", "member", "members", "contact", "contacts",
+                  "client", "clients", "student", "students", "author", "authors", "actor", "actors"}
+_TEXT_WORDS = {"note", "notes", "comment", "comments", "remark", "remarks", "bio", "biography", "memo",
+               "description"}
+
+
+def name_tokens(name: str) -> list[str]:
+    """The lowercase words of an identifier: ``"BillingPostalCode"`` → ``["billing", "postal", "code"]``,
+    ``"address2"`` → ``["address", "2"]``, ``"IPAddress"`` → ``["ip", "address"]``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
+    spaced = re.sub(r"([A-Za-z])(\d)", r"\1 \2", spaced)
+    return [t.lower() for t in re.split(r"[^0-9A-Za-z]+", spaced) if t]
+
+
+def _kind_by_name(column: str, table: str) -> tuple[str, str] | None:
+    """(kind, the words that say so) from a column name, or None."""
+    words = name_tokens(column)
+    ws = set(words)
+    joined = "".join(words)
+    rules: list[tuple[str, bool, str]] = [
+        ("email", bool(ws & {"email", "mail"}) or "email" in joined, "email"),
+        ("url", bool(ws & {"url", "uri", "website", "homepage", "webpage", "link"}) or "homepage" in joined,
+         "url/website/homepage"),
+        ("ip_address", "ip" in ws or bool(ws & {"ipaddress", "ipaddr"}), "ip"),
+        ("phone", bool(ws & {"phone", "telephone", "tel", "fax", "mobile", "cell", "cellphone"})
+         or "phone" in joined, "phone/fax/mobile"),
+        ("postal_code", bool(ws & {"zip", "zipcode", "postcode", "postal"}) or "postalcode" in joined
+         or "zipcode" in joined, "postal code/zip"),
+        ("national_id", bool(ws & {"ssn", "sin", "nino", "passport", "nationalid"})
+         or any(k in joined for k in ("nationalid", "socialsecurity", "taxid")), "ssn/national id"),
+        ("credit_card", bool(ws & {"cc", "ccn"}) or any(k in joined for k in ("creditcard", "cardnumber", "ccnumber")),
+         "credit card"),
+        ("iban", "iban" in ws, "iban"),
+        ("first_name", any(k in joined for k in ("firstname", "givenname", "forename", "middlename")),
+         "first/given/middle name"),
+        ("last_name", any(k in joined for k in ("lastname", "surname", "familyname")), "last name/surname"),
+        ("full_name", any(k in joined for k in ("fullname", "contactname", "customername", "personname",
+                                                 "employeename", "patientname")), "full/contact name"),
+        ("full_name", words == ["name"] and bool(set(name_tokens(table)) & _PERSON_TABLES),
+         f"'name' in a table of people ({table})"),
+        ("street_address", ("address" in ws and not ws & {"type", "id", "mac", "ip"}) or "street" in ws,
+         "address/street"),
+        ("text", bool(ws & _TEXT_WORDS), "notes/comment/description"),
+    ]
+    for kind, hit, why in rules:
+        if hit:
+            return kind, why
+    return None
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _iban_ok(value: str) -> bool:
+    moved = value[4:] + value[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def _is_ip(value: str) -> bool:
+    if not (_IPV4_RE.match(value) or _IPV6_RE.match(value)):
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _value_tests() -> dict[str, Any]:
+    """Per kind, a test of one value (``str``) used for the pattern shares."""
+    return {
+        "email": lambda v: bool(_EMAIL_RE.match(v)),
+        "url": lambda v: bool(_URL_RE.match(v)),
+        "ip_address": _is_ip,
+        "phone": lambda v: bool(_PHONE_RE.match(v)) and 7 <= sum(c.isdigit() for c in v) <= 15,
+        "phone_strict": lambda v: bool(_PHONE_STRICT_RE.match(v)) and 7 <= sum(c.isdigit() for c in v) <= 15,
+        "national_id": lambda v: bool(_SSN_RE.match(v)),
+        "credit_card": lambda v: bool(_CARD_RE.match(v)) and _luhn_ok(re.sub(r"\D", "", v)),
+        "iban": lambda v: bool(_IBAN_RE.match(v.replace(" ", ""))) and _iban_ok(v.replace(" ", "")),
+        "full_name": lambda v: bool(_PERSON_NAME_RE.match(v)),
+        "text": lambda v: len(v.split()) >= 4,
+    }
+
+
+_TESTS = _value_tests()
+#: Kinds the values alone can reveal, in the order they are tried (strict patterns first).
+_VALUE_KINDS = ("email", "url", "ip_address", "iban", "credit_card", "national_id", "phone_strict")
+#: Kinds a name alone does not settle, with the share of values that must match their pattern.
+_CONFIRMED = {"full_name": VALUE_SHARE, "text": 0.5, "credit_card": 0.5, "iban": 0.5, "ip_address": 0.5}
+
+
+@dataclass
+class PiiColumn:
+    """A column found to hold personal data.
+
+    Attributes:
+        kind: One of :data:`PII_KINDS`.
+        reason: Why, in words: ``"name matches 'email'; 100% of 59 values match the email pattern"``.
+    """
+
+    kind: str
+    reason: str
+
+
+def _sample(values: pd.Series) -> list[str]:
+    present = values.dropna()
+    if len(present) > SAMPLE_VALUES:
+        present = present.sample(SAMPLE_VALUES, random_state=0)
+    return [str(v).strip() for v in present]
+
+
+def _share(kind: str, sample: list[str]) -> float:
+    return sum(map(_TESTS[kind], sample)) / len(sample) if sample else 0.0
+
+
+def _pattern_note(kind: str, share: float, n: int) -> str:
+    label = {"phone_strict": "phone", "full_name": "person-name"}.get(kind, kind.replace("_", " "))
+    return f"{share:.0%} of {n:,} values match the {label} pattern"
+
+
+def detect_pii(table: Table, frame: pd.DataFrame, skip: set[str] = frozenset(),
+               overrides: Mapping[str, str | None] | None = None) -> dict[str, PiiColumn]:
+    """The columns of ``table`` that hold personal data, with the reason for each.
+
+    Only text columns are looked at (keys and FK columns in ``skip`` are regenerated anyway).
+    A column is flagged by its name (its words: ``contact_email``, ``PostalCode``, ``address2``)
+    or, whatever its name, when at least :data:`VALUE_SHARE` of a sample of its values match a
+    kind's pattern (emails, URLs, IP addresses, IBANs and card numbers with valid checksums,
+    SSNs, phones written with ``+`` or an area code). A bare ``name`` counts only in a table of
+    people whose values look like names (``Genre.Name``, ``departments.name`` are not); a city
+    only beside a street address (a city lookup table is not personal); free text only where
+    most values have several words.
+
+    Args:
+        table: The table's schema.
+        frame: Its rows (or a sample of them), in the frame convention.
+        skip: Columns never flagged (keys, FK columns).
+        overrides: Column → kind (flag it so) or None (never flag it); beats detection.
+    """
+    overrides = dict(overrides or {})
+    found: dict[str, PiiColumn] = {}
+    for col in table.columns:
+        if col.name in overrides:
+            kind = overrides[col.name]
+            if kind is not None:
+                found[col.name] = PiiColumn(kind, "set by the user")
+            continue
+        if col.kind != "string" or col.name in skip or col.name not in frame:
+            continue
+        sample = _sample(frame[col.name])
+        by_name = _kind_by_name(col.name, table.name)
+        if by_name is not None:
+            kind, why = by_name
+            reason = f"name matches '{why}'"
+            if kind in _CONFIRMED:
+                # Must look like it too: a product's or a genre's name is no person's name, a
+                # card's approval code no card number.
+                share = _share(kind, sample)
+                if share < _CONFIRMED[kind]:
+                    continue
+                reason += "; " + _pattern_note(kind, share, len(sample))
+            elif kind in _TESTS and sample:
+                reason += "; " + _pattern_note(kind, _share(kind, sample), len(sample))
+            found[col.name] = PiiColumn(kind, reason)
+            continue
+        for kind in _VALUE_KINDS:
+            share = _share(kind, sample)
+            if sample and share >= VALUE_SHARE:
+                found[col.name] = PiiColumn(kind.removesuffix("_strict"), _pattern_note(kind, share, len(sample)))
+                break
+    if any(p.kind == "street_address" for p in found.values()):
+        for col in table.columns:
+            if (col.kind == "string" and col.name not in found and col.name not in skip
+                    and col.name not in overrides and "city" in name_tokens(col.name)):
+                found[col.name] = PiiColumn("city", "name matches 'city', beside a street address")
+    return found
+
+
+def check_pii_overrides(schema: Schema, overrides: Mapping[str, str | None] | None) -> dict[str, dict[str, str | None]]:
+    """``{"Table.Column": kind or None}`` → per table, per column; every name and kind checked.
+
+    Raises:
+        ConfigError: A malformed key, an unknown table or column, or an unknown kind.
+    """
+    out: dict[str, dict[str, str | None]] = {}
+    for key, kind in (overrides or {}).items():
+        table, dot, column = str(key).partition(".")
+        if not dot or not column:
+            raise ConfigError(f"pii override {key!r} must be 'TABLE.COLUMN', e.g. 'Customer.Email'")
+        if table not in schema.tables:
+            raise ConfigError(f"pii override {key!r}: no table {table!r}{did_you_mean(table, list(schema.tables))}")
+        names = [c.name for c in schema.tables[table].columns]
+        if column not in names:
+            raise ConfigError(f"pii override {key!r}: {table} has no column {column!r}{did_you_mean(column, names)}")
+        if kind is not None and kind not in PII_KINDS:
+            raise ConfigError(f"pii override {key!r}: unknown kind {kind!r}{did_you_mean(str(kind), PII_KINDS)}; "
+                              f"use None (not personal) or one of {', '.join(PII_KINDS)}")
+        out.setdefault(table, {})[column] = kind
+    return out
+
+
+# ---------------------------------------------------------------------- generation
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+def _case_of(values: list[str]) -> str:
+    """``upper``/``lower`` when at least 80% of the lettered values are written so, else ``""``."""
+    lettered = [v for v in values if any(c.isalpha() for c in v)]
+    if not lettered:
+        return ""
+    if sum(v == v.upper() for v in lettered) >= 0.8 * len(lettered):
+        return "upper"
+    if sum(v == v.lower() for v in lettered) >= 0.8 * len(lettered):
+        return "lower"
+    return ""
+
+
+def _norm(values: Any) -> list[str]:
+    """How values are compared with the source's: stripped and case-folded."""
+    return [str(v).strip().casefold() for v in values]
+
+
+def personal_fingerprints(values: Any) -> tuple[int, np.ndarray]:
+    """Bit width and fingerprints of personal source values (stripped, case-folded, blanks
+    left out): what :class:`PiiGenerator` redraws against."""
+    distinct = [v for v in dict.fromkeys(_norm(values)) if v]
+    return source_fingerprints(distinct) if distinct else (0, np.zeros(0, dtype=np.uint64))
+
+
+@dataclass
+class PiiGenerator:
+    """Values of one personal-data column, made anew (see the module docstring).
+
+    Attributes:
+        kind: One of :data:`PII_KINDS`.
+        locale: Faker locale (``en_US``, ``de_DE``, ...).
+        case: ``upper``/``lower`` to write values as the source does, or ``""``.
+        layout: Phones, postal codes, national IDs: the source's character layouts
+            (``"+9 (999) 999-9999"``), filled with random characters.
+        lengths: Free text: the distribution of the source's value lengths.
+        style: Emails: ``"."``, ``"_"`` or ``""`` between first and last name, plus ``"+digits"``
+            when most source addresses carry digits; first names: ``"initial"`` for a column of initials.
+        domains: Emails: the domains at least ``k`` source addresses share, with ``domain_weights``
+            (the rest of the mass goes to Faker's free email domains).
+        sources: Columns of the same row a value is built from (an email from the row's first
+            and last name, or full name).
+        ipv6: IP addresses: the share of IPv6 values.
+        unique: The column is UNIQUE: no value repeats.
+        max_length: The column's declared length.
+        exclude_bits, exclude: Fingerprints of the source values (case-folded): the column's
+            own, or the whole database's (``avoid``). Not part of :meth:`to_state`: a model
+            stores the database's set once (``Model.pii_fingerprints``) and hands it back on load.
+    """
+
+    kind: str
+    locale: str = DEFAULT_LOCALE
+    case: str = ""
+    layout: TextGenerator | None = None
+    lengths: NumericEncoder | None = None
+    style: str = ""
+    domains: list[str] = field(default_factory=list)
+    domain_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sources: list[str] = field(default_factory=list)
+    ipv6: float = 0.0
+    unique: bool = False
+    max_length: int | None = None
+    exclude_bits: int = 0
+    exclude: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    #: Attempts at redrawing values that repeat or may be a source value, before a numeric suffix.
+    redraws: ClassVar[int] = 10
+
+    @classmethod
+    def fit(cls, kind: str, values: pd.Series, *, locale: str = DEFAULT_LOCALE, unique: bool = False,
+            max_length: int | None = None, sources: list[str] | None = None, min_count: int = 5,
+            rng: np.random.Generator | None = None, avoid: tuple[int, np.ndarray] | None = None) -> PiiGenerator:
+        """Learn what a column's values look like, never the values.
+
+        Args:
+            kind: One of :data:`PII_KINDS`.
+            values: The source column.
+            locale: Faker locale.
+            unique: The column is UNIQUE.
+            max_length: The column's declared length.
+            sources: Columns of the row an email is built from.
+            min_count: Emails: a domain is kept only when this many source rows share it.
+            rng: Random generator (the length encoder's distributional transform uses it).
+            avoid: :func:`personal_fingerprints` of every personal value of the database, which
+                no generated value may equal (a generated first name is no real customer's last
+                name either); default: the column's own values.
+        """
+        if kind not in PII_KINDS:
+            raise ConfigError(f"unknown personal-data kind {kind!r}{did_you_mean(kind, PII_KINDS)}")
+        _faker(locale)  # an unknown locale fails at fit time, not at sampling
+        present = [str(v) for v in values.dropna()]
+        gen = cls(kind, locale, case=_case_of(present), unique=unique, max_length=max_length,
+                  sources=list(sources or []))
+        if kind in ("phone", "postal_code", "national_id") and present:
+            gen.layout = TextGenerator.fit(present)
+        elif kind == "text" and present:
+            gen.lengths, _ = NumericEncoder.fit_transform(np.array([len(v) for v in present], dtype=np.float64),
+                                                         rng or np.random.default_rng(0), integer=True)
+        elif kind == "email" and present:
+            gen._fit_email(present, min_count)
+        elif kind == "first_name" and present and sum(bool(_INITIAL_RE.match(v)) for v in present) >= 0.8 * len(present):
+            gen.style = "initial"
+        elif kind == "ip_address" and present:
+            gen.ipv6 = sum(":" in v for v in present) / len(present)
+        gen.exclude_bits, gen.exclude = avoid if avoid is not None else personal_fingerprints(present)
+        return gen
+
+    def _fit_email(self, present: list[str], min_count: int) -> None:
+        local, _, domain = zip(*(v.rpartition("@") for v in present))
+        self.case = _case_of(list(local))  # MARY.SMITH@sakilacustomer.org: the name part's case
+        seps = pd.Series([next((c for c in ".-_" if c in part), "") for part in local]).value_counts()
+        self.style = str(seps.index[0]) + ("+digits" if sum(any(c.isdigit() for c in p) for p in local)
+                                           >= 0.5 * len(local) else "")
+        counts = pd.Series([d.lower() for d in domain if d]).value_counts()
+        kept = counts[counts >= max(min_count, 1)]
+        self.domains = [str(d) for d in kept.index]
+        self.domain_weights = kept.to_numpy(dtype=np.float64) / len(present)
+
+    # ----------------------------------------------------------------- sampling
+    def describe(self) -> str:
+        """How the values are made, in words (for ``Model.pii`` and the report)."""
+        if self.layout is not None:
+            shown = ", ".join(f"'{p}'" for p in self.layout.patterns[:2])
+            return f"source layouts ({shown}{', ...' if len(self.layout.patterns) > 2 else ''}) with random characters"
+        how = {"email": "built from the row's generated names" if self.sources else "Faker names",
+               "text": "Faker text at the source's lengths", "first_name": "random initials"
+               if self.style == "initial" else "Faker first names"}.get(self.kind, f"Faker {self.kind.replace('_', ' ')} values")
+        if self.kind == "email":
+            how += f", {len(self.domains)} shared source domain(s) and Faker's free email domains"
+        return f"{how} ({self.locale})" + (f", {self.case}case" if self.case else "") + (", unique" if self.unique else "")
+
+    def generate(self, n: int, rng: np.random.Generator, row: Mapping[str, pd.Series] | None = None) -> np.ndarray:
+        """``n`` values (object array): none equal to a source value (case-insensitively), unique
+        when the column is, no longer than the column allows; ``row`` holds the row's other
+        generated columns (what an email is built from)."""
+        fake = _faker(self.locale)
+        fake.seed_instance(int(rng.integers(0, 2**32 - 1)))
+        pools: dict[str, np.ndarray] = {}
+        out = np.array(self._draw(np.arange(n), rng, fake, pools, row or {}), dtype=object)  # writable
+        bad = self._bad(out)
+        base = out
+        for attempt in range(self.redraws + 5):
+            if not bad.any():
+                break
+            idx = np.flatnonzero(bad)
+            if attempt < self.redraws:
+                out[idx] = self._draw(idx, rng, fake, pools, row or {})
+            else:  # a small value space: number the rest
+                base = out.copy() if attempt == self.redraws else base
+                out[idx] = self._suffixed(base[idx], idx + attempt * n)
+            bad[:] = False  # only the new values can be a source value now
+            bad[idx] = self._rejected(out[idx])
+            if self.unique:
+                bad |= self._repeated(out)
+        return out
+
+    def _bad(self, values: np.ndarray) -> np.ndarray:
+        """Values that may be a source value, or repeat an earlier one in a UNIQUE column."""
+        return self._rejected(values) | self._repeated(values) if self.unique else self._rejected(values)
+
+    def _rejected(self, values: np.ndarray) -> np.ndarray:
+        """Values whose fingerprint (stripped, case-folded) is a source value's; blanks never."""
+        if not self.exclude_bits or not values.size:
+            return np.zeros(values.size, dtype=bool)
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+        normed = _norm(uniques)
+        prints = fingerprints(normed, self.exclude_bits)
+        at = np.minimum(np.searchsorted(self.exclude, prints), max(self.exclude.size - 1, 0))  # exclude is sorted
+        hit = (self.exclude.size > 0) & (self.exclude[at] == prints) & (np.asarray(normed, dtype=object) != "")
+        return hit[codes]
+
+    @staticmethod
+    def _repeated(values: np.ndarray) -> np.ndarray:
+        return pd.Series(values, dtype=object).str.casefold().duplicated().to_numpy()
+
+    def _suffixed(self, values: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+        """Each value with its number (before the ``@`` of an email, after a dot so two
+        numbered values cannot run together into the same text)."""
+        tags = [str(p) for p in numbers]
+        if self.kind == "email":
+            return np.asarray([v.replace("@", f".{t}@", 1) for v, t in zip(values, tags)], dtype=object)
+        keep = self.max_length or 10**6
+        return np.asarray([f"{v[: max(keep - len(t), 0)]}{t}" for v, t in zip(values, tags)], dtype=object)
+
+    def _pool(self, what: str, fake: Any, pools: dict[str, np.ndarray], size: int) -> np.ndarray:
+        """Up to :data:`POOL_SIZE` Faker values of ``what``, fitting the column, made once per call of :meth:`generate`."""
+        if what not in pools:
+            make = getattr(fake, what)
+            # Twice the rows asked for (at least 100): few repeats in small tables.
+            values = np.asarray([make() for _ in range(min(max(2 * size, 100), POOL_SIZE))], dtype=object)
+            values = self._cased(values)
+            if self.max_length:
+                fits = np.fromiter(map(len, values), dtype=np.int64, count=values.size) <= self.max_length
+                values = values[fits] if fits.any() else values
+            pools[what] = values
+        return pools[what]
+
+    def _cased(self, values: np.ndarray) -> np.ndarray:
+        if self.case == "upper":
+            return np.asarray([v.upper() for v in values], dtype=object)
+        if self.case == "lower":
+            return np.asarray([v.lower() for v in values], dtype=object)
+        return values
+
+    def _draw(self, idx: np.ndarray, rng: np.random.Generator, fake: Any, pools: dict[str, np.ndarray],
+              row: Mapping[str, pd.Series]) -> np.ndarray:
+        """Values for the rows ``idx`` (positions in the output, for the row's other columns)."""
+        n = idx.size
+        if n == 0:
+            return np.empty(0, dtype=object)
+        kind = self.kind
+        if self.layout is not None:
+            return self.layout.generate(n, rng)
+        if kind == "first_name" and self.style == "initial":
+            letters = np.asarray(list("ABCDEFGHIJKLMNOPRSTW"), dtype=object)
+            return letters[rng.integers(0, letters.size, n)] + "."
+        simple = {"first_name": "first_name", "last_name": "last_name", "street_address": "street_address",
+                  "city": "city", "credit_card": "credit_card_number", "iban": "iban", "url": "url",
+                  "phone": "phone_number", "postal_code": "postcode", "national_id": "ssn"}
+        if kind in simple:
+            pool = self._pool(simple[kind], fake, pools, n)
+            return pool[rng.integers(0, pool.size, n)]
+        if kind == "full_name":
+            first, last = self._pool("first_name", fake, pools, n), self._pool("last_name", fake, pools, n)
+            return first[rng.integers(0, first.size, n)] + " " + last[rng.integers(0, last.size, n)]
+        if kind == "ip_address":
+            v4, v6 = self._pool("ipv4", fake, pools, n), self._pool("ipv6", fake, pools, n)
+            six = rng.random(n) < self.ipv6
+            return np.where(six, v6[rng.integers(0, v6.size, n)], v4[rng.integers(0, v4.size, n)]).astype(object)
+        if kind == "email":
+            return self._emails(idx, rng, fake, pools, row)
+        return self._texts(n, rng, fake, pools)
+
+    def _emails(self, idx: np.ndarray, rng: np.random.Generator, fake: Any, pools: dict[str, np.ndarray],
+                row: Mapping[str, pd.Series]) -> np.ndarray:
+        n = idx.size
+        given = [row[c].to_numpy(dtype=object)[idx] for c in self.sources if c in row]
+        if not given:
+            first, last = self._pool("first_name", fake, pools, n), self._pool("last_name", fake, pools, n)
+            given = [first[rng.integers(0, first.size, n)], last[rng.integers(0, last.size, n)]]
+        sep = self.style.removesuffix("+digits")
+
+        def part(names: np.ndarray) -> pd.Series:  # each distinct name made an address part once
+            codes, uniques = pd.factorize(pd.Series(names, dtype=object).fillna(""))
+            made = [re.sub(r"[^a-z0-9]+", sep, _ascii(str(u)).lower()).strip(sep or " ") for u in uniques]
+            return pd.Series(np.asarray(made, dtype=object)[codes], dtype=object)
+
+        parts = [part(g) for g in given]
+        local = parts[0]
+        for p in parts[1:]:
+            local = local.str.cat(p, sep=sep).str.strip(sep or " ")
+        local = local.where(local.str.len() > 0, "user")
+        if self.case == "upper":
+            local = local.str.upper()
+        if self.style.endswith("+digits"):
+            # Up to two digits as in "orlando0", more where few names must give many unique addresses.
+            top = max(100, 20 * n // max(local.nunique(), 1)) if self.unique else 100
+            local = local + pd.Series(rng.integers(0, top, n).astype(str), dtype=object)
+        free = self._pool("free_email_domain", fake, pools, 50)
+        shared = float(self.domain_weights.sum()) if self.domains else 0.0
+        domain = free[rng.integers(0, free.size, n)]
+        if shared > 0:
+            use = rng.random(n) < shared
+            picks = rng.choice(len(self.domains), size=int(use.sum()), p=self.domain_weights / shared)
+            domain[use] = np.asarray(self.domains, dtype=object)[picks]
+        email = (local + "@" + pd.Series(domain, dtype=object)).to_numpy(dtype=object)
+        if self.max_length:
+            too_long = np.fromiter(map(len, email), dtype=np.int64, count=n) > self.max_length
+            if too_long.any():  # shorten the local part, keep the domain
+                email[too_long] = [e[: max(self.max_length - len(e) + e.index("@"), 1)] + e[e.index("@"):]
+                                   for e in email[too_long]]
+        return email
+
+    def _texts(self, n: int, rng: np.random.Generator, fake: Any, pools: dict[str, np.ndarray]) -> np.ndarray:
+        if "text" not in pools:
+            m = min(n, POOL_SIZE)
+            lengths = (self.lengths.decode(rng.standard_normal(m)) if self.lengths is not None
+                       else np.full(m, 80.0)).astype(np.int64)
+            if self.max_length:
+                lengths = np.minimum(lengths, self.max_length)
+            # Faker's text needs room for 5 characters; shorter values are cut from a sentence.
+            texts = [fake.text(max_nb_chars=int(max(length, 5)))[: max(int(length), 1)] for length in lengths]
+            pools["text"] = self._cased(np.asarray(texts, dtype=object))
+        pool = pools["text"]
+        return pool[rng.integers(0, pool.size, n)]
+
+    # -------------------------------------------------------------------- state
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "locale": self.locale, "case": self.case,
+            "layout": None if self.layout is None else self.layout.to_state(),
+            "lengths": None if self.lengths is None else self.lengths.to_state(),
+            "style": self.style, "domains": list(self.domains), "domain_weights": self.domain_weights,
+            "sources": list(self.sources), "ipv6": self.ipv6, "unique": self.unique, "max_length": self.max_length,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PiiGenerator:
+        state = dict(state)
+        state["layout"] = None if state.get("layout") is None else TextGenerator.from_state(state["layout"])
+        state["lengths"] = None if state.get("lengths") is None else NumericEncoder.from_state(state["lengths"])
+        state["domain_weights"] = np.asarray(state["domain_weights"], dtype=np.float64)
+        return cls(**state)
+
+
+def _faker(locale: str) -> Any:
+    """A Faker for ``locale``; an unknown locale is a ConfigError."""
+    from faker import Faker
+
+    try:
+        return Faker(locale)
+    except AttributeError:
+        raise ConfigError(f"unknown Faker locale {locale!r}; use one such as en_US, de_DE, fr_FR, pt_BR") from None
