@@ -23,12 +23,14 @@ from relsynth.errors import ConfigError, SourceError
 from relsynth.evaluate.metrics import TableScores, fidelity_summary
 from relsynth.models.relational import Model, fit_model, load_model
 from relsynth.plan import Plan, make_plan
+from relsynth.sampling.relational import check_scale, check_seed
 from relsynth.schema import mask_url, read_schema, read_tables, schema_from_dataframes
 from relsynth.schema.model import Schema
 from relsynth.sinks import IfExists, verify_integrity
 from relsynth.sinks.integrity import dangling_references
 from relsynth.sinks import write as _write
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
+from relsynth.urls import same_database
 
 __all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clone"]
 
@@ -101,7 +103,8 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
     """The schema and the rows to fit on: all of them, or where a table has more than
     ``fit_rows`` (0: no limit) an FK-consistent sample read in chunks (:mod:`relsynth.subsample`)."""
     if fit_rows < 0:
-        raise ConfigError(f"fit_rows must be 0 (no limit) or a positive number of rows, got {fit_rows}")
+        raise ConfigError(f"fit_rows must be 0 (no limit) or a positive number of rows, got {fit_rows}; "
+                          "use e.g. --fit-rows 100000")
     if isinstance(source, dict):
         if schema is None:
             schema = schema_from_dataframes(source)
@@ -110,6 +113,7 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
         from relsynth.schema import coerce_frame
 
         frames = {n: coerce_frame(frames[n], schema.tables[n]) for n in schema.tables}
+        _check_not_all_empty(frames)
         cols = key_columns(schema)
         sample = plan_sample(schema, {n: frames[n][cols[n]] for n in schema.tables}, fit_rows)
         return schema, sample.apply(frames) if sample else frames, sample
@@ -124,7 +128,15 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
         keys = read_tables(source, schema, tables=keyed, columns=cols)
         sample = plan_sample(schema, keys, fit_rows)
     frames = read_tables(source, schema, filters=sample.filters if sample else None)
+    _check_not_all_empty(frames)
     return schema, frames, sample
+
+
+def _check_not_all_empty(frames: dict[str, pd.DataFrame]) -> None:
+    """An empty table is learned (and cloned) as empty, but a source of only empty tables teaches nothing."""
+    if frames and not any(len(f) for f in frames.values()):
+        raise SourceError(f"every selected table of the source is empty ({', '.join(frames)}); "
+                          "fill at least one table or select tables that hold rows")
 
 
 def inspect(
@@ -198,19 +210,6 @@ def write(
     return _write(tables, target, schema, if_exists=if_exists, order=make_plan(schema).order)
 
 
-def _same_database(a: str | sa.Engine, b: str | sa.Engine) -> bool:
-    def norm(x: str | sa.Engine) -> str:
-        url = x.url if isinstance(x, sa.Engine) else sa.make_url(x)
-        if url.get_backend_name() == "sqlite":
-            return "sqlite:" + (str(Path(url.database).resolve()) if url.database not in (None, "", ":memory:") else ":memory:")
-        return f"{url.get_backend_name()}://{url.host or 'localhost'}:{url.port or ''}/{url.database}"
-
-    try:
-        return norm(a) == norm(b)
-    except Exception:  # noqa: BLE001 - unparsable URLs are reported by the reader/writer
-        return False
-
-
 def clone(
     source: str | sa.Engine,
     target: str | sa.Engine,
@@ -239,10 +238,13 @@ def clone(
     Returns:
         A :class:`CloneResult` with rows per table, timings, target integrity and fidelity scores.
     """
-    if _same_database(source, target):
-        raise ConfigError(f"target {mask_url(str(target))} is the source database; choose another target")
     if if_exists not in ("fail", "truncate", "append", "replace"):
         raise ConfigError(f"if_exists must be fail, truncate, append or replace, got {if_exists!r}")
+    check_scale(scale)
+    check_seed(seed)
+    if same_database(source, target):
+        raise ConfigError(f"target {mask_url(target)} is the source database {mask_url(source)}; "
+                          "choose another target")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     schema, frames, sample = _load_source(source, None, include, exclude, fit_rows)

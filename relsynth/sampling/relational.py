@@ -33,7 +33,7 @@ from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidG
 from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, take_keys
 from relsynth.transform.trees import grow_forest, random_forest
 
-__all__ = ["sample_model"]
+__all__ = ["check_scale", "check_seed", "sample_model"]
 
 log = logging.getLogger("relsynth")
 
@@ -42,7 +42,8 @@ log = logging.getLogger("relsynth")
 _REDRAWS = 25
 
 
-def _check_scale(scale: float) -> float:
+def check_scale(scale: float) -> float:
+    """Return ``scale`` as a float, or raise ConfigError unless it is a finite positive number."""
     try:
         value = float(scale)
     except (TypeError, ValueError):
@@ -52,9 +53,19 @@ def _check_scale(scale: float) -> float:
     return value
 
 
+def check_seed(seed: int | None) -> int | None:
+    """Return ``seed`` as an int (None stays None), or raise ConfigError unless it is 0 … 2**63 − 1."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
+        raise ConfigError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}; use e.g. --seed 7")
+    return int(seed)
+
+
 def sample_model(model: Model, scale: float = 1.0, seed: int | None = None) -> dict[str, pd.DataFrame]:
     """Draw a synthetic database from ``model`` (see :meth:`relsynth.models.relational.Model.sample`)."""
-    scale = _check_scale(scale)
+    scale = check_scale(scale)
+    seed = check_seed(seed)
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
     schema = model.schema

@@ -86,32 +86,44 @@ def open_engine(target: str | sa.Engine, purpose: str = "writing to") -> tuple[s
 
     Raises:
         MissingExtraError: The database driver is not installed.
-        SinkError: The URL is malformed or the server cannot be reached / refuses the login.
+        ConfigError: The URL is malformed, names an unknown database type or in-memory SQLite.
+        SinkError: The server cannot be reached / refuses the login, or the SQLite file cannot
+            be opened as a database.
     """
     owned = not isinstance(target, sa.Engine)
     if owned:
-        try:
-            url = normalize_url(str(target))
-        except ConfigError as exc:  # the writer reports every unusable target as a SinkError
-            raise SinkError(str(exc)) from None
+        url = normalize_url(str(target))
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            raise ConfigError(
+                f"target {mask_url(url)} is an in-memory SQLite database, which is gone when the write ends; "
+                "give a file path (sqlite:///copy.db) or pass an engine"
+            )
         require_driver(url, purpose)
         try:
             engine = sa.create_engine(url)
         except ImportError as exc:
-            raise SinkError(f"the driver for {url.drivername} is not installed ({exc}); install it or use another URL") from None
+            raise ConfigError(
+                f"the driver for {url.drivername!r} cannot be imported ({exc}); install it or use {SUPPORTED_URLS}"
+            ) from None
         except sa.exc.NoSuchModuleError:
-            raise SinkError(f"unknown database type in target URL {mask_url(url)}; use {SUPPORTED_URLS}") from None
+            raise ConfigError(
+                f"unknown database type {url.drivername!r} in target URL {mask_url(url)!r}; use {SUPPORTED_URLS}"
+            ) from None
     else:
         engine = target  # type: ignore[assignment]
     label = mask_url(engine)
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.connect():
-            pass
+        with engine.connect() as conn:
+            if sqlite:  # opening a file that is not a database succeeds; the first query fails
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
     except sa.exc.DBAPIError as exc:
         if owned:
             engine.dispose()
         msg = db_error_line(exc, engine.url.password)
-        raise SinkError(f"cannot connect for {purpose} {label}: {msg}; check the host, database name and credentials") from None
+        hint = ("check that the folder exists and is writable and that an existing file is a SQLite database"
+                if sqlite else "check the host, port, database name and credentials")
+        raise SinkError(f"cannot connect for {purpose} {label}: {msg}; {hint}") from None
     return engine, owned
 
 
