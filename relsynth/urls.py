@@ -197,7 +197,9 @@ def _server_identity(target: str | sa.URL | sa.Engine) -> tuple[str, ...] | None
     owned = not isinstance(target, sa.Engine)
     try:
         url = normalize_url(target) if owned else None
-        args = {"connect_timeout": 10} if url is not None and url.get_backend_name() == "postgresql" else {}
+        # Read-only like the reader's sessions: this only asks, and it may be asking the source.
+        pg = url is not None and url.get_backend_name() == "postgresql"
+        args = {"connect_timeout": 10, "options": "-c default_transaction_read_only=on"} if pg else {}
         engine = sa.create_engine(url, connect_args=args) if url is not None else target
     except Exception:  # noqa: BLE001 - unknown driver: reported elsewhere
         return None
