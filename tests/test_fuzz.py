@@ -3,7 +3,7 @@
 Hypothesis draws a schema of 1–5 tables with awkward names (SQL keywords, quotes, spaces,
 unicode), primary keys that are integers, text codes or composite (integer, text), a random FK
 tree (each table may reference an earlier one, nullable or not, through a one- or two-column
-key), self-references, columns of every kind with random NULL shares, text drawn from arbitrary
+key, and a second earlier one or the same one again), self-references, columns of every kind with random NULL shares, text drawn from arbitrary
 unicode strings, and 0–25 rows per table. The database is written to SQLite and cloned to
 SQLite. Valid input must clone; the only input it may refuse is a source whose tables are all
 empty (a RelsynthError naming that). The copy must hold every table under its name, as many
@@ -50,6 +50,7 @@ class TableSpec:
     self_ref: bool
     columns: list[ColumnSpec]
     rows: int
+    parent2: int | None = None  # a second FK (to another earlier table, or the same one again)
 
     @property
     def key_columns(self) -> list[str]:
@@ -82,6 +83,7 @@ def databases(draw: st.DrawFn) -> DatabaseSpec:
             self_ref=key == "int" and draw(st.booleans()),
             columns=columns,
             rows=draw(st.integers(0, 25)),
+            parent2=draw(st.none() | st.integers(0, i - 1)) if i else None,
         ))
     texts = draw(st.lists(st.text(max_size=12), min_size=1, max_size=6))
     return DatabaseSpec(tables, texts, draw(st.integers(0, 2**32 - 1)))
@@ -91,8 +93,18 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _fk_columns(table: TableSpec, parent: TableSpec) -> list[str]:
-    return [f"ref {c}" for c in parent.key_columns]
+def _fk_columns(parent: TableSpec, which: str = "ref") -> list[str]:
+    return [f"{which} {c}" for c in parent.key_columns]
+
+
+def _foreign_keys(spec: DatabaseSpec, t: TableSpec) -> list[tuple[TableSpec, list[str], bool]]:
+    """(parent, FK columns, nullable) of each FK of ``t`` but the self-reference; the second one is nullable."""
+    out = []
+    if t.parent is not None:
+        out.append((spec.tables[t.parent], _fk_columns(spec.tables[t.parent]), t.fk_nullable))
+    if t.parent2 is not None:
+        out.append((spec.tables[t.parent2], _fk_columns(spec.tables[t.parent2], "ref2"), True))
+    return out
 
 
 def write_database(spec: DatabaseSpec, path: Path) -> dict[str, int]:
@@ -102,10 +114,9 @@ def write_database(spec: DatabaseSpec, path: Path) -> dict[str, int]:
     keys: dict[int, list[tuple[object, ...]]] = {}
     counts: dict[str, int] = {}
     for i, t in enumerate(spec.tables):
-        parent = spec.tables[t.parent] if t.parent is not None else None
+        fks = _foreign_keys(spec, t)
         n = t.rows
-        parent_keys = keys.get(t.parent, []) if parent else []
-        if parent and not parent_keys and not t.fk_nullable:
+        if any(not keys.get(spec.tables.index(p)) and not nullable for p, _, nullable in fks):
             n = 0  # a NOT NULL FK to an empty parent: no row can exist
         defs = [f"{q('id a')} INTEGER NOT NULL", f"{q('id b')} TEXT NOT NULL"] if t.key == "composite" else \
             [f"{q('id')} {'INTEGER' if t.key == 'int' else 'TEXT'} NOT NULL"]
@@ -124,9 +135,9 @@ def write_database(spec: DatabaseSpec, path: Path) -> dict[str, int]:
             cols["id a"], cols["id b"] = a, b
             row_keys = list(zip(a, b))
         constraints = [f"PRIMARY KEY ({', '.join(q(c) for c in t.key_columns)})"]
-        if parent:
-            fk_cols = _fk_columns(t, parent)
-            null = "" if t.fk_nullable else " NOT NULL"
+        for parent, fk_cols, nullable in fks:
+            parent_keys = keys[spec.tables.index(parent)]
+            null = "" if nullable else " NOT NULL"
             for c, pk in zip(fk_cols, parent.key_columns):
                 defs.append(f"{q(c)} {'TEXT' if pk == 'id b' or parent.key == 'text' else 'INTEGER'}{null}")
             constraints.append(f"FOREIGN KEY ({', '.join(q(c) for c in fk_cols)}) REFERENCES {q(parent.name)} "
@@ -134,7 +145,7 @@ def write_database(spec: DatabaseSpec, path: Path) -> dict[str, int]:
             if parent_keys:
                 picks = rng.integers(0, len(parent_keys), n)
                 refs = [parent_keys[p] for p in picks]
-                empty = rng.random(n) < (0.3 if t.fk_nullable else 0.0)
+                empty = rng.random(n) < (0.3 if nullable else 0.0)
             else:
                 refs, empty = [(None,) * len(fk_cols)] * n, np.ones(n, dtype=bool)
             for k, c in enumerate(fk_cols):
@@ -202,15 +213,14 @@ def check_clone(spec: DatabaseSpec) -> None:
                 assert rows == result.rows_written[t.name]
                 assert (rows == 0) == (counts[t.name] == 0), (t.name, rows, counts[t.name])
                 declared = {r[0] for r in con.execute(f"PRAGMA foreign_key_list({q(t.name)})")}
-                assert len(declared) == (t.parent is not None) + t.self_ref
-                if t.parent is not None:
-                    parent = spec.tables[t.parent]
-                    fk_cols = _fk_columns(t, parent)
+                fks = _foreign_keys(spec, t)
+                assert len(declared) == len(fks) + t.self_ref
+                for parent, fk_cols, _ in fks:
                     on = " AND ".join(f"p.{q(pc)} = c.{q(fc)}" for fc, pc in zip(fk_cols, parent.key_columns))
                     dangling = con.execute(
                         f"SELECT count(*) FROM {q(t.name)} c LEFT JOIN {q(parent.name)} p ON {on} "
                         f"WHERE c.{q(fk_cols[0])} IS NOT NULL AND p.{q(parent.key_columns[0])} IS NULL").fetchone()[0]
-                    assert dangling == 0, (t.name, dangling)
+                    assert dangling == 0, (t.name, fk_cols, dangling)
             assert con.execute("PRAGMA foreign_key_check").fetchall() == []
         finally:
             con.close()
