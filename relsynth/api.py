@@ -28,6 +28,7 @@ from relsynth.schema import mask_url, read_schema, read_tables, schema_from_data
 from relsynth.schema.model import Schema
 from relsynth.sinks import IfExists, verify_integrity
 from relsynth.sinks.integrity import dangling_references
+from relsynth.sinks.sql import check_target
 from relsynth.sinks import write as _write
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
 from relsynth.urls import same_database
@@ -245,6 +246,7 @@ def clone(
     if same_database(source, target):
         raise ConfigError(f"target {mask_url(target)} is the source database {mask_url(source)}; "
                           "choose another target")
+    check_target(target)  # a wrong password or host fails now, not after the read and fit
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     schema, frames, sample = _load_source(source, None, include, exclude, fit_rows)

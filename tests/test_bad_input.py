@@ -123,6 +123,17 @@ def test_unreachable_server_source_and_target(source: str, tmp_path: Path) -> No
     assert not dst.exists()
 
 
+def test_unreachable_target_fails_before_the_source_is_read(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import relsynth.api
+
+    def not_now(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the source was read before the target was checked")
+
+    monkeypatch.setattr(relsynth.api, "read_schema", not_now)
+    with pytest.raises(SinkError, match="cannot connect for writing"):
+        relsynth.clone(source, f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/db")
+
+
 @pytest.fixture
 def mysql_user(mysql_url: str) -> str:
     """A MariaDB user whose password is PASSWORD, allowed everything on the test database."""
@@ -186,7 +197,8 @@ def test_in_memory_or_non_database_target(source: str, tmp_path: Path) -> None:
     assert_error_line(r, 1, "file is not a database", "is a SQLite database")
     assert text.read_text() == "not a database\n" * 100
     r = cli("clone", source, f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}")
-    assert_error_line(r, 1, "unable to open database file", "folder exists")
+    assert_error_line(r, 1, "does not exist or is not writable", "create it or choose another path")
+    assert not (tmp_path / "no-such-folder").exists()
 
 
 # ------------------------------------------------------------------------------------ selection and contents

@@ -26,9 +26,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -54,6 +56,7 @@ __all__ = [
     "LOADERS",
     "IfExists",
     "LoadJob",
+    "check_target",
     "open_engine",
     "register_loader",
     "target_label",
@@ -125,6 +128,31 @@ def open_engine(target: str | sa.Engine, purpose: str = "writing to") -> tuple[s
                 if sqlite else "check the host, port, database name and credentials")
         raise SinkError(f"cannot connect for {purpose} {label}: {msg}; {hint}") from None
     return engine, owned
+
+
+def check_target(target: str | sa.Engine) -> None:
+    """Check that ``target`` can be written to, before a long read and fit, creating nothing.
+
+    A server target is connected to (so a wrong password or host fails at once); a new SQLite
+    file's folder must exist and be writable; an existing SQLite file must be a database.
+
+    Raises:
+        ConfigError: The URL is malformed, names an unknown database type or in-memory SQLite.
+        MissingExtraError: The database driver is not installed.
+        SinkError: The target cannot be reached or opened.
+    """
+    if not isinstance(target, sa.Engine):
+        url = normalize_url(str(target))
+        file = Path(url.database or "").expanduser() if url.get_backend_name() == "sqlite" else None
+        if file is not None and url.database not in (None, "", ":memory:") and not file.exists():
+            folder = file.resolve().parent
+            if not folder.is_dir() or not os.access(folder, os.W_OK):
+                raise SinkError(f"cannot create target {mask_url(url)}: folder '{folder}' does not exist or is "
+                                "not writable; create it or choose another path")
+            return
+    engine, owned = open_engine(target)
+    if owned:
+        engine.dispose()
 
 
 # ---------------------------------------------------------------------------- plan and validation
@@ -744,6 +772,8 @@ def load_mysql(job: LoadJob) -> None:
                 raise SinkError(
                     f"writing to {job.label} failed while {job.step}: {db_error_line(exc, job.engine.url.password)}; {note}"
                 ) from None
+            # Ctrl-C or an unexpected error: it propagates as it is, so say here what was undone.
+            log.warning("writing to %s stopped while %s: %s", job.label, job.step, note)
             raise
         finally:
             with contextlib.suppress(Exception):
