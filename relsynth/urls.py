@@ -89,6 +89,10 @@ def require_driver(url: str | sa.URL, purpose: str) -> None:
         raise MissingExtraError(package, extra, f"{purpose} {database}") from None
 
 
+#: Query parameters through which drivers accept a password.
+_PASSWORD_PARAMS = ("password", "passwd", "pwd")
+
+
 def mask_url(url: str | sa.URL | sa.Engine) -> str:
     """Return ``url`` as text with its password replaced by ``***``.
 
@@ -100,12 +104,17 @@ def mask_url(url: str | sa.URL | sa.Engine) -> str:
     """
     if isinstance(url, sa.Engine):
         url = url.url
-    if isinstance(url, sa.URL):
-        return url.render_as_string(hide_password=True)
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - unparseable text: mask what looks like user:password@
-        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", str(url))
+    if not isinstance(url, sa.URL):
+        try:
+            url = sa.make_url(url)
+        except Exception:  # noqa: BLE001 - unparseable text: mask what looks like user:password@
+            text = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", str(url))
+            return re.sub(rf"([?&](?:{'|'.join(_PASSWORD_PARAMS)})=)[^&]*", r"\1***", text, flags=re.IGNORECASE)
+    secret = [k for k in url.query if k.lower() in _PASSWORD_PARAMS]
+    if secret:  # drivers also take the password as a query parameter
+        url = url.update_query_dict({k: "***" for k in secret})
+        return url.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+    return url.render_as_string(hide_password=True)
 
 
 def db_error_line(exc: BaseException, password: object = None) -> str:

@@ -89,3 +89,14 @@ def test_refused_login_masks_the_password(mysql_url: str, tmp_path: Path) -> Non
     r = cli("inspect", url)
     assert_clean(r, ok=False)
     assert "Access denied" in r.stderr and "***" in r.stderr
+
+
+def test_a_password_given_as_a_query_parameter_is_masked(tmp_path: Path) -> None:
+    from relsynth.urls import mask_url
+
+    for url in (f"postgresql://u@h/db?password={PASSWORD}&sslmode=require", f"mysql://u@h/db?passwd={PASSWORD}",
+                f"postgresql://u@h:notaport/db?PWD={PASSWORD}"):
+        assert PASSWORD not in mask_url(url) and "***" in mask_url(url)
+    r = cli("inspect", f"postgresql://postgres@127.0.0.1:1/db?password={PASSWORD}")
+    assert_clean(r, ok=False)
+    assert "cannot connect" in r.stderr
