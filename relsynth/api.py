@@ -186,6 +186,7 @@ def fit(
         A :class:`~relsynth.models.relational.Model`; ``model.sample(scale, seed)`` draws data,
         ``model.save(path)`` stores it.
     """
+    check_seed(seed)
     schema, frames, sample = _load_source(source, schema, include, exclude, fit_rows)
     if not schema.tables:
         raise SourceError("the source has no tables to learn from; check the URL or the include/exclude lists")

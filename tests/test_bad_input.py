@@ -385,6 +385,8 @@ def test_bad_scale_and_seed(source: str, tmp_path: Path) -> None:
     for seed in (-1, 2**64, 1.5, "7"):
         with pytest.raises(ConfigError, match="seed must be"):
             relsynth.clone(source, f"sqlite:///{dst}", seed=seed)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="seed must be"):
+            relsynth.fit(source, seed=seed)  # type: ignore[arg-type]
     assert not dst.exists()
 
 
