@@ -34,12 +34,14 @@ from relsynth.schema.model import Schema
 from relsynth.sinks import IfExists, verify_integrity
 from relsynth.sinks.files import FileFormat, is_directory, read_files, verify_files, write_files
 from relsynth.sinks.integrity import dangling_references, total_violations
+from relsynth.sinks.sql import check_target
 from relsynth.sinks import write as _write
-from relsynth.sampling.relational import SampleStream
+from relsynth.sampling.relational import SampleStream, check_scale, check_seed
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
 from relsynth.schema.reader import RowFilter
 from relsynth.transform.pii import DEFAULT_LOCALE, SAMPLE_VALUES, detect_pii
 from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD
+from relsynth.urls import same_database
 
 __all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clone"]
 
@@ -153,7 +155,8 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
     fit on: all of them, or where a table has more than ``fit_rows`` (0: no limit) an
     FK-consistent sample read in chunks (:mod:`relsynth.subsample`)."""
     if fit_rows < 0:
-        raise ConfigError(f"fit_rows must be 0 (no limit) or a positive number of rows, got {fit_rows}")
+        raise ConfigError(f"fit_rows must be 0 (no limit) or a positive number of rows, got {fit_rows}; "
+                          "use e.g. --fit-rows 100000")
     if isinstance(source, RelationalData):
         schema = schema if schema is not None else source.to_schema()
         source = source.frames
@@ -167,6 +170,7 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
         from relsynth.schema import coerce_frame
 
         frames = {n: coerce_frame(frames[n], schema.tables[n]) for n in schema.tables}
+        _check_not_all_empty(frames)
         cols = key_columns(schema)
         sample = plan_sample(schema, {n: frames[n][cols[n]] for n in schema.tables}, fit_rows)
         return schema, sample.apply(frames) if sample else frames, sample
@@ -182,7 +186,15 @@ def _load_source(source: Source, schema: Schema | None, include: list[str] | Non
         keys = read_tables(source, schema, tables=keyed, columns=cols)
         sample = plan_sample(schema, keys, fit_rows)
     frames = read_tables(source, schema, filters=sample.filters if sample else None)
+    _check_not_all_empty(frames)
     return schema, frames, sample
+
+
+def _check_not_all_empty(frames: dict[str, pd.DataFrame]) -> None:
+    """An empty table is learned (and cloned) as empty, but a source of only empty tables teaches nothing."""
+    if frames and not any(len(f) for f in frames.values()):
+        raise SourceError(f"every selected table of the source is empty ({', '.join(frames)}); "
+                          "fill at least one table or select tables that hold rows")
 
 
 def inspect(
@@ -297,6 +309,7 @@ def fit(
         A :class:`~relsynth.models.relational.Model`; ``model.sample(scale, seed)`` draws data,
         ``model.save(path)`` stores it.
     """
+    check_seed(seed)
     schema, frames, sample = _load_source(source, _schema_of(schema, metadata), include, exclude, fit_rows, foreign_keys)
     if not schema.tables:
         raise SourceError("the source has no tables to learn from; check the URL or the include/exclude lists")
@@ -383,21 +396,15 @@ def _collect(pieces: Iterable[tuple[str, pd.DataFrame]], schema: Schema) -> dict
             else pd.DataFrame(columns=table.column_names) for name, table in schema.tables.items()}
 
 
-def _same_database(a: Source, b: str | Path | sa.Engine) -> bool:
-    def norm(x: Any) -> str:
-        if is_directory(x):
-            return "dir:" + str(Path(x).expanduser().resolve())
-        if not isinstance(x, (str, sa.Engine)):
-            return f"object:{id(x)}"
-        url = x.url if isinstance(x, sa.Engine) else sa.make_url(x)
-        if url.get_backend_name() == "sqlite":
-            return "sqlite:" + (str(Path(url.database).resolve()) if url.database not in (None, "", ":memory:") else ":memory:")
-        return f"{url.get_backend_name()}://{url.host or 'localhost'}:{url.port or ''}/{url.database}"
-
-    try:
-        return norm(a) == norm(b)
-    except Exception:  # noqa: BLE001 - unparsable URLs are reported by the reader/writer
-        return False
+def _same_target(source: Source, target: str | Path | sa.Engine) -> bool:
+    """Whether writing to ``target`` would write to ``source`` (a directory, or a database
+    however its URL is spelled: :func:`relsynth.urls.same_database`)."""
+    if is_directory(source) or is_directory(target):
+        return (is_directory(source) and is_directory(target)
+                and Path(source).expanduser().resolve() == Path(target).expanduser().resolve())  # type: ignore[arg-type]
+    if not isinstance(source, (str, sa.Engine)):
+        return False  # frames in memory
+    return same_database(source, target)  # type: ignore[arg-type]
 
 
 def clone(
@@ -460,9 +467,14 @@ def clone(
     Returns:
         A :class:`CloneResult` with rows per table, timings, target integrity and fidelity scores.
     """
-    if _same_database(source, target):
-        raise ConfigError(f"target {mask_url(str(target))} is the source database; choose another target")
     check_if_exists(if_exists)
+    check_scale(scale)
+    check_seed(seed)
+    if _same_target(source, target):
+        raise ConfigError(f"target {mask_url(str(target))} is the source database {mask_url(str(source))}; "
+                          "choose another target")
+    if not is_directory(target):
+        check_target(target)  # a wrong password or host fails now, not after the read and fit
     tables = parse_tables(tables)
     report = progress or _no_progress
     seconds: dict[str, float] = {}

@@ -17,6 +17,7 @@ __all__ = [
     "SourceError",
     "SinkError",
     "TargetNotEmptyError",
+    "SelectionError",
     "MissingExtraError",
     "did_you_mean",
 ]
@@ -32,6 +33,13 @@ class ConfigError(RelsynthError, ValueError):
 
 class SchemaError(RelsynthError):
     """The schema cannot be read or cannot be handled as described."""
+
+
+class SelectionError(SchemaError, ConfigError):
+    """An include/exclude list names a table that does not exist or cuts a foreign key.
+
+    A schema problem caused by an option, so the CLI reports it as a usage error (exit 2).
+    """
 
 
 class SourceError(RelsynthError):

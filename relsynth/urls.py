@@ -10,14 +10,16 @@ errors through :func:`db_error_line`, so a password never reaches a log or a ter
 from __future__ import annotations
 
 import importlib
+import os
 import re
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from relsynth.errors import ConfigError, MissingExtraError
 
-__all__ = ["SUPPORTED_URLS", "db_error_line", "mask_url", "normalize_url", "require_driver"]
+__all__ = ["SUPPORTED_URLS", "db_error_line", "mask_url", "normalize_url", "require_driver", "same_database"]
 
 #: The URL forms relsynth supports, for the hint at the end of URL errors.
 SUPPORTED_URLS = "sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER@HOST/DB (mariadb:// too)"
@@ -87,6 +89,10 @@ def require_driver(url: str | sa.URL, purpose: str) -> None:
         raise MissingExtraError(package, extra, f"{purpose} {database}") from None
 
 
+#: Query parameters through which drivers accept a password.
+_PASSWORD_PARAMS = ("password", "passwd", "pwd")
+
+
 def mask_url(url: str | sa.URL | sa.Engine) -> str:
     """Return ``url`` as text with its password replaced by ``***``.
 
@@ -98,12 +104,17 @@ def mask_url(url: str | sa.URL | sa.Engine) -> str:
     """
     if isinstance(url, sa.Engine):
         url = url.url
-    if isinstance(url, sa.URL):
-        return url.render_as_string(hide_password=True)
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - unparseable text: mask what looks like user:password@
-        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", str(url))
+    if not isinstance(url, sa.URL):
+        try:
+            url = sa.make_url(url)
+        except Exception:  # noqa: BLE001 - unparseable text: mask what looks like user:password@
+            text = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", str(url))
+            return re.sub(rf"([?&](?:{'|'.join(_PASSWORD_PARAMS)})=)[^&]*", r"\1***", text, flags=re.IGNORECASE)
+    secret = [k for k in url.query if k.lower() in _PASSWORD_PARAMS]
+    if secret:  # drivers also take the password as a query parameter
+        url = url.update_query_dict({k: "***" for k in secret})
+        return url.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+    return url.render_as_string(hide_password=True)
 
 
 def db_error_line(exc: BaseException, password: object = None) -> str:
@@ -134,3 +145,81 @@ def db_error_line(exc: BaseException, password: object = None) -> str:
     if isinstance(password, str) and password:
         text = text.replace(password, "***")
     return text
+
+
+# Host names that all reach this machine, and the ports a URL without one connects to.
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0", ""}
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+
+
+def same_database(a: str | sa.URL | sa.Engine, b: str | sa.URL | sa.Engine) -> bool:
+    """Whether two URLs (or engines) reach the same database, however they spell it.
+
+    SQLite files are compared as files (relative paths, ``..``, symbolic and hard links);
+    server URLs by backend, host (``localhost``, ``127.0.0.1`` and ``::1`` are one), port
+    (the default one filled in) and database name. Where the spellings still differ, both
+    servers are asked who they are (PostgreSQL: database and postmaster start time; MySQL/MariaDB:
+    database, host name, port and data directory), so two names of one host are found too.
+    Unparsable or unreachable URLs count as different: the reader and writer report them.
+
+    Args:
+        a: A database URL or engine.
+        b: Another one.
+
+    Returns:
+        True when writing to ``b`` would write to ``a``.
+    """
+    try:
+        ua, ub = (x.url if isinstance(x, sa.Engine) else normalize_url(x) for x in (a, b))
+    except Exception:  # noqa: BLE001 - unparsable URLs are reported by the reader/writer
+        return False
+    backend = ua.get_backend_name()
+    if backend != ub.get_backend_name():
+        return False
+    if backend == "sqlite":
+        fa, fb = (u.database or "" for u in (ua, ub))
+        if fa in ("", ":memory:") or fb in ("", ":memory:"):
+            return False
+        pa, pb = Path(fa).expanduser(), Path(fb).expanduser()
+        if pa.exists() and pb.exists():
+            return os.path.samefile(pa, pb)
+        return pa.resolve() == pb.resolve()
+
+    def spelled(u: sa.URL) -> tuple[str, int | None, str | None]:
+        host = (u.host or "").lower()
+        return ("localhost" if host in _LOOPBACK else host, u.port or _DEFAULT_PORTS.get(backend), u.database)
+
+    if spelled(ua) == spelled(ub):
+        return True
+    if ua.database is not None and ub.database is not None and ua.database != ub.database and backend == "postgresql":
+        return False  # PostgreSQL database names are exact: no server question needed
+    ids = [_server_identity(x) for x in (a, b)]
+    return ids[0] is not None and ids[0] == ids[1]
+
+
+def _server_identity(target: str | sa.URL | sa.Engine) -> tuple[str, ...] | None:
+    """What a server says about itself and the current database, or None when it cannot be asked."""
+    queries = {
+        "postgresql": "SELECT current_database(), pg_postmaster_start_time()::text",
+        "mysql": "SELECT DATABASE(), @@hostname, @@port, @@datadir",
+    }
+    owned = not isinstance(target, sa.Engine)
+    try:
+        url = normalize_url(target) if owned else None
+        # Read-only like the reader's sessions: this only asks, and it may be asking the source.
+        pg = url is not None and url.get_backend_name() == "postgresql"
+        args = {"connect_timeout": 10, "options": "-c default_transaction_read_only=on"} if pg else {}
+        engine = sa.create_engine(url, connect_args=args) if url is not None else target
+    except Exception:  # noqa: BLE001 - unknown driver: reported elsewhere
+        return None
+    query = queries.get(engine.dialect.name)
+    if query is None:
+        return None
+    try:
+        with engine.connect() as conn:
+            return tuple(str(v) for v in conn.exec_driver_sql(query).one())
+    except Exception:  # noqa: BLE001 - unreachable: the reader/writer reports it
+        return None
+    finally:
+        if owned:
+            engine.dispose()

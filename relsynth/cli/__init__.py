@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import typer
+from typer._click import exceptions as click_exceptions
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
 from rich.text import Text
@@ -658,13 +659,35 @@ def validate(
         raise typer.Exit(1)
 
 
-def main() -> None:
-    """Console-script entry point: run the app, turning relsynth errors into one-line messages.
+#: Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
 
-    Usage errors are click's (exit 2); a RelsynthError prints ``error: …`` and exits 1 (2 for a
-    bad option value); Ctrl-C is reported by click as "Aborted!" (exit 1).
+
+def main() -> None:
+    """Console-script entry point: run the app; every failure is one ``error: …`` line on stderr.
+
+    Exit codes: 0 ok; 1 a failure (a RelsynthError); 2 a usage error (an unknown option, a
+    value of the wrong type, a ConfigError); 130 interrupted by Ctrl-C, after any write in
+    progress was rolled back. No traceback is printed for any of them.
     """
     try:
-        app()
+        code = app(standalone_mode=False)
     except RelsynthError as exc:  # raised outside a command (the group reports those inside)
         sys.exit(_report_error(exc))
+    except click_exceptions.NoArgsIsHelpError as exc:
+        err.print(exc.format_message(), markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except click_exceptions.ClickException as exc:
+        where = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "relsynth"
+        _fail(f"{' '.join(exc.format_message().split())} (see `{where} --help`)", exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", 1)
+    if code == INTERRUPTED:  # typer turns a KeyboardInterrupt into Exit(130)
+        _fail("interrupted (Ctrl-C); a write in progress was rolled back, so the target holds no part of it",
+              INTERRUPTED)
+    sys.exit(code or 0)
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(code)

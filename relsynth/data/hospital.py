@@ -525,7 +525,7 @@ def build_hospital(n_patients: int = 5000, seed: int = 0) -> dict[str, pd.DataFr
         ConfigError: If ``n_patients`` is not a positive integer.
     """
     if isinstance(n_patients, bool) or not isinstance(n_patients, (int, np.integer)) or n_patients < 1:
-        raise ConfigError(f"n_patients must be a positive integer, got {n_patients!r}")
+        raise ConfigError(f"n_patients must be a positive integer, got {n_patients!r}; use e.g. --patients 500")
     rng = np.random.default_rng(seed)
     patients, hidden = _patients(rng, int(n_patients))
     return {

@@ -515,7 +515,8 @@ class TableModel:
         split = max(set(givens), key=lambda g: (givens.count(g), -givens.index(g)))
         keep = self._split_keep(split)
         m = len(keep)
-        labels = frame[split].to_numpy(dtype=object)
+        # NULL as None: pd.NA == cat would be NA, which numpy cannot turn into a bool.
+        labels = frame[split].to_numpy(dtype=object, na_value=None)
         cats, mats = [], []
         for cat in self.encoders[f"value:{split}"].categories:
             rows = np.flatnonzero(labels == cat)

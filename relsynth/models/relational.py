@@ -194,15 +194,27 @@ class Model:
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         path = Path(path)
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("model.json", doc)
-            zf.writestr("arrays.npz", buf.getvalue())
+        # Written beside the destination and renamed into place, so a failed or interrupted
+        # save never leaves half a model file under the name.
+        partial = path.with_name(path.name + ".partial")
+        try:
+            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr("model.json", doc)
+                zf.writestr("arrays.npz", buf.getvalue())
+            partial.replace(path)
+        except OSError as exc:
+            raise ModelError(f"cannot write model file '{path}': {exc.strerror or exc}; "
+                             "check that the folder exists and is writable") from None
+        finally:
+            partial.unlink(missing_ok=True)
         return path
 
 
 def load_model(path: str | Path) -> Model:
     """Read a model written by :meth:`Model.save`; a damaged or foreign file raises ModelError."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"model path '{path}' is a folder, not a model file; give the .rsm file written by `relsynth fit`")
     if not path.is_file():
         raise ModelError(f"model file '{path}' does not exist; fit one with `relsynth fit SRC -o {path.name}`")
     try:
@@ -210,7 +222,8 @@ def load_model(path: str | Path) -> Model:
             doc = json.loads(zf.read("model.json"))
             with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError, EOFError,
+            NotImplementedError, RuntimeError) as exc:  # NotImplementedError: unknown compression
         raise ModelError(f"'{path}' is not a readable relsynth model file ({type(exc).__name__}); refit it") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelError(f"'{path}' is not a relsynth model file; refit it with `relsynth fit`")
@@ -235,8 +248,9 @@ def load_model(path: str | Path) -> Model:
             rare_category_threshold=int(state.get("rare_category_threshold", RARE_CATEGORY_THRESHOLD)),
             pii_fingerprints=_fingerprint_state(state.get("pii_fingerprints")),
         )
-    except (KeyError, TypeError, ValueError, SchemaError) as exc:
-        raise ModelError(f"'{path}' is damaged ({type(exc).__name__}: {exc}); refit it") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, SchemaError) as exc:
+        raise ModelError(f"'{path}' is damaged ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+                         "refit it") from None
 
 
 def _fingerprint_state(state: dict[str, Any] | None) -> tuple[int, np.ndarray]:

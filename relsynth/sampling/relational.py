@@ -39,7 +39,7 @@ from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidG
 from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, take_keys
 from relsynth.transform.trees import grow_forest, random_forest
 
-__all__ = ["PARTITION_ROWS", "SampleStream", "sample_model"]
+__all__ = ["PARTITION_ROWS", "SampleStream", "check_scale", "check_seed", "sample_model"]
 
 log = logging.getLogger("relsynth")
 
@@ -51,7 +51,8 @@ _REDRAWS = 25
 PARTITION_ROWS = 500_000
 
 
-def _check_scale(scale: float) -> float:
+def check_scale(scale: float) -> float:
+    """Return ``scale`` as a float, or raise ConfigError unless it is a finite positive number."""
     try:
         value = float(scale)
     except (TypeError, ValueError):
@@ -59,6 +60,15 @@ def _check_scale(scale: float) -> float:
     if not np.isfinite(value) or value <= 0:
         raise ConfigError(f"scale must be a positive number, got {scale!r}; use e.g. --scale 2 or scale=0.5")
     return value
+
+
+def check_seed(seed: int | None) -> int | None:
+    """Return ``seed`` as an int (None stays None), or raise ConfigError unless it is 0 … 2**63 − 1."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
+        raise ConfigError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}; use e.g. --seed 7")
+    return int(seed)
 
 
 def sample_model(model: Model, scale: float = 1.0, seed: int | None = None,
@@ -96,7 +106,8 @@ class SampleStream:
     def __init__(self, model: Model, scale: float = 1.0, seed: int | None = None,
                  partition_rows: int | None = PARTITION_ROWS, tables: Mapping[str, Any] | None = None) -> None:
         self.model = model
-        self.scale = _check_scale(scale)
+        self.scale = check_scale(scale)
+        seed = check_seed(seed)
         self.options: dict[str, TableOptions] = parse_tables(tables)
         require_valid(model.schema, self.options)
         self.seed = int(np.random.default_rng().integers(0, 2**31 - 1)) if seed is None else int(seed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
-from relsynth.errors import SchemaError, did_you_mean
+from relsynth.errors import SchemaError, SelectionError, did_you_mean
 
 __all__ = [
     "Kind",
@@ -211,6 +211,23 @@ class Table:
         return sets
 
 
+def check_selection(tables: dict[str, Table]) -> None:
+    """Raise :class:`SelectionError` when the tables are none, or one's FK points outside them.
+
+    Args:
+        tables: The tables an include/exclude selection keeps, by name.
+    """
+    if not tables:
+        raise SelectionError("the include/exclude selection leaves no tables; include at least one table")
+    for table in tables.values():
+        for fk in table.foreign_keys:
+            if fk.ref_table not in tables:
+                raise SelectionError(
+                    f"table {table.name!r} has foreign key {fk.label} to {fk.ref_table!r}, which the "
+                    f"selection leaves out; include {fk.ref_table!r} or exclude {table.name!r}"
+                )
+
+
 @dataclass
 class Schema:
     """A set of tables with their keys; the first value every stage receives."""
@@ -251,8 +268,12 @@ class Schema:
         """Return a schema restricted to ``include`` minus ``exclude`` (FKs must stay inside)."""
         names = list(self.tables)
         for name in (include or []) + (exclude or []):
-            self.table(name)
+            if name not in self.tables:
+                raise SelectionError(
+                    f"no table {name!r} in the schema{did_you_mean(name, names)}; tables are: {', '.join(names)}"
+                )
         keep = [n for n in names if (include is None or n in include) and n not in (exclude or [])]
+        check_selection({n: self.tables[n] for n in keep})
         return Schema({n: self.tables[n] for n in keep}, dialect=self.dialect)
 
     def to_dict(self) -> dict[str, Any]:

@@ -55,11 +55,20 @@ from relsynth.errors import (
     ConfigError,
     RelsynthError,
     SchemaError,
+    SelectionError,
     SourceError,
     did_you_mean,
 )
 from relsynth.schema.frames import coerce_frame, coerce_series, empty_frame
-from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table, UniqueConstraint
+from relsynth.schema.model import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Schema,
+    Table,
+    UniqueConstraint,
+    check_selection,
+)
 from relsynth.transform.native import native_style
 from relsynth.urls import SUPPORTED_URLS, db_error_line, mask_url, normalize_url, require_driver
 
@@ -447,19 +456,13 @@ def read_schema(
                               "point relsynth at a database that holds the tables to copy")
         for name in (include or []) + (exclude or []):
             if name not in names:
-                raise SchemaError(f"no table {name!r} in the source{where}{did_you_mean(name, names)}; "
-                                  f"tables are: {', '.join(names)}")
+                raise SelectionError(f"no table {name!r} in the source{where}{did_you_mean(name, names)}; "
+                                     f"tables are: {', '.join(names)}")
         selected = [n for n in names if (include is None or n in include) and n not in (exclude or [])]
         if not selected:
-            raise SchemaError("the include/exclude selection leaves no tables; include at least one table")
+            check_selection({})  # raises: the selection is empty
         tables = _reflect(conn, insp, selected, schema_name, pg)
-        for table in tables.values():
-            for fk in table.foreign_keys:
-                if fk.ref_table not in tables:
-                    raise SchemaError(
-                        f"table {table.name!r} has foreign key {fk.label} to {fk.ref_table!r}, which the "
-                        f"selection leaves out; include {fk.ref_table!r} or exclude {table.name!r}"
-                    )
+        check_selection(tables)
         schema = Schema(tables, dialect=dialect)
     log.info("read schema of %d tables", len(tables))
     return schema

@@ -27,9 +27,11 @@ import contextlib
 import itertools
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -55,6 +57,7 @@ __all__ = [
     "LOADERS",
     "IfExists",
     "LoadJob",
+    "check_target",
     "open_engine",
     "register_loader",
     "target_label",
@@ -87,33 +90,70 @@ def open_engine(target: str | sa.Engine, purpose: str = "writing to") -> tuple[s
 
     Raises:
         MissingExtraError: The database driver is not installed.
-        SinkError: The URL is malformed or the server cannot be reached / refuses the login.
+        ConfigError: The URL is malformed, names an unknown database type or in-memory SQLite.
+        SinkError: The server cannot be reached / refuses the login, or the SQLite file cannot
+            be opened as a database.
     """
     owned = not isinstance(target, sa.Engine)
     if owned:
-        try:
-            url = normalize_url(str(target))
-        except ConfigError as exc:  # the writer reports every unusable target as a SinkError
-            raise SinkError(str(exc)) from None
+        url = normalize_url(str(target))
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            raise ConfigError(
+                f"target {mask_url(url)} is an in-memory SQLite database, which is gone when the write ends; "
+                "give a file path (sqlite:///copy.db) or pass an engine"
+            )
         require_driver(url, purpose)
         try:
             engine = sa.create_engine(url)
         except ImportError as exc:
-            raise SinkError(f"the driver for {url.drivername} is not installed ({exc}); install it or use another URL") from None
+            raise ConfigError(
+                f"the driver for {url.drivername!r} cannot be imported ({exc}); install it or use {SUPPORTED_URLS}"
+            ) from None
         except sa.exc.NoSuchModuleError:
-            raise SinkError(f"unknown database type in target URL {mask_url(url)}; use {SUPPORTED_URLS}") from None
+            raise ConfigError(
+                f"unknown database type {url.drivername!r} in target URL {mask_url(url)!r}; use {SUPPORTED_URLS}"
+            ) from None
     else:
         engine = target  # type: ignore[assignment]
     label = mask_url(engine)
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.connect():
-            pass
+        with engine.connect() as conn:
+            if sqlite:  # opening a file that is not a database succeeds; the first query fails
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
     except sa.exc.DBAPIError as exc:
         if owned:
             engine.dispose()
         msg = db_error_line(exc, engine.url.password)
-        raise SinkError(f"cannot connect for {purpose} {label}: {msg}; check the host, database name and credentials") from None
+        hint = ("check that the folder exists and is writable and that an existing file is a SQLite database"
+                if sqlite else "check the host, port, database name and credentials")
+        raise SinkError(f"cannot connect for {purpose} {label}: {msg}; {hint}") from None
     return engine, owned
+
+
+def check_target(target: str | sa.Engine) -> None:
+    """Check that ``target`` can be written to, before a long read and fit, creating nothing.
+
+    A server target is connected to (so a wrong password or host fails at once); a new SQLite
+    file's folder must exist and be writable; an existing SQLite file must be a database.
+
+    Raises:
+        ConfigError: The URL is malformed, names an unknown database type or in-memory SQLite.
+        MissingExtraError: The database driver is not installed.
+        SinkError: The target cannot be reached or opened.
+    """
+    if not isinstance(target, sa.Engine):
+        url = normalize_url(str(target))
+        file = Path(url.database or "").expanduser() if url.get_backend_name() == "sqlite" else None
+        if file is not None and url.database not in (None, "", ":memory:") and not file.exists():
+            folder = file.resolve().parent
+            if not folder.is_dir() or not os.access(folder, os.W_OK):
+                raise SinkError(f"cannot create target {mask_url(url)}: folder '{folder}' does not exist or is "
+                                "not writable; create it or choose another path")
+            return
+    engine, owned = open_engine(target)
+    if owned:
+        engine.dispose()
 
 
 # ---------------------------------------------------------------------------- plan and validation
@@ -731,6 +771,8 @@ def load_mysql(job: LoadJob) -> None:
                 raise SinkError(
                     f"writing to {job.label} failed while {job.step}: {db_error_line(exc, job.engine.url.password)}; {note}"
                 ) from None
+            # Ctrl-C or an unexpected error: it propagates as it is, so say here what was undone.
+            log.warning("writing to %s stopped while %s: %s", job.label, job.step, note)
             raise
         finally:
             with contextlib.suppress(Exception):
