@@ -62,6 +62,7 @@ __all__ = [
     "Rebalance",
     "parse_condition",
     "merge_targets",
+    "parse_target_options",
     "NO_VALUE",
     "VirtualForeignKey",
     "KEYS",
@@ -592,6 +593,72 @@ def merge_targets(tables: Mapping[str, Any] | None, conditions: Mapping[str, Any
     for name, spec in _mapping(rebalance or {}, "rebalance").items():
         out.setdefault(name, TableOptions()).rebalance = _rebalance(spec, f"rebalance.{name}")
     return out
+
+
+_CONDITION_TEXT = re.compile(r"^\s*([^.\s]+)\.([^<>=!\s]+)\s*(>=|<=|==|=|>|<)\s*(.*?)\s*$")
+
+
+def parse_target_options(conditions: list[str] | None = None, sizes: list[str] | None = None,
+                         rebalance: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The command line's ``--condition``, ``--size`` and ``--rebalance`` as the keyword
+    arguments of :func:`merge_targets` (``conditions``, ``size``, ``rebalance``).
+
+    ``--condition "patients.age>=70"`` (``>=``, ``<=``, ``>``, ``<``, ``=``; ``=a,b`` is one of
+    several values; values are read as YAML scalars: ``true``, ``70``, ``2024-01-31``, text),
+    ``--size patients=1000``, ``--rebalance patients.diagnosis`` (equal shares) or
+    ``--rebalance patients.diagnosis=cancer:0.5,copd:0.2``.
+
+    Raises:
+        ConfigError: A text that does not follow these forms.
+    """
+    out: dict[str, dict[str, Any]] = {"conditions": {}, "size": {}, "rebalance": {}}
+    for text in conditions or []:
+        m = _CONDITION_TEXT.match(text)
+        if not m or not m.group(4):
+            raise ConfigError(f"--condition {text!r} is not TABLE.COLUMN OP VALUE; write e.g. "
+                              "\"patients.age>=70\" or \"patients.diagnosis=copd,cancer\"")
+        table, column, op, raw = m.groups()
+        values = [_yaml_scalar(v) for v in raw.split(",")] if op in ("=", "==") else [_yaml_scalar(raw)]
+        spec: Any = {"values": values} if op in ("=", "==") else {
+            ">=": "min", "<=": "max", ">": "above", "<": "below"}[op]
+        if not isinstance(spec, dict):
+            spec = {spec: values[0]}
+        out["conditions"].setdefault(table, {})[column] = parse_condition(column, spec, f"--condition {text!r}")
+    for text in sizes or []:
+        table, eq, n = text.partition("=")
+        if not eq or not n.strip().isdigit():
+            raise ConfigError(f"--size {text!r} is not TABLE=ROWS; write e.g. patients=1000")
+        out["size"][table.strip()] = int(n)
+    for text in rebalance or []:
+        target, eq, shares = text.partition("=")
+        table, dot, column = target.strip().partition(".")
+        if not dot or not column:
+            raise ConfigError(f"--rebalance {text!r} is not TABLE.COLUMN[=CATEGORY:SHARE,...]; "
+                              "write e.g. patients.diagnosis=cancer:0.5")
+        parsed: dict[Any, Any] | None = None
+        if eq:
+            parsed = {}
+            for item in shares.split(","):
+                category, colon, share = item.rpartition(":")
+                try:
+                    parsed[_yaml_scalar(category)] = float(share)
+                except ValueError:
+                    raise ConfigError(f"--rebalance {text!r}: {item!r} is not CATEGORY:SHARE; write e.g. cancer:0.5") from None
+                if not colon:
+                    raise ConfigError(f"--rebalance {text!r}: {item!r} is not CATEGORY:SHARE; write e.g. cancer:0.5")
+        out["rebalance"][table] = {column: parsed}
+    return out
+
+
+def _yaml_scalar(text: str) -> Any:
+    """A command-line value read as a YAML scalar (``true``, ``70``, ``2024-01-31``), else as text."""
+    if not re.fullmatch(r"[\w.:+ -]+", text):
+        return text  # YAML would read >, |, & ... as syntax
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, _Scalar) or value is None else text
 
 
 def _size(value: Any, where: str) -> int:
