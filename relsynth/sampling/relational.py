@@ -51,6 +51,12 @@ _REDRAWS = 25
 #: Output rows per partition when a synthetic database is generated in pieces (:class:`SampleStream`).
 PARTITION_ROWS = 500_000
 
+#: A table whose child table is conditioned draws this many times its rows, and keeps the ones
+#: most likely to have children meeting the condition (see ``_Generator._choose_parents``) ...
+PARENT_POOL = 4
+#: ... judged by this many child draws under each row.
+CHILD_PROBES = 16
+
 
 def _check_scale(scale: float) -> float:
     try:
@@ -120,7 +126,8 @@ class SampleStream:
         self.targets = {name: TableTarget(model.tables[name], model.schema.tables[name],
                                           list(o.condition.values()), o.rebalance)
                         for name, o in self.options.items() if o.targeted and name in self.generated}
-        self.targeted = _descendants(self.plan, set(self.targets) | set(self.supplied))
+        self.tilted = _tilted(self.plan, self.targets, set(self.supplied))
+        self.targeted = _descendants(self.plan, set(self.targets) | set(self.supplied) | set(self.tilted))
         expected = self.expected_rows()
         if partition_rows is not None and partition_rows <= 0:
             raise ConfigError(f"partition_rows must be a positive number of rows, got {partition_rows}")
@@ -166,7 +173,7 @@ class SampleStream:
     def __iter__(self) -> Iterator[tuple[str, pd.DataFrame]]:
         model, plan, schema = self.model, self.plan, self.model.schema
         gen = _Generator(model, self.scale, self.seed, self.materialized, self.expected_rows(), self.options,
-                         self.targets, self.targeted, self.supplied)
+                         self.targets, self.targeted, self.supplied, self.tilted)
         order = [n for n in plan.order if n in self.materialized]
         for name in order:
             position = plan.order.index(name)
@@ -277,6 +284,17 @@ def _generated(model: Model, plan, supplied: set[str]) -> set[str]:  # noqa: ANN
     return out
 
 
+def _tilted(plan, targets: dict[str, TableTarget], supplied: set[str]) -> dict[str, list[str]]:  # noqa: ANN001
+    """Parents chosen for their conditioned children: ``{parent: [child, ...]}`` for every table
+    with a condition whose driver parent is generated (not supplied)."""
+    out: dict[str, list[str]] = {}
+    for name, target in targets.items():
+        driver = plan.tables[name].driver
+        if target.conditions and driver is not None and driver.ref_table not in supplied:
+            out.setdefault(driver.ref_table, []).append(name)
+    return out
+
+
 def _descendants(plan, roots: set[str]) -> set[str]:  # noqa: ANN001 - relsynth.plan.Plan
     """``roots`` and every table below them through driver FKs."""
     out = set(roots)
@@ -348,10 +366,15 @@ class _Generator:
 
     def __init__(self, model: Model, scale: float, seed: int, materialized: set[str], expected: dict[str, int],
                  options: dict[str, TableOptions], targets: dict[str, TableTarget] | None = None,
-                 targeted: set[str] | None = None, supplied: dict[str, pd.DataFrame] | None = None) -> None:
+                 targeted: set[str] | None = None, supplied: dict[str, pd.DataFrame] | None = None,
+                 tilted: dict[str, list[str]] | None = None) -> None:
         self.model, self.scale, self.seed, self.materialized = model, scale, seed, materialized
         self.expected, self.options = expected, options
         self.targets, self.targeted, self.supplied = targets or {}, targeted or set(), supplied or {}
+        self.tilted = tilted or {}
+        #: Per conditioned child table: the share of its draws under each (chosen) parent row
+        #: that satisfy its condition (see :meth:`_choose_parents`).
+        self.child_share: dict[str, np.ndarray] = {}
         self.slots: dict[str, _Slots] = {}
         self.schema = model.schema
         self.plan = model.plan
@@ -397,6 +420,10 @@ class _Generator:
         # Small parents (lookups) make the sum of sampled counts swing widely: bring it to the
         # expected total with the least change to each parent's count (not under targeted
         # parents, whose counts carry the target's shift, unless the table has its own size).
+        if name in self.child_share:
+            # A conditioned child: as many of the parent's children as satisfy the condition
+            # (at least one: the parent was chosen for having such children).
+            counts = np.maximum(rng.binomial(counts, self.child_share[name]), 1)
         if not follow or own_scale is not None:
             counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
         return np.repeat(np.arange(pz.shape[0]), counts), int(round(tm.n_unparented * ratio))
@@ -412,6 +439,9 @@ class _Generator:
         tp = self.plan.tables[name]
         driver = tp.driver
         parent_frame = None
+        wanted = parent_rows.size + n_free
+        if name in self.tilted:  # a pool to choose the parents of conditioned children from
+            parent_rows, n_free = np.repeat(parent_rows, PARENT_POOL), n_free * PARENT_POOL
         target = self.targets.get(name)
         bounds, rule = target.bounds(parent_rows.size + n_free, rng) if target is not None else (None, None)
         free = name not in self.targeted  # targeted draws keep their shifted marginals: no stratify
@@ -461,12 +491,46 @@ class _Generator:
         _number_within_key(tm, table, frame)
         frame, z = _enforce_checks(frame, z, rows, checks, _Redraw(model, name, driver, frames, scores, rng, own, bounds))
         frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
+        if name in self.tilted:
+            frame, z = self._choose_parents(name, frame, z, wanted, rng)
         # Last: rows dropped above must not be anybody's parent.
         for fk in tp.self_refs:
             _fill_self_ref(frame, table, fk, model.fk_stats[fk_key(name, schema, fk)], rng)
         frames[name] = frame
         scores[name] = z
         return frame
+
+    def _choose_parents(self, name: str, frame: pd.DataFrame, z: np.ndarray, wanted: int,
+                        rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+        """Keep ``wanted`` rows of a pool of :data:`PARENT_POOL` × as many, chosen with weights
+        proportional to the number of children satisfying the condition of each conditioned
+        child table the model expects them to have (children per row × the share of
+        :data:`CHILD_PROBES` child draws under the row that satisfy it), without replacement
+        (weighted reservoir keys). A condition on lab results then picks the patients who have
+        such lab results, as filtering the real database would."""
+        ptm = self.model.tables[name]
+        weight = np.ones(len(frame))
+        shares = {}
+        for child in self.tilted[name]:
+            ctm, table = self.model.tables[child], self.schema.tables[child]
+            fk_index = table.fk_index(self.plan.tables[child].driver)
+            counts = ptm.decode_counts(ptm.count_dim(child, fk_index), z, frame, stratified=False)
+            reps = np.repeat(np.arange(len(frame)), CHILD_PROBES)
+            parent_frame = frame.iloc[reps].reset_index(drop=True)
+            ctx_idx = [ptm.dims.index(d) for d in ctm.context]
+            probes = ctm.decode(table, ctm.sample_scores(z[reps][:, ctx_idx], 0, rng, parent_frame), rng, parent_frame)
+            shares[child] = self.targets[child].bounds(0, rng)[1].holds(probes).reshape(-1, CHILD_PROBES).mean(axis=1)
+            weight *= counts * shares[child]
+        live = np.flatnonzero(weight > 0)
+        if live.size == 0:
+            raise ConfigError(f"no {name} row of a pool of {len(frame)} has children meeting "
+                              + "; ".join(self.targets[c].describe() for c in self.tilted[name])
+                              + "; the condition is (nearly) impossible under the model: widen it")
+        keys = np.log(rng.random(live.size)) / weight[live]
+        chosen = np.sort(live[np.argsort(-keys, kind="stable")[:wanted]])
+        for child, share in shares.items():
+            self.child_share[child] = share[chosen]
+        return frame.iloc[chosen].reset_index(drop=True), z[chosen]
 
     def _take_supplied(self, name: str, table: Table, tm: TableModel, rng: np.random.Generator) -> pd.DataFrame:
         """Use the user's rows of ``name`` as they are; their normal scores are drawn with every
