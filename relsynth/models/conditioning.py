@@ -238,11 +238,21 @@ def _encoder_intervals(enc: Any, cond: Condition, given: Condition | None) -> tu
 
 
 def _to_z(lo_u: np.ndarray, hi_u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Uniform intervals → normal-score intervals, as ``(1, pieces)`` arrays."""
+    """Uniform intervals → normal-score intervals: ``(pieces,)`` arrays (every row alike) as
+    ``(1, pieces)``, ``(rows, pieces)`` arrays as they are."""
     with np.errstate(divide="ignore"):
         lo = ndtri(np.clip(lo_u, 0.0, 1.0))
         hi = ndtri(np.clip(hi_u, 0.0, 1.0))
-    return lo[None, :], hi[None, :]
+    return (lo[None, :], hi[None, :]) if lo.ndim == 1 else (lo, hi)
+
+
+def _parent_cells(enc: ConditionalCategoricalEncoder, given: str, parent_frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's cells ``(rows, categories)`` of a category whose frequencies follow a parent
+    column: the parent row is known before the draw, so the slices are exact per row."""
+    from relsynth.models.copula import _given_numbers
+
+    cum = enc.cum[enc.bins(_given_numbers(given, enc, {}, parent_frame, len(parent_frame)))]
+    return np.hstack([np.zeros((cum.shape[0], 1)), cum[:, :-1]]), cum
 
 
 def _as_numbers(cond: Condition, kind: str) -> Condition:
@@ -299,11 +309,14 @@ class TableTarget:
         self.conditions = [self._coerced(c) for c in conditions]
         self.rebalance = rebalance
         self.shared: LatentBounds = {}
+        #: Dims of categories that follow a parent column, made exact per row once the parents are known.
+        self.by_parent: dict[int, tuple[Condition, ConditionalCategoricalEncoder, str]] = {}
         by_column = {c.column: c for c in self.conditions}
         for cond in self.conditions:
             self.shared.update(self._bounds(cond, by_column))
         self.categories: list[Any] = []
         self.shares = np.zeros(0)
+        self.rebalanced_dim, self.rebalanced_by_parent = -1, False
         self.category_bounds: list[LatentBounds] = []
         if rebalance is not None:
             self._plan_rebalance(by_column)
@@ -352,6 +365,8 @@ class TableTarget:
         number = _as_numbers(cond, cm.kind) if cm.kind in _NUMERIC_KINDS else cond
         given = by_column.get(cm.given) if cm.given and not cm.given.startswith("parent:") else None
         lo, hi = _encoder_intervals(enc, number, given)
+        if isinstance(enc, ConditionalCategoricalEncoder) and cm.given and cm.given.startswith("parent:"):
+            self.by_parent[dims.index(cm.value_dim)] = (cond, enc, cm.given)
         if lo.size == 0 or not (hi >= lo).any():
             raise ConfigError(f"condition {self.table.name}.{cond} cannot hold: the model of {self.table.name} "
                               f"never produces such a value ({self._learned(cm, enc)}); widen the condition")
@@ -406,19 +421,28 @@ class TableTarget:
         if rest.any():
             shares[rest] = left * learned[rest] / max(learned[rest].sum(), 1e-12)
         self.categories, self.shares = cats, shares / shares.sum()
-        self.category_bounds = []
-        for cat in cats:
-            bounds = self._bounds(Condition(rb.column, values=[cat]), by_column)
-            self.category_bounds.append(bounds)
+        conditioned = dict(self.by_parent)
+        self.category_bounds = [self._bounds(Condition(rb.column, values=[cat]), by_column) for cat in cats]
+        self.by_parent = conditioned  # the rebalanced column's slices per parent are made in bounds()
+        self.rebalanced_dim = self.tm.dims.index(cm.value_dim)
+        self.rebalanced_by_parent = isinstance(enc, ConditionalCategoricalEncoder) and bool(cm.given) \
+            and cm.given.startswith("parent:")
 
     # --------------------------------------------------------------- drawing
-    def bounds(self, n: int, rng: np.random.Generator) -> tuple[LatentBounds, _Rule]:
+    def bounds(self, n: int, rng: np.random.Generator,
+               parent_frame: pd.DataFrame | None = None) -> tuple[LatentBounds, _Rule]:
         """Latent bounds for ``n`` rows to be drawn, and the rule their decoded values must pass.
 
-        Rebalanced rows get their categories in exactly the target shares (largest remainders),
-        in random order.
+        ``parent_frame``: each row's parent row (aligned; NULL for rows without one), which
+        makes the slices of categories that follow a parent column exact. Rebalanced rows get
+        their categories in exactly the target shares (largest remainders), in random order.
         """
         bounds = dict(self.shared)
+        if parent_frame is not None and n:
+            for j, (cond, enc, given) in self.by_parent.items():
+                lo, hi = _parent_cells(enc, given, parent_frame)
+                ok = cond.holds(pd.Series(list(enc.categories), dtype=object))
+                bounds[j] = _to_z(lo[:, ok], hi[:, ok])
         if self.rebalance is None or n == 0:
             return bounds, _Rule(self, None)
         counts = np.floor(self.shares * n).astype(np.int64)
@@ -436,6 +460,11 @@ class TableTarget:
                 else:
                     lo[k, 0], hi[k, 0] = -np.inf, np.inf
             bounds[j] = (lo[which], hi[which])
+        if parent_frame is not None and self.rebalanced_by_parent:
+            cm = self._model_column(self.rebalance.column)
+            lo, hi = _parent_cells(self.tm.encoders[cm.value_dim], cm.given, parent_frame)
+            rows = np.arange(n)
+            bounds[self.rebalanced_dim] = _to_z(lo[rows, which][:, None], hi[rows, which][:, None])
         return bounds, _Rule(self, assigned)
 
 
@@ -473,7 +502,7 @@ def known_row_bounds(tm: Any, table: Table, frame: pd.DataFrame) -> LatentBounds
             p_present = float(np.asarray(enc.cum)[0]) if np.asarray(enc.values)[0] == 0 else 0.0
             lo_u = np.where(present, 0.0, p_present)
             hi_u = np.where(present, p_present, 1.0)
-            out[dims.index(cm.null_dim)] = _per_row_z(lo_u, hi_u)
+            out[dims.index(cm.null_dim)] = _to_z(lo_u[:, None], hi_u[:, None])
         if cm.offset_ref is not None:
             continue
         enc = tm.encoders[cm.value_dim]
@@ -508,7 +537,7 @@ def known_row_bounds(tm: Any, table: Table, frame: pd.DataFrame) -> LatentBounds
             lower = np.where(idx > 0, cum[np.arange(n), np.maximum(idx - 1, 0)], 0.0)
             lo_u = np.where(known, lower, 0.0)
             hi_u = np.where(known, upper, 1.0)
-        out[dims.index(cm.value_dim)] = _per_row_z(lo_u, hi_u)
+        out[dims.index(cm.value_dim)] = _to_z(lo_u[:, None], hi_u[:, None])
     return out
 
 
@@ -529,7 +558,3 @@ def _value_cells(enc: NumericEncoder, x: np.ndarray, rows: np.ndarray, lo_u: np.
         a, b = np.clip(a, 0.0, 1.0), np.clip(b, 0.0, 1.0)
         lo_u[rows], hi_u[rows] = np.minimum(a, b), np.maximum(a, b)
 
-
-def _per_row_z(lo_u: np.ndarray, hi_u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(divide="ignore"):
-        return ndtri(np.clip(lo_u, 0.0, 1.0))[:, None], ndtri(np.clip(hi_u, 0.0, 1.0))[:, None]

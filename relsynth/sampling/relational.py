@@ -443,10 +443,10 @@ class _Generator:
         if name in self.tilted:  # a pool to choose the parents of conditioned children from
             parent_rows, n_free = np.repeat(parent_rows, PARENT_POOL), n_free * PARENT_POOL
         target = self.targets.get(name)
-        bounds, rule = target.bounds(parent_rows.size + n_free, rng) if target is not None else (None, None)
         free = name not in self.targeted  # targeted draws keep their shifted marginals: no stratify
         even = stratify if free else (lambda z: z)
         if driver is None:
+            bounds, rule = target.bounds(n_free, rng) if target is not None else (None, None)
             z = even(tm.sample_scores(None, n_free, rng, bounds=bounds))
             rows = np.full(z.shape[0], -1, dtype=np.int64)
         else:
@@ -459,6 +459,7 @@ class _Generator:
                 # The source had rows whose NOT NULL FK matched nothing: give them real parents.
                 rows[rows < 0] = rng.integers(0, max(pz.shape[0], 1), size=n_free) if pz.shape[0] else -1
             parent_frame = _aligned(frames[parent], rows)
+            bounds, rule = target.bounds(rows.size, rng, parent_frame) if target is not None else (None, None)
             z = even(tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng, parent_frame, bounds))
         frame = tm.decode(table, z, rng, parent_frame, stratified=free)
         own = self.options.get(name)
