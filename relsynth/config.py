@@ -1146,8 +1146,12 @@ def validate_config(config: Config) -> Validation:
     for name, tm in model.tables.items():
         options = config.tables.get(name, TableOptions())
         wanted = options.scale if options.scale is not None else config.scale
+        if options.size is not None and tm.n_rows:
+            wanted = max(options.size / tm.n_rows, 1e-9)
         scale = min(wanted, TRIAL_ROWS / tm.n_rows) if tm.n_rows else wanted
-        trial[name] = TableOptions(scale=scale, columns=options.columns)
+        # Conditions and rebalancing are tried too: an impossible condition is a problem.
+        trial[name] = TableOptions(scale=scale, columns=options.columns, condition=options.condition,
+                                   rebalance=options.rebalance)
     frames = model.sample(scale=config.scale, seed=config.seed if config.seed is not None else 0, tables=trial)
     result.trial_rows = {n: len(f) for n, f in frames.items()}
     result.violations = [row for row in frame_integrity(model.schema, frames) if row["violations"]]
