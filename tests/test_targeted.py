@@ -83,6 +83,8 @@ def test_conditioned_patients_children_follow_as_in_the_real_data(model, real) -
     out = model.sample(seed=1, conditions={"patients": {"age": (70, None)}}, size={"patients": 2000})
     patients = out["patients"]
     assert len(patients) == 2000 and (patients["age"] >= 70).all()
+    # The departments (UNIQUE names) are kept whole; the old patients are shared out over them.
+    assert sorted(out["departments"]["name"]) == sorted(real["departments"]["name"])
     assert violations(frame_integrity(model.schema, out)) == 0
     rp = real["patients"]
     old = rp[rp["age"] >= 70]
@@ -145,6 +147,11 @@ def test_impossible_conditions_fail_quickly_with_a_clear_error(model) -> None:
         model.sample(seed=0, conditions={"patients": {"age": "old"}})
     with pytest.raises(ConfigError, match=r"key column"):
         model.sample(seed=0, conditions={"patients": {"patient_id": 3}})
+    # Possible in the latent space but not once decoded (insurance follows age in bins; the
+    # copula has no Medicare patients of 30): the bounded redraws end in a clear error.
+    with pytest.raises(ConfigError, match=r"still broke the condition after 25 redraws.*\(nearly\) impossible"):
+        model.sample(seed=1, conditions={"patients": {"insurance": "Medicare", "age": (None, 30)}},
+                     size={"patients": 500})
 
 
 def test_stream_partitions_all_hold_the_condition(model) -> None:

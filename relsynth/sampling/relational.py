@@ -54,8 +54,10 @@ PARTITION_ROWS = 500_000
 #: A table whose child table is conditioned draws this many times its rows, and keeps the ones
 #: most likely to have children meeting the condition (see ``_Generator._choose_parents``) ...
 PARENT_POOL = 4
-#: ... judged by this many child draws under each row.
+#: ... judged by this many child draws under each row (at least; more for few parent rows, up
+#: to :data:`PROBE_ROWS` draws in all, so a condition met by one child in a thousand is seen).
 CHILD_PROBES = 16
+PROBE_ROWS = 50_000
 
 
 def _check_scale(scale: float) -> float:
@@ -98,7 +100,10 @@ class SampleStream:
     holds it), and neither they nor their descendants are stratified or brought to the
     source's children-per-parent totals: the children follow their conditioned parents. With
     ``parents`` (``{table: rows}``), those tables are taken as given and only they and the
-    tables below them (through driver FKs) are generated, every table whole.
+    tables below them (through driver FKs) are generated, every table whole. A condition on a
+    child table chooses its driver parent's rows (``_Generator._choose_parents``), or, for a
+    parent that cannot be drawn from a larger pool (``_poolable``), shares the children out
+    over the parent's rows by how many meeting the condition each can have.
 
     Attributes:
         materialized: Tables generated whole.
@@ -127,7 +132,8 @@ class SampleStream:
                                           list(o.condition.values()), o.rebalance)
                         for name, o in self.options.items() if o.targeted and name in self.generated}
         self.tilted = _tilted(self.plan, self.targets, set(self.supplied))
-        self.targeted = _descendants(self.plan, set(self.targets) | set(self.supplied) | set(self.tilted))
+        self.pooled = {name for name in self.tilted if _poolable(model.tables[name], model.schema.tables[name])}
+        self.targeted = _descendants(self.plan, set(self.targets) | set(self.supplied) | self.pooled)
         expected = self.expected_rows()
         if partition_rows is not None and partition_rows <= 0:
             raise ConfigError(f"partition_rows must be a positive number of rows, got {partition_rows}")
@@ -173,7 +179,7 @@ class SampleStream:
     def __iter__(self) -> Iterator[tuple[str, pd.DataFrame]]:
         model, plan, schema = self.model, self.plan, self.model.schema
         gen = _Generator(model, self.scale, self.seed, self.materialized, self.expected_rows(), self.options,
-                         self.targets, self.targeted, self.supplied, self.tilted)
+                         self.targets, self.targeted, self.supplied, self.tilted, self.pooled)
         order = [n for n in plan.order if n in self.materialized]
         for name in order:
             position = plan.order.index(name)
@@ -295,6 +301,15 @@ def _tilted(plan, targets: dict[str, TableTarget], supplied: set[str]) -> dict[s
     return out
 
 
+def _poolable(tm: TableModel, table: Table) -> bool:
+    """Whether parent rows may be chosen from a larger pool: not where a UNIQUE set holds only
+    learned values (a pool of 8 department names × 4 would repeat them, and the repeats get
+    invented names); such a parent keeps its rows, and its conditioned children are shared out
+    over them by how many each row can have (see ``_Generator.parent_rows``)."""
+    generated = {cm.name for cm in tm.columns if cm.role in ("key", "uuid")}
+    return all(set(columns) & generated for columns in table.unique_sets)
+
+
 def _descendants(plan, roots: set[str]) -> set[str]:  # noqa: ANN001 - relsynth.plan.Plan
     """``roots`` and every table below them through driver FKs."""
     out = set(roots)
@@ -367,13 +382,13 @@ class _Generator:
     def __init__(self, model: Model, scale: float, seed: int, materialized: set[str], expected: dict[str, int],
                  options: dict[str, TableOptions], targets: dict[str, TableTarget] | None = None,
                  targeted: set[str] | None = None, supplied: dict[str, pd.DataFrame] | None = None,
-                 tilted: dict[str, list[str]] | None = None) -> None:
+                 tilted: dict[str, list[str]] | None = None, pooled: set[str] | None = None) -> None:
         self.model, self.scale, self.seed, self.materialized = model, scale, seed, materialized
         self.expected, self.options = expected, options
         self.targets, self.targeted, self.supplied = targets or {}, targeted or set(), supplied or {}
-        self.tilted = tilted or {}
-        #: Per conditioned child table: the share of its draws under each (chosen) parent row
-        #: that satisfy its condition (see :meth:`_choose_parents`).
+        self.tilted, self.pooled = tilted or {}, pooled or set()
+        #: Per conditioned child table: the share of its draws under each parent row that
+        #: satisfy its condition (see :meth:`_child_shares`).
         self.child_share: dict[str, np.ndarray] = {}
         self.slots: dict[str, _Slots] = {}
         self.schema = model.schema
@@ -422,8 +437,13 @@ class _Generator:
         # parents, whose counts carry the target's shift, unless the table has its own size).
         if name in self.child_share:
             # A conditioned child: as many of the parent's children as satisfy the condition
-            # (at least one: the parent was chosen for having such children).
-            counts = np.maximum(rng.binomial(counts, self.child_share[name]), 1)
+            # (under parents chosen for having such children, at least one; under parents kept
+            # whole, shared out by these numbers to the table's usual total below).
+            counts = rng.binomial(counts, self.child_share[name])
+            if parent in self.pooled:
+                counts = np.maximum(counts, 1)
+            elif not counts.any():  # too rare for the trial draws to tell the parents apart
+                counts = ptm.decode_counts(ptm.count_dim(name, table.fk_index(driver)), pz, self.frames[parent])
         if not follow or own_scale is not None:
             counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
         return np.repeat(np.arange(pz.shape[0]), counts), int(round(tm.n_unparented * ratio))
@@ -440,7 +460,7 @@ class _Generator:
         driver = tp.driver
         parent_frame = None
         wanted = parent_rows.size + n_free
-        if name in self.tilted:  # a pool to choose the parents of conditioned children from
+        if name in self.pooled:  # a pool to choose the parents of conditioned children from
             parent_rows, n_free = np.repeat(parent_rows, PARENT_POOL), n_free * PARENT_POOL
         target = self.targets.get(name)
         free = name not in self.targeted  # targeted draws keep their shifted marginals: no stratify
@@ -492,8 +512,10 @@ class _Generator:
         _number_within_key(tm, table, frame)
         frame, z = _enforce_checks(frame, z, rows, checks, _Redraw(model, name, driver, frames, scores, rng, own, bounds))
         frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
-        if name in self.tilted:
+        if name in self.pooled:
             frame, z = self._choose_parents(name, frame, z, wanted, rng)
+        elif name in self.tilted:
+            self.child_share.update({child: share for child, (_, share) in self._child_shares(name, frame, z, rng).items()})
         # Last: rows dropped above must not be anybody's parent.
         for fk in tp.self_refs:
             _fill_self_ref(frame, table, fk, model.fk_stats[fk_key(name, schema, fk)], rng)
@@ -509,19 +531,10 @@ class _Generator:
         :data:`CHILD_PROBES` child draws under the row that satisfy it), without replacement
         (weighted reservoir keys). A condition on lab results then picks the patients who have
         such lab results, as filtering the real database would."""
-        ptm = self.model.tables[name]
         weight = np.ones(len(frame))
-        shares = {}
-        for child in self.tilted[name]:
-            ctm, table = self.model.tables[child], self.schema.tables[child]
-            fk_index = table.fk_index(self.plan.tables[child].driver)
-            counts = ptm.decode_counts(ptm.count_dim(child, fk_index), z, frame, stratified=False)
-            reps = np.repeat(np.arange(len(frame)), CHILD_PROBES)
-            parent_frame = frame.iloc[reps].reset_index(drop=True)
-            ctx_idx = [ptm.dims.index(d) for d in ctm.context]
-            probes = ctm.decode(table, ctm.sample_scores(z[reps][:, ctx_idx], 0, rng, parent_frame), rng, parent_frame)
-            shares[child] = self.targets[child].bounds(0, rng)[1].holds(probes).reshape(-1, CHILD_PROBES).mean(axis=1)
-            weight *= counts * shares[child]
+        shares = self._child_shares(name, frame, z, rng)
+        for counts, share in shares.values():
+            weight *= counts * share
         live = np.flatnonzero(weight > 0)
         if live.size == 0:
             raise ConfigError(f"no {name} row of a pool of {len(frame)} has children meeting "
@@ -529,9 +542,28 @@ class _Generator:
                               + "; the condition is (nearly) impossible under the model: widen it")
         keys = np.log(rng.random(live.size)) / weight[live]
         chosen = np.sort(live[np.argsort(-keys, kind="stable")[:wanted]])
-        for child, share in shares.items():
+        for child, (_, share) in shares.items():
             self.child_share[child] = share[chosen]
         return frame.iloc[chosen].reset_index(drop=True), z[chosen]
+
+    def _child_shares(self, name: str, frame: pd.DataFrame, z: np.ndarray,
+                      rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """For each conditioned child table of ``name``: each row's children count and the share
+        of :data:`CHILD_PROBES` (or more) unconditioned child draws under the row that meet the condition."""
+        ptm = self.model.tables[name]
+        probes_per_row = int(max(CHILD_PROBES, min(4096, np.ceil(PROBE_ROWS / max(len(frame), 1)))))
+        out = {}
+        for child in self.tilted[name]:
+            ctm, table = self.model.tables[child], self.schema.tables[child]
+            fk_index = table.fk_index(self.plan.tables[child].driver)
+            counts = ptm.decode_counts(ptm.count_dim(child, fk_index), z, frame, stratified=name not in self.targeted)
+            reps = np.repeat(np.arange(len(frame)), probes_per_row)
+            parent_frame = frame.iloc[reps].reset_index(drop=True)
+            ctx_idx = [ptm.dims.index(d) for d in ctm.context]
+            probes = ctm.decode(table, ctm.sample_scores(z[reps][:, ctx_idx], 0, rng, parent_frame), rng, parent_frame)
+            share = self.targets[child].bounds(0, rng)[1].holds(probes).reshape(-1, probes_per_row).mean(axis=1)
+            out[child] = (counts, share)
+        return out
 
     def _take_supplied(self, name: str, table: Table, tm: TableModel, rng: np.random.Generator) -> pd.DataFrame:
         """Use the user's rows of ``name`` as they are; their normal scores are drawn with every
