@@ -115,6 +115,22 @@ def test_several_conditions_hold_exactly(model) -> None:
     assert violations(frame_integrity(model.schema, out)) == 0
 
 
+def test_conditions_on_dates_nulls_and_derived_columns(model) -> None:
+    """discharge_date is stored as an offset from admission_date (its range bounds the admission
+    date); unit is a function of test (its condition becomes one on test); NULL is a value too."""
+    out = model.sample(seed=1, conditions={"patients": {"discharge_date": ("2023-01-01", "2023-01-31"),
+                                                        "admission_date": {"min": "2022-12-20"}}},
+                       size={"patients": 200})
+    p = out["patients"]
+    assert len(p) == 200 and p["discharge_date"].between("2023-01-01", "2023-01-31").all()
+    assert (p["admission_date"] >= "2022-12-20").all() and (p["discharge_date"] >= p["admission_date"]).all()
+    out = model.sample(seed=1, conditions={"patients": {"discharge_date": None, "age": 70}}, size={"patients": 100})
+    assert out["patients"]["discharge_date"].isna().all() and (out["patients"]["age"] == 70).all()
+    out = model.sample(seed=1, conditions={"lab_results": {"unit": "%"}})
+    assert set(out["lab_results"]["test"]) == {"hba1c"} and set(out["lab_results"]["unit"]) == {"%"}
+    assert violations(frame_integrity(model.schema, out)) == 0
+
+
 def test_condition_on_a_category_that_follows_a_number(model) -> None:
     """insurance is encoded per age bin: its latent slice depends on the row's age, so the draw
     uses the union of slices and the sampler checks the decoded rows (bounded redraws)."""

@@ -34,7 +34,6 @@ from relsynth.transform.encoders import (
     ConditionalCategoricalEncoder,
     ConditionalNumericEncoder,
     NumericEncoder,
-    level_positions,
 )
 
 __all__ = ["GIBBS_SWEEPS", "LatentBounds", "TableTarget", "known_row_bounds", "rows_of", "truncated_gaussian"]
@@ -237,6 +236,17 @@ def _encoder_intervals(enc: Any, cond: Condition, given: Condition | None) -> tu
     return _merge(np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces]))
 
 
+def _intersect(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The intersection of two shared ``(1, pieces)`` unions of intervals (as one)."""
+    lo = np.maximum(a[0][0][:, None], b[0][0][None, :]).ravel()
+    hi = np.minimum(a[1][0][:, None], b[1][0][None, :]).ravel()
+    lo, hi = _merge(lo, hi)
+    if lo.size == 0:
+        raise ConfigError("the conditions on one column (directly and through a date it follows) leave no value; "
+                          "widen them")
+    return lo[None, :], hi[None, :]
+
+
 def _to_z(lo_u: np.ndarray, hi_u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Uniform intervals → normal-score intervals: ``(pieces,)`` arrays (every row alike) as
     ``(1, pieces)``, ``(rows, pieces)`` arrays as they are."""
@@ -286,9 +296,7 @@ class _Rule:
 
     def holds(self, frame: pd.DataFrame) -> np.ndarray:
         """Whether each row satisfies every condition and has the category assigned to it."""
-        ok = np.ones(len(frame), dtype=bool)
-        for cond in self.target.conditions:
-            ok &= cond.holds(frame[cond.column])
+        ok = self.target.meets(frame)
         if self.assigned is not None and self.target.rebalance is not None:
             wanted = self.assigned[frame.index.to_numpy()]
             got = frame[self.target.rebalance.column].to_numpy(dtype=object)
@@ -313,13 +321,21 @@ class TableTarget:
         self.by_parent: dict[int, tuple[Condition, ConditionalCategoricalEncoder, str]] = {}
         by_column = {c.column: c for c in self.conditions}
         for cond in self.conditions:
-            self.shared.update(self._bounds(cond, by_column))
+            for j, piece in self._bounds(cond, by_column).items():
+                self.shared[j] = _intersect(self.shared[j], piece) if j in self.shared else piece
         self.categories: list[Any] = []
         self.shares = np.zeros(0)
         self.rebalanced_dim, self.rebalanced_by_parent = -1, False
         self.category_bounds: list[LatentBounds] = []
         if rebalance is not None:
             self._plan_rebalance(by_column)
+
+    def meets(self, frame: pd.DataFrame) -> np.ndarray:
+        """Whether each decoded row satisfies every condition (rebalancing aside)."""
+        ok = np.ones(len(frame), dtype=bool)
+        for cond in self.conditions:
+            ok &= cond.holds(frame[cond.column])
+        return ok
 
     def describe(self) -> str:
         """The target in words, for messages."""
@@ -331,10 +347,9 @@ class TableTarget:
     # -------------------------------------------------------------- building
     def _coerced(self, cond: Condition) -> Condition:
         column = self.table.column(cond.column)
-        c = lambda v: coerce_value(v, column)  # noqa: E731
         if cond.values is not None:
-            return Condition(cond.column, values=[c(v) for v in cond.values])
-        return Condition(cond.column, min=c(cond.min), max=c(cond.max),
+            return Condition(cond.column, values=[coerce_value(v, column) for v in cond.values])
+        return Condition(cond.column, min=coerce_value(cond.min, column), max=coerce_value(cond.max, column),
                          strict_min=cond.strict_min, strict_max=cond.strict_max)
 
     def _model_column(self, name: str) -> Any:
@@ -344,6 +359,13 @@ class TableTarget:
         """Latent bounds of one condition (empty: it is checked on decoded rows only)."""
         cm = self._model_column(cond.column)
         dims = self.tm.dims
+        if cm.role == "derived" and cm.mapping:  # a function of another column (unit of a test): condition that
+            ok = cond.holds(pd.Series([b for _, b in cm.mapping], dtype=object))
+            sources = [a for (a, _), keep in zip(cm.mapping, ok) if keep]
+            if not sources:
+                raise ConfigError(f"condition {self.table.name}.{cond} cannot hold: {cond.column} follows "
+                                  f"{cm.given} and is never such a value; widen the condition")
+            return self._bounds(Condition(cm.given, values=sources), by_column)
         if cm.role != "copula":
             return {}
         out: LatentBounds = {}
@@ -359,8 +381,9 @@ class TableTarget:
         elif nulls is not None and all(nulls):
             raise ConfigError(f"condition {self.table.name}.{cond} cannot hold: {self.table.name}.{cond.column} "
                               "was never NULL in the data the model learned; condition on values instead")
-        if cm.offset_ref is not None:
-            return out  # stored as an offset from another date: checked on decoded rows
+        if cm.offset_ref is not None:  # stored as an offset from another date: bound that date
+            out.update(self._reference_bounds(cm, cond))
+            return out
         enc = self.tm.encoders[cm.value_dim]
         number = _as_numbers(cond, cm.kind) if cm.kind in _NUMERIC_KINDS else cond
         given = by_column.get(cm.given) if cm.given and not cm.given.startswith("parent:") else None
@@ -372,6 +395,28 @@ class TableTarget:
                               f"never produces such a value ({self._learned(cm, enc)}); widen the condition")
         out[dims.index(cm.value_dim)] = _to_z(lo, hi)
         return out
+
+    def _reference_bounds(self, cm: Any, cond: Condition) -> LatentBounds:
+        """A date range on a column stored as an offset from an earlier date of its row
+        (discharge after admission) bounds that date: it lies within the range less the
+        offsets the model can produce. A superset: the decoded rows are checked."""
+        where, _, name = cm.offset_ref.partition(":")
+        ref = self._model_column(name) if where == "self" else None
+        if ref is None or cond.values is not None or ref.role != "copula" or ref.kind != cm.kind or ref.offset_ref:
+            return {}
+        enc = self.tm.encoders[cm.value_dim]
+        subs = enc.encoders + [enc.pooled] if isinstance(enc, ConditionalNumericEncoder) else [enc]
+        low = min(float(np.asarray(e.values)[0]) for e in subs)
+        high = max(float(np.asarray(e.values)[-1]) for e in subs)
+        number = _as_numbers(cond, cm.kind)
+        shifted = Condition(name, min=None if number.min is None else number.min - high,
+                            max=None if number.max is None else number.max - low)
+        ref_enc = self.tm.encoders[ref.value_dim]
+        lo, hi = _encoder_intervals(ref_enc, shifted, None)
+        if lo.size == 0:
+            raise ConfigError(f"condition {self.table.name}.{cond} cannot hold: {name}, which it follows, never "
+                              f"falls where it would need to ({self._learned(ref, ref_enc)}); widen the condition")
+        return {self.tm.dims.index(ref.value_dim): _to_z(lo, hi)}
 
     def _null_cum(self, cm: Any) -> np.ndarray:
         enc = self.tm.encoders[cm.null_dim]
@@ -523,15 +568,8 @@ def known_row_bounds(tm: Any, table: Table, frame: pd.DataFrame) -> LatentBounds
             known = present & (at >= 0)
             if isinstance(enc, CategoricalEncoder):
                 cum = np.broadcast_to(np.asarray(enc.cum, dtype=np.float64), (n, len(enc.categories)))
-            else:
-                if cm.given in numbers:
-                    x = numbers[cm.given]
-                elif cm.given and not cm.given.startswith("parent:") and cm.given in frame:
-                    x = level_positions(enc.levels, frame[cm.given]) if enc.levels is not None \
-                        else np.asarray(numbers.get(cm.given, np.full(n, np.nan)))
-                else:
-                    x = np.full(n, np.nan)  # a parent's column: the parent is not supplied
-                cum = enc.cum[enc.bins(x)]
+            else:  # bins of a numeric of the row; a parent's column is NULL: the parent is not supplied
+                cum = enc.cum[enc.bins(numbers.get(cm.given, np.full(n, np.nan)))]
             idx = np.where(known, at, 0)
             upper = cum[np.arange(n), idx]
             lower = np.where(idx > 0, cum[np.arange(n), np.maximum(idx - 1, 0)], 0.0)

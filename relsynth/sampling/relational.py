@@ -561,7 +561,7 @@ class _Generator:
             parent_frame = frame.iloc[reps].reset_index(drop=True)
             ctx_idx = [ptm.dims.index(d) for d in ctm.context]
             probes = ctm.decode(table, ctm.sample_scores(z[reps][:, ctx_idx], 0, rng, parent_frame), rng, parent_frame)
-            share = self.targets[child].bounds(0, rng)[1].holds(probes).reshape(-1, probes_per_row).mean(axis=1)
+            share = self.targets[child].meets(probes).reshape(-1, probes_per_row).mean(axis=1)
             out[child] = (counts, share)
         return out
 
