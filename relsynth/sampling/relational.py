@@ -419,7 +419,7 @@ class _Generator:
         if name in self.supplied:
             return np.zeros(0, dtype=np.int64), len(self.supplied[name])
         if driver is None:
-            return np.zeros(0, dtype=np.int64), int(round(tm.n_rows * (own_scale or self.scale)))
+            return np.zeros(0, dtype=np.int64), int(round(tm.n_rows * (self.scale if own_scale is None else own_scale)))
         parent = driver.ref_table
         ptm = self.model.tables[parent]
         pz = self.scores[parent]
