@@ -58,6 +58,11 @@ __all__ = [
     "Config",
     "TableOptions",
     "ColumnOptions",
+    "Condition",
+    "Rebalance",
+    "parse_condition",
+    "merge_targets",
+    "parse_target_options",
     "NO_VALUE",
     "VirtualForeignKey",
     "KEYS",
@@ -78,7 +83,8 @@ __all__ = [
 
 _PLACEHOLDER = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _COLUMN_KEYS = ("skip", "value", "values", "min", "max")
-_TABLE_KEYS = ("scale", "columns")
+_TABLE_KEYS = ("scale", "size", "columns", "condition", "rebalance")
+_CONDITION_KEYS = ("values", "min", "max", "above", "below")
 _FK_KEYS = ("table", "columns", "ref_table", "ref_columns", "name")
 _NUMERIC = ("integer", "float", "decimal")
 _DATES = ("date", "datetime")
@@ -167,12 +173,89 @@ class ColumnOptions:
 
 
 @dataclass
+class Condition:
+    """What the values of one column must be in a targeted sample (``condition:`` of a table).
+
+    Either ``values`` (set membership; ``None`` in it stands for NULL) or a range from ``min``
+    to ``max`` (either may be open), inclusive unless ``strict_min``/``strict_max``.
+
+    Attributes:
+        column: The column.
+        values: The allowed values, or None for a range.
+        min: Lowest allowed value (None: no lower bound).
+        max: Highest allowed value (None: no upper bound).
+        strict_min: ``min`` itself is excluded (``age > 70``).
+        strict_max: ``max`` itself is excluded.
+    """
+
+    column: str
+    values: list[Any] | None = None
+    min: Any = None
+    max: Any = None
+    strict_min: bool = False
+    strict_max: bool = False
+
+    def holds(self, series: pd.Series) -> np.ndarray:
+        """Whether each value of ``series`` (in the frame convention) satisfies the condition."""
+        if self.values is not None:
+            present = [v for v in self.values if v is not None]
+            ok = np.array(series.isin(present), dtype=bool) if present else np.zeros(len(series), dtype=bool)
+            if any(v is None for v in self.values):
+                ok |= series.isna().to_numpy()
+            return ok
+        ok = np.array(series.notna(), dtype=bool)
+        values = series.where(series.notna())
+        if self.min is not None:
+            ok &= (values > self.min if self.strict_min else values >= self.min).fillna(False).to_numpy(dtype=bool)
+        if self.max is not None:
+            ok &= (values < self.max if self.strict_max else values <= self.max).fillna(False).to_numpy(dtype=bool)
+        return ok
+
+    def __str__(self) -> str:
+        if self.values is not None:
+            shown = ", ".join("NULL" if v is None else repr(v) for v in self.values)
+            return f"{self.column} = {shown}" if len(self.values) == 1 else f"{self.column} in ({shown})"
+        parts = []
+        if self.min is not None:
+            parts.append(f"{self.column} {'>' if self.strict_min else '>='} {self.min!r}")
+        if self.max is not None:
+            parts.append(f"{self.column} {'<' if self.strict_max else '<='} {self.max!r}")
+        return " and ".join(parts) or f"{self.column} is not NULL"
+
+
+@dataclass
+class Rebalance:
+    """Target shares of a categorical column's categories (``rebalance:`` of a table).
+
+    Attributes:
+        column: The column.
+        shares: Share of rows per category (summing to at most 1); the categories not listed
+            share the rest in proportion to their learned frequencies. None: every category
+            the model learned gets the same share.
+    """
+
+    column: str
+    shares: dict[Any, float] | None = None
+
+
+@dataclass
 class TableOptions:
     """Per-table options: ``scale`` (this table's rows = source rows × scale, instead of the
-    global scale or its parent's; its children follow) and column overrides by name."""
+    global scale or its parent's; its children follow) or ``size`` (this many rows), column
+    overrides by name, and targeted generation: ``condition`` (what every row's values must
+    be) and ``rebalance`` (target category shares of one column); children of such rows follow
+    them as real children follow such parents."""
 
     scale: float | None = None
     columns: dict[str, ColumnOptions] = field(default_factory=dict)
+    size: int | None = None
+    condition: dict[str, Condition] = field(default_factory=dict)
+    rebalance: Rebalance | None = None
+
+    @property
+    def targeted(self) -> bool:
+        """Whether rows of this table are drawn under a condition or rebalanced."""
+        return bool(self.condition) or self.rebalance is not None
 
 
 @dataclass
@@ -401,10 +484,187 @@ def parse_tables(data: Any, where: str = "tables") -> dict[str, TableOptions]:
         options = TableOptions()
         if spec.get("scale") is not None:
             options.scale = _positive(spec["scale"], f"{here}.scale")
+        if spec.get("size") is not None:
+            options.size = _size(spec["size"], f"{here}.size")
+        if options.scale is not None and options.size is not None:
+            raise ConfigError(f"{here}: scale and size cannot be combined; give this table's size or its scale")
+        for column, cspec in _mapping(spec.get("condition") or {}, f"{here}.condition").items():
+            options.condition[str(column)] = parse_condition(str(column), cspec, f"{here}.condition.{column}")
+        if spec.get("rebalance") is not None:
+            options.rebalance = _rebalance(spec["rebalance"], f"{here}.rebalance")
         for column, cspec in _mapping(spec.get("columns") or {}, f"{here}.columns").items():
             options.columns[str(column)] = _column_options(cspec, f"{here}.columns.{column}")
         out[str(name)] = options
     return out
+
+
+def parse_condition(column: str, spec: Any, where: str = "condition") -> Condition:
+    """One column's condition from its configuration form.
+
+    ``true`` / ``'copd'`` / ``5``: that value; a list: one of those values; a tuple ``(lo, hi)``
+    (library only): the inclusive range, ``None`` for an open end; a mapping with ``values``,
+    ``min``/``max`` (inclusive) or ``above``/``below`` (strict). :class:`Condition` values are
+    taken as they are.
+
+    Raises:
+        ConfigError: An unknown key, an empty list or a value that is no single value.
+    """
+    if isinstance(spec, Condition):
+        return spec
+    if isinstance(spec, tuple):
+        if len(spec) != 2:
+            raise ConfigError(f"{where}: a range is (min, max) with None for an open end, got {spec!r}")
+        spec = {"min": spec[0], "max": spec[1]}
+    if isinstance(spec, list):
+        spec = {"values": spec}
+    if not isinstance(spec, Mapping):
+        return Condition(column, values=[_scalar(spec, where, allow_null=True)])
+    spec = _mapping(spec, where)
+    _known(spec, _CONDITION_KEYS, where)
+    if "values" in spec:
+        if set(spec) != {"values"}:
+            raise ConfigError(f"{where}: values cannot be combined with a range; give one or the other")
+        values = spec["values"] if isinstance(spec["values"], list) else [spec["values"]]
+        if not values:
+            raise ConfigError(f"{where}.values is empty; list at least one value")
+        return Condition(column, values=[_scalar(v, f"{where}.values", allow_null=True) for v in values])
+    for low, high in (("min", "above"), ("max", "below")):
+        if spec.get(low) is not None and spec.get(high) is not None:
+            raise ConfigError(f"{where}: {low} and {high} cannot be combined; give one of them")
+    lo = spec.get("min") if spec.get("min") is not None else spec.get("above")
+    hi = spec.get("max") if spec.get("max") is not None else spec.get("below")
+    if lo is None and hi is None:
+        raise ConfigError(f"{where}: give values, or min/above and/or max/below")
+    cond = Condition(column, min=None if lo is None else _scalar(lo, f"{where}.min"),
+                     max=None if hi is None else _scalar(hi, f"{where}.max"),
+                     strict_min=spec.get("above") is not None, strict_max=spec.get("below") is not None)
+    if cond.min is not None and cond.max is not None:
+        try:
+            empty = cond.max < cond.min
+        except TypeError:
+            raise ConfigError(f"{where}: {cond.min!r} and {cond.max!r} are not comparable; give two numbers or two dates") from None
+        if empty:
+            raise ConfigError(f"{where}: the range {cond.min!r} .. {cond.max!r} is empty; swap them")
+    return cond
+
+
+def _rebalance(spec: Any, where: str) -> Rebalance:
+    """``column`` (equal shares), or ``{column: {category: share, ...}}`` / ``{column: null}``."""
+    if isinstance(spec, Rebalance):
+        return spec
+    if isinstance(spec, str):
+        return Rebalance(spec)
+    spec = _mapping(spec, where)
+    if len(spec) != 1:
+        raise ConfigError(f"{where}: rebalance one column per table, e.g. {{diagnosis: {{copd: 0.5}}}}; got {len(spec)}")
+    column, shares = next(iter(spec.items()))
+    if shares is None:
+        return Rebalance(column)
+    shares = _mapping(shares, f"{where}.{column}")
+    out: dict[Any, float] = {}
+    for category, share in shares.items():
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise ConfigError(f"{where}.{column}.{category}: a share is a number from 0 to 1, got {share!r}")
+        out[category] = float(share)
+    if sum(out.values()) > 1 + 1e-9:
+        raise ConfigError(f"{where}.{column}: the shares sum to {sum(out.values()):g}, above 1; lower them")
+    return Rebalance(column, out)
+
+
+def merge_targets(tables: Mapping[str, Any] | None, conditions: Mapping[str, Any] | None = None,
+                  size: Mapping[str, int] | None = None, rebalance: Mapping[str, Any] | None = None,
+                  ) -> dict[str, TableOptions]:
+    """Per-table options with the keyword forms of targeted generation folded in.
+
+    ``conditions={"patients": {"smoker": True, "age": (70, None)}}``, ``size={"patients": 1000}``
+    and ``rebalance={"patients": "diagnosis"}`` (or ``{"patients": {"diagnosis": {"copd": 0.5}}}``)
+    become the ``condition``, ``size`` and ``rebalance`` of those tables' options, next to what
+    ``tables`` already sets (a keyword wins over the same key in ``tables``).
+    """
+    out = {name: TableOptions(o.scale, dict(o.columns), o.size, dict(o.condition), o.rebalance)
+           for name, o in parse_tables(tables).items()}
+    for name, spec in _mapping(conditions or {}, "conditions").items():
+        options = out.setdefault(name, TableOptions())
+        for column, cspec in _mapping(spec, f"conditions.{name}").items():
+            options.condition[column] = parse_condition(column, cspec, f"conditions.{name}.{column}")
+    for name, n in _mapping(size or {}, "size").items():
+        options = out.setdefault(name, TableOptions())
+        options.size, options.scale = _size(n, f"size.{name}"), None
+    for name, spec in _mapping(rebalance or {}, "rebalance").items():
+        out.setdefault(name, TableOptions()).rebalance = _rebalance(spec, f"rebalance.{name}")
+    return out
+
+
+_CONDITION_TEXT = re.compile(r"^\s*([^.\s]+)\.([^<>=!\s]+)\s*(>=|<=|==|=|>|<)\s*(.*?)\s*$")
+
+
+def parse_target_options(conditions: list[str] | None = None, sizes: list[str] | None = None,
+                         rebalance: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The command line's ``--condition``, ``--size`` and ``--rebalance`` as the keyword
+    arguments of :func:`merge_targets` (``conditions``, ``size``, ``rebalance``).
+
+    ``--condition "patients.age>=70"`` (``>=``, ``<=``, ``>``, ``<``, ``=``; ``=a,b`` is one of
+    several values; values are read as YAML scalars: ``true``, ``70``, ``2024-01-31``, text),
+    ``--size patients=1000``, ``--rebalance patients.diagnosis`` (equal shares) or
+    ``--rebalance patients.diagnosis=cancer:0.5,copd:0.2``.
+
+    Raises:
+        ConfigError: A text that does not follow these forms.
+    """
+    out: dict[str, dict[str, Any]] = {"conditions": {}, "size": {}, "rebalance": {}}
+    for text in conditions or []:
+        m = _CONDITION_TEXT.match(text)
+        if not m or not m.group(4):
+            raise ConfigError(f"--condition {text!r} is not TABLE.COLUMN OP VALUE; write e.g. "
+                              "\"patients.age>=70\" or \"patients.diagnosis=copd,cancer\"")
+        table, column, op, raw = m.groups()
+        values = [_yaml_scalar(v) for v in raw.split(",")] if op in ("=", "==") else [_yaml_scalar(raw)]
+        spec: Any = {"values": values} if op in ("=", "==") else {
+            ">=": "min", "<=": "max", ">": "above", "<": "below"}[op]
+        if not isinstance(spec, dict):
+            spec = {spec: values[0]}
+        out["conditions"].setdefault(table, {})[column] = parse_condition(column, spec, f"--condition {text!r}")
+    for text in sizes or []:
+        table, eq, n = text.partition("=")
+        if not eq or not n.strip().isdigit():
+            raise ConfigError(f"--size {text!r} is not TABLE=ROWS; write e.g. patients=1000")
+        out["size"][table.strip()] = int(n)
+    for text in rebalance or []:
+        target, eq, shares = text.partition("=")
+        table, dot, column = target.strip().partition(".")
+        if not dot or not column:
+            raise ConfigError(f"--rebalance {text!r} is not TABLE.COLUMN[=CATEGORY:SHARE,...]; "
+                              "write e.g. patients.diagnosis=cancer:0.5")
+        parsed: dict[Any, Any] | None = None
+        if eq:
+            parsed = {}
+            for item in shares.split(","):
+                category, colon, share = item.rpartition(":")
+                try:
+                    parsed[_yaml_scalar(category)] = float(share)
+                except ValueError:
+                    raise ConfigError(f"--rebalance {text!r}: {item!r} is not CATEGORY:SHARE; write e.g. cancer:0.5") from None
+                if not colon:
+                    raise ConfigError(f"--rebalance {text!r}: {item!r} is not CATEGORY:SHARE; write e.g. cancer:0.5")
+        out["rebalance"][table] = {column: parsed}
+    return out
+
+
+def _yaml_scalar(text: str) -> Any:
+    """A command-line value read as a YAML scalar (``true``, ``70``, ``2024-01-31``), else as text."""
+    if not re.fullmatch(r"[\w.:+ -]+", text):
+        return text  # YAML would read >, |, & ... as syntax
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, _Scalar) or value is None else text
+
+
+def _size(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"{where} must be a number of rows (a whole number ≥ 0), got {value!r}")
+    return int(value)
 
 
 def _column_options(spec: Any, where: str) -> ColumnOptions:
@@ -613,6 +873,31 @@ def config_problems(schema: Schema, tables: Mapping[str, Any] | None = None,
             problem = _column_problem(table, column, f"{here}.columns.{column}")
             problems.extend([problem] if problem else _override_problems(virtual, table, table.column(column),
                                                                          override, f"{here}.columns.{column}"))
+        problems.extend(_target_problems(table, options, here))
+    return problems
+
+
+def _target_problems(table: Table, options: TableOptions, here: str) -> list[str]:
+    """Conditions and rebalancing on columns that do not exist, are keys, or get values not of their kind."""
+    problems = []
+    named = [(c.column, f"{here}.condition.{name}", c) for name, c in options.condition.items()]
+    if options.rebalance is not None:
+        named.append((options.rebalance.column, f"{here}.rebalance", None))
+    for column, where, cond in named:
+        problem = _column_problem(table, column, where)
+        if problem is None and (column in table.primary_key or column in table.fk_columns):
+            problem = f"{where}: {column} is a key column; keys are generated, condition the other columns"
+        if problem is None and cond is not None:
+            try:
+                for v in (cond.values or []) + [cond.min, cond.max]:
+                    coerce_value(v, table.column(column))
+            except ConfigError as exc:
+                problem = f"{where}: {exc}"
+        if problem:
+            problems.append(problem)
+    if options.rebalance is not None and options.rebalance.column in options.condition:
+        problems.append(f"{here}: {options.rebalance.column} is both conditioned and rebalanced; "
+                        "give its shares in rebalance only")
     return problems
 
 
@@ -861,8 +1146,12 @@ def validate_config(config: Config) -> Validation:
     for name, tm in model.tables.items():
         options = config.tables.get(name, TableOptions())
         wanted = options.scale if options.scale is not None else config.scale
+        if options.size is not None and tm.n_rows:
+            wanted = max(options.size / tm.n_rows, 1e-9)
         scale = min(wanted, TRIAL_ROWS / tm.n_rows) if tm.n_rows else wanted
-        trial[name] = TableOptions(scale=scale, columns=options.columns)
+        # Conditions and rebalancing are tried too: an impossible condition is a problem.
+        trial[name] = TableOptions(scale=scale, columns=options.columns, condition=options.condition,
+                                   rebalance=options.rebalance)
     frames = model.sample(scale=config.scale, seed=config.seed if config.seed is not None else 0, tables=trial)
     result.trial_rows = {n: len(f) for n, f in frames.items()}
     result.violations = [row for row in frame_integrity(model.schema, frames) if row["violations"]]

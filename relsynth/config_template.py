@@ -49,6 +49,9 @@ foreign_keys:
 #   {{values: {{A: 0.7, B: 0.3}}}}   every value drawn with these frequencies
 #   {{min: 0, max: 100}}           clamp numbers and dates
 # Primary and foreign key columns are generated and cannot be overridden.
+# Targeted generation (README "Targeted generation"): `size: 1000` (rows, instead of scale),
+# `condition: {{age: {{min: 70}}, smoker: true, diagnosis: [copd, cancer]}}` (every row meets it;
+# its children follow), `rebalance: {{diagnosis: {{cancer: 0.5}}}}` (category shares).
 tables:
 """
 

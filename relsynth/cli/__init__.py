@@ -28,7 +28,15 @@ from rich.table import Table as RichTable
 from typer.core import TyperGroup
 
 import relsynth
-from relsynth.config import TRIAL_FIT_ROWS, Config, load_config, validate_config
+from relsynth.config import (
+    TRIAL_FIT_ROWS,
+    Config,
+    TableOptions,
+    load_config,
+    merge_targets,
+    parse_target_options,
+    validate_config,
+)
 from relsynth.config_template import config_template
 from relsynth.errors import ConfigError, RelsynthError
 from relsynth.sinks.files import is_directory, verify_files
@@ -84,6 +92,14 @@ SourceArg = Annotated[Optional[str], typer.Argument(
     envvar="RELSYNTH_SOURCE", show_default=False, metavar="SRC",
     help="Source database URL, e.g. sqlite:///prod.db or postgresql://host/db "
          "(default: $RELSYNTH_SOURCE, then `source:` of the config).")]
+ConditionOpt = Annotated[Optional[list[str]], typer.Option(
+    "--condition", help="Targeted rows: TABLE.COLUMN OP VALUE with >=, <=, >, < or = (=a,b: one of several); "
+                        "repeat for more, e.g. --condition \"patients.age>=70\" --condition patients.smoker=true.")]
+SizeOpt = Annotated[Optional[list[str]], typer.Option(
+    "--size", help="Rows of a table, TABLE=ROWS (e.g. patients=1000); its children follow; repeatable.")]
+RebalanceOpt = Annotated[Optional[list[str]], typer.Option(
+    "--rebalance", help="Category shares of a column: TABLE.COLUMN (equal shares) or "
+                        "TABLE.COLUMN=CATEGORY:SHARE,... (e.g. patients.diagnosis=cancer:0.5); repeatable.")]
 PartitionRowsOpt = Annotated[Optional[int], typer.Option(
     "--partition-rows", help="Draw and load the output this many rows at a time (whole families), "
                              "so memory does not grow with --scale (default: 500,000).")]
@@ -188,6 +204,12 @@ def _check_format(fmt: Optional[str]) -> Literal["text", "json"]:
     return fmt  # type: ignore[return-value]
 
 
+def _targets(cfg: Optional[Config], condition: Optional[list[str]], size: Optional[list[str]],
+             rebalance: Optional[list[str]]) -> dict[str, TableOptions]:
+    """The configuration's per-table options with --condition, --size and --rebalance folded in."""
+    return merge_targets(cfg.tables if cfg else None, **parse_target_options(condition, size, rebalance))
+
+
 def _list(value: Optional[str] | list[str]) -> Optional[list[str]]:
     if isinstance(value, list):
         return value
@@ -243,6 +265,9 @@ def clone(
     partition_rows: PartitionRowsOpt = None,
     metadata: MetadataOpt = None,
     file_format: FileFormatOpt = None,
+    condition: ConditionOpt = None,
+    size: SizeOpt = None,
+    rebalance: RebalanceOpt = None,
     fmt: FormatOpt = None,
     config: ConfigOpt = None,
     locale: LocaleOpt = "en_US",
@@ -257,7 +282,7 @@ def clone(
     source = _required(o.pop("source"), "source", "SRC", "RELSYNTH_SOURCE", "source")
     target = _required(o.pop("target"), "target", "DST", "RELSYNTH_TARGET", "target")
     with _progress_display(enabled=fmt == "text" and not _settings(ctx).quiet) as progress:
-        result = relsynth.clone(source, target, **o, tables=cfg.tables if cfg else None,
+        result = relsynth.clone(source, target, **o, tables=_targets(cfg, condition, size, rebalance),
                                 foreign_keys=cfg.foreign_keys if cfg else None, progress=progress,
                                 metadata=metadata, file_format=file_format,  # type: ignore[arg-type]
                                 pii=_pii_overrides(pii), locale=locale,
@@ -568,17 +593,23 @@ def sample(
     if_exists: IfExistsOpt = "fail",
     partition_rows: PartitionRowsOpt = None,
     file_format: FileFormatOpt = None,
+    condition: ConditionOpt = None,
+    size: SizeOpt = None,
+    rebalance: RebalanceOpt = None,
     fmt: FormatOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Sample a synthetic database from a saved model and write it to --to."""
+    """Sample a synthetic database from a saved model and write it to --to.
+
+    --condition, --size and --rebalance (and `condition:`, `size:`, `rebalance:` of a table in
+    the config) draw targeted rows; their children follow them."""
     fmt = _format(ctx, fmt)
     cfg = _config(ctx, config)
     o = _merged(ctx, cfg, to=to, scale=scale, seed=seed, if_exists=if_exists, partition_rows=partition_rows)
     to = _required(o["to"], "target", "--to", "RELSYNTH_TARGET", "target")
     model = relsynth.load(model_path)
     stream = model.stream(scale=o["scale"], seed=o["seed"], partition_rows=o["partition_rows"],
-                          tables=cfg.tables if cfg else None)
+                          tables=_targets(cfg, condition, size, rebalance))
     counts = relsynth.write(stream, to, model.schema, if_exists=o["if_exists"],  # type: ignore[arg-type]
                             file_format=file_format)  # type: ignore[arg-type]
     if fmt == "json":

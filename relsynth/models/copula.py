@@ -28,6 +28,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from relsynth.errors import ModelError
+from relsynth.models.conditioning import LatentBounds, rows_of, truncated_gaussian
 from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import Column, Table
 from relsynth.transform.encoders import (
@@ -534,15 +535,20 @@ class TableModel:
 
     # ----------------------------------------------------------------- sampling
     def sample_scores(self, context: np.ndarray | None, n_free: int, rng: np.random.Generator,
-                      parent_frame: pd.DataFrame | None = None) -> np.ndarray:
+                      parent_frame: pd.DataFrame | None = None, bounds: LatentBounds | None = None) -> np.ndarray:
         """Draw own normal scores: one row per context row (conditional), then ``n_free`` unconditioned rows.
 
         ``parent_frame`` (the synthetic parent row of each output row, as in :meth:`decode`) is
-        needed when the split category's frequencies follow a parent column.
+        needed when the split category's frequencies follow a parent column. ``bounds``
+        (:mod:`relsynth.models.conditioning`, rows as the output's) keeps dims within intervals:
+        the draw is the copula conditioned on them (targeted generation).
         """
         k = len(self.context)
         ctx = context if context is not None else np.zeros((0, k))
-        z = np.vstack([_conditional_draw(self.corr, k, ctx, rng), _conditional_draw(self.corr[k:, k:], 0, np.zeros((n_free, 0)), rng)])
+        n_ctx = ctx.shape[0]
+        z = np.vstack([_conditional_draw(self.corr, k, ctx, rng, rows_of(bounds, slice(0, n_ctx))),
+                       _conditional_draw(self.corr[k:, k:], 0, np.zeros((n_free, 0)), rng,
+                                         rows_of(bounds, slice(n_ctx, None)))])
         if self.split is None or z.shape[0] == 0:
             return z
         # Redraw every dim but the split's within each category, from that category's matrix.
@@ -556,7 +562,9 @@ class TableModel:
         keep = self._split_keep(self.split)
         own_keep = keep[keep >= k] - k
         k_keep = int((keep < k).sum())
-        n_ctx = ctx.shape[0]
+        # The bounds of the redrawn dims, by their place among them.
+        kept = {j: i for i, j in enumerate(own_keep)}
+        split_bounds = {kept[j]: b for j, b in (bounds or {}).items() if j in kept}
         for cat, corr in zip(self.split_categories, self.split_corr):
             rows = np.flatnonzero(labels == cat)
             if rows.size == 0:
@@ -564,9 +572,11 @@ class TableModel:
             with_ctx = rows[rows < n_ctx]
             free = rows[rows >= n_ctx]
             if with_ctx.size:
-                z[np.ix_(with_ctx, own_keep)] = _conditional_draw(corr, k_keep, ctx[with_ctx], rng)
+                z[np.ix_(with_ctx, own_keep)] = _conditional_draw(corr, k_keep, ctx[with_ctx], rng,
+                                                                  rows_of(split_bounds, with_ctx))
             if free.size:
-                z[np.ix_(free, own_keep)] = _conditional_draw(corr[k_keep:, k_keep:], 0, np.zeros((free.size, 0)), rng)
+                z[np.ix_(free, own_keep)] = _conditional_draw(corr[k_keep:, k_keep:], 0, np.zeros((free.size, 0)), rng,
+                                                              rows_of(split_bounds, free))
         return z
 
     def decode(
@@ -667,16 +677,17 @@ class TableModel:
             pending = [cm for cm in pending if cm.name not in done]
         return order
 
-    def decode_counts(self, dim: str, z: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    def decode_counts(self, dim: str, z: np.ndarray, frame: pd.DataFrame, stratified: bool = True) -> np.ndarray:
         """Children per row of this table's synthetic ``frame`` (aligned with its scores ``z``)
         under the count dim ``dim``; a count with a marginal per category is stratified within
-        each category, as :meth:`decode` does for numerics."""
+        each category, as :meth:`decode` does for numerics (``stratified=False``: not, for rows
+        drawn under a condition, whose counts must keep the shift it brings)."""
         if dim not in self.dims:
             raise ModelError(f"model of {self.name!r} has no children count {dim!r}; the model file does not match its schema")
         enc = self.encoders[dim]
         zc = z[:, self.dims.index(dim)]
         if dim in self.count_givens:
-            counts = _decode_per_category(enc, zc, frame[self.count_givens[dim]].to_numpy(dtype=object), True)
+            counts = _decode_per_category(enc, zc, frame[self.count_givens[dim]].to_numpy(dtype=object), stratified)
         else:
             counts = enc.decode(zc)
         return np.maximum(np.round(counts), 0).astype(np.int64)
@@ -1121,24 +1132,21 @@ def _correlation(z: np.ndarray) -> np.ndarray:
     return c / np.outer(s, s)
 
 
-def _conditional_draw(corr: np.ndarray, k: int, context: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Draw the last ``len(corr) - k`` dims given the first ``k`` (one output row per context row)."""
+def _conditional_draw(corr: np.ndarray, k: int, context: np.ndarray, rng: np.random.Generator,
+                      bounds: LatentBounds | None = None) -> np.ndarray:
+    """Draw the last ``len(corr) - k`` dims given the first ``k`` (one output row per context row),
+    each dim in ``bounds`` (indices among the drawn dims) within its intervals."""
     d = corr.shape[0] - k
     n = context.shape[0]
     if n == 0:
         return np.zeros((0, d))
     if k == 0:
-        return rng.standard_normal((n, d)) @ _sqrtm(corr).T
+        return truncated_gaussian(np.zeros((n, d)), corr, bounds or {}, rng)
     c_cc = corr[:k, :k] + _RIDGE * np.eye(k)
     c_co = corr[:k, k:]
     b = np.linalg.solve(c_cc, c_co)
     cov = corr[k:, k:] - c_co.T @ b
-    return context @ b + rng.standard_normal((n, d)) @ _sqrtm(cov).T
+    return truncated_gaussian(context @ b, cov, bounds or {}, rng)
 
 
-def _sqrtm(cov: np.ndarray) -> np.ndarray:
-    """A matrix L with L @ L.T == cov (eigen-based, tolerant of tiny negative eigenvalues)."""
-    if cov.size == 0:
-        return cov
-    w, v = np.linalg.eigh((cov + cov.T) / 2)
-    return v * np.sqrt(np.maximum(w, 0.0))
+

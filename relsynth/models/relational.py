@@ -133,7 +133,11 @@ class Model:
 
     def sample(self, scale: float = 1.0, seed: int | None = None,
                tables: Mapping[str, Any] | None = None, *,
-               record_size_ratio: float | None = None) -> dict[str, pd.DataFrame]:
+               record_size_ratio: float | None = None,
+               conditions: Mapping[str, Mapping[str, Any]] | None = None,
+               size: Mapping[str, int] | None = None,
+               rebalance: Mapping[str, Any] | None = None,
+               parents: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
         """Draw a synthetic database.
 
         Args:
@@ -146,30 +150,58 @@ class Model:
                 rows to source rows × scale (its children follow); column overrides are applied
                 before CHECK and UNIQUE constraints are enforced.
             record_size_ratio: Gretel Relational's name for ``scale``; when given, it is the scale.
+            conditions: What rows must be, per table and column: ``{"patients": {"smoker":
+                True, "age": (70, None), "diagnosis": ["copd", "asthma"]}}`` (a value, a list
+                of values, an inclusive ``(min, max)`` range with None for an open end, or a
+                :class:`relsynth.config.Condition`). The rows are drawn from the copula
+                conditioned on it; their children follow them as real children follow such
+                parents.
+            size: Rows per table, ``{"patients": 1000}`` (instead of a scale); a child table's
+                rows are shared out over its parents by their learned children-per-parent counts.
+            rebalance: Target category shares: ``{"patients": "diagnosis"}`` (equal shares) or
+                ``{"patients": {"diagnosis": {"cancer": 0.5}}}`` (the other categories share the
+                rest as learned).
+            parents: Existing parent rows, ``{"patients": frame}``: those tables are taken as
+                given and only the tables below them are generated, children following each
+                given row's values.
 
         Returns:
-            One frame per table, in schema order, in the frame convention.
+            One frame per table, in schema order, in the frame convention (with ``parents``:
+            the given tables and the tables below them).
+
+        Raises:
+            ConfigError: An unknown table or column, a value not of the column's kind, or a
+                condition the model cannot meet.
         """
+        from relsynth.config import merge_targets
         from relsynth.sampling.relational import sample_model
 
         if record_size_ratio is not None:
             scale = record_size_ratio
-        return sample_model(self, scale=scale, seed=seed, tables=tables)
+        options = merge_targets(tables, conditions, size, rebalance)
+        return sample_model(self, scale=scale, seed=seed, tables=options, parents=parents)
 
     def stream(self, scale: float = 1.0, seed: int | None = None,
-               partition_rows: int | None = None, tables: Mapping[str, Any] | None = None) -> SampleStream:
+               partition_rows: int | None = None, tables: Mapping[str, Any] | None = None, *,
+               conditions: Mapping[str, Mapping[str, Any]] | None = None,
+               size: Mapping[str, int] | None = None,
+               rebalance: Mapping[str, Any] | None = None,
+               parents: Mapping[str, pd.DataFrame] | None = None) -> SampleStream:
         """Draw a synthetic database in pieces: iterate ``(table, frame)`` pairs, parents' first.
 
         Tables reached other than through their driver FK are generated whole; the others in
         partitions of whole families of about ``partition_rows`` output rows (default
         :data:`relsynth.sampling.relational.PARTITION_ROWS`), so memory follows the partition,
         not ``scale``. :func:`relsynth.write` loads such a stream as it comes. Same seed and
-        partition size, same data. ``tables``: per-table options, as in :meth:`sample`.
+        partition size, same data. ``tables``, ``conditions``, ``size``, ``rebalance`` and
+        ``parents``: as in :meth:`sample` (every partition holds the conditions).
         """
+        from relsynth.config import merge_targets
         from relsynth.sampling.relational import PARTITION_ROWS, SampleStream
 
-        return SampleStream(self, scale=scale, seed=seed, tables=tables,
-                            partition_rows=PARTITION_ROWS if partition_rows is None else partition_rows)
+        return SampleStream(self, scale=scale, seed=seed, tables=merge_targets(tables, conditions, size, rebalance),
+                            partition_rows=PARTITION_ROWS if partition_rows is None else partition_rows,
+                            parents=parents)
 
     # ---------------------------------------------------------------- storage
     def save(self, path: str | Path) -> Path:

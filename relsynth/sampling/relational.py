@@ -29,11 +29,12 @@ import pandas as pd
 
 from relsynth.config import TableOptions, parse_tables, require_valid
 from relsynth.errors import ConfigError
+from relsynth.models.conditioning import LatentBounds, TableTarget, known_row_bounds, rows_of
 from relsynth.models.copula import TableModel, from_number, stratify
 from relsynth.models.relational import FKStats, Model, fk_key
 from relsynth.sampling.overrides import apply_overrides
-from relsynth.schema.checks import CheckRule, compile_checks
-from relsynth.schema.frames import numeric_values
+from relsynth.schema.checks import compile_checks
+from relsynth.schema.frames import coerce_frame, numeric_values
 from relsynth.schema.model import ForeignKey, Table
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
 from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, take_keys
@@ -49,6 +50,14 @@ _REDRAWS = 25
 
 #: Output rows per partition when a synthetic database is generated in pieces (:class:`SampleStream`).
 PARTITION_ROWS = 500_000
+
+#: A table whose child table is conditioned draws this many times its rows, and keeps the ones
+#: most likely to have children meeting the condition (see ``_Generator._choose_parents``) ...
+PARENT_POOL = 4
+#: ... judged by this many child draws under each row (at least; more for few parent rows, up
+#: to :data:`PROBE_ROWS` draws in all, so a condition met by one child in a thousand is seen).
+CHILD_PROBES = 16
+PROBE_ROWS = 50_000
 
 
 def check_scale(scale: float) -> float:
@@ -72,14 +81,15 @@ def check_seed(seed: int | None) -> int | None:
 
 
 def sample_model(model: Model, scale: float = 1.0, seed: int | None = None,
-                 tables: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
+                 tables: Mapping[str, Any] | None = None,
+                 parents: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """Draw a synthetic database from ``model`` (see :meth:`relsynth.models.relational.Model.sample`)."""
-    stream = SampleStream(model, scale=scale, seed=seed, partition_rows=None, tables=tables)
+    stream = SampleStream(model, scale=scale, seed=seed, partition_rows=None, tables=tables, parents=parents)
     pieces: dict[str, list[pd.DataFrame]] = {}
     for name, frame in stream:
         pieces.setdefault(name, []).append(frame)
     return {name: pieces[name][0] if len(pieces[name]) == 1 else pd.concat(pieces[name], ignore_index=True)
-            for name in model.schema.tables}
+            for name in model.schema.tables if name in pieces}
 
 
 class SampleStream:
@@ -95,6 +105,16 @@ class SampleStream:
     With ``partition_rows=None`` (or an output smaller than one partition) every table is
     materialized and the pieces are exactly :meth:`Model.sample`'s tables.
 
+    Targeted generation (per-table ``condition`` / ``rebalance`` options, ``parents``): rows of
+    a targeted table are drawn from the copula conditioned on the target (every partition
+    holds it), and neither they nor their descendants are stratified or brought to the
+    source's children-per-parent totals: the children follow their conditioned parents. With
+    ``parents`` (``{table: rows}``), those tables are taken as given and only they and the
+    tables below them (through driver FKs) are generated, every table whole. A condition on a
+    child table chooses its driver parent's rows (``_Generator._choose_parents``), or, for a
+    parent that cannot be drawn from a larger pool (``_poolable``), shares the children out
+    over the parent's rows by how many meeting the condition each can have.
+
     Attributes:
         materialized: Tables generated whole.
         summary: After iterating: the materialized tables and the first partition of each
@@ -104,7 +124,8 @@ class SampleStream:
     """
 
     def __init__(self, model: Model, scale: float = 1.0, seed: int | None = None,
-                 partition_rows: int | None = PARTITION_ROWS, tables: Mapping[str, Any] | None = None) -> None:
+                 partition_rows: int | None = PARTITION_ROWS, tables: Mapping[str, Any] | None = None,
+                 parents: Mapping[str, pd.DataFrame] | None = None) -> None:
         self.model = model
         self.scale = check_scale(scale)
         seed = check_seed(seed)
@@ -112,12 +133,24 @@ class SampleStream:
         require_valid(model.schema, self.options)
         self.seed = int(np.random.default_rng().integers(0, 2**31 - 1)) if seed is None else int(seed)
         self.plan = model.plan
+        for name, options in self.options.items():
+            if options.size and not model.tables[name].n_rows:
+                raise ConfigError(f"tables.{name}.size: {name} had no rows to learn from, so it cannot get "
+                                  f"{options.size}; leave its size out")
+        self.supplied = _supplied(model, parents)
+        self.generated = _generated(model, self.plan, set(self.supplied))
+        self.targets = {name: TableTarget(model.tables[name], model.schema.tables[name],
+                                          list(o.condition.values()), o.rebalance)
+                        for name, o in self.options.items() if o.targeted and name in self.generated}
+        self.tilted = _tilted(self.plan, self.targets, set(self.supplied))
+        self.pooled = {name for name in self.tilted if _poolable(model.tables[name], model.schema.tables[name])}
+        self.targeted = _descendants(self.plan, set(self.targets) | set(self.supplied) | self.pooled)
         expected = self.expected_rows()
         if partition_rows is not None and partition_rows <= 0:
             raise ConfigError(f"partition_rows must be a positive number of rows, got {partition_rows}")
-        whole = partition_rows is None or sum(expected.values()) <= partition_rows
+        whole = partition_rows is None or sum(expected.values()) <= partition_rows or bool(self.supplied)
         self.partition_rows = partition_rows
-        self.materialized = set(model.schema.tables) if whole else _materialized(model, self.plan)
+        self.materialized = set(self.generated) if whole else _materialized(model, self.plan) & self.generated
         self.summary: dict[str, pd.DataFrame] = {}
         self.partial: set[str] = set()
         self.partitions = 0
@@ -143,9 +176,11 @@ class SampleStream:
         for name in self.plan.order:
             tm = self.model.tables[name]
             driver = self.plan.tables[name].driver
-            own = self.options.get(name)
-            if own is not None and own.scale is not None:
-                expected[name] = tm.n_rows * own.scale
+            own_scale = _own_scale(tm, self.options.get(name))
+            if name in self.supplied:
+                expected[name] = len(self.supplied[name])
+            elif own_scale is not None:
+                expected[name] = tm.n_rows * own_scale
             elif driver is None or not tm.n_parent_rows:
                 expected[name] = tm.n_rows * self.scale
             else:
@@ -154,7 +189,8 @@ class SampleStream:
 
     def __iter__(self) -> Iterator[tuple[str, pd.DataFrame]]:
         model, plan, schema = self.model, self.plan, self.model.schema
-        gen = _Generator(model, self.scale, self.seed, self.materialized, self.expected_rows(), self.options)
+        gen = _Generator(model, self.scale, self.seed, self.materialized, self.expected_rows(), self.options,
+                         self.targets, self.targeted, self.supplied, self.tilted, self.pooled)
         order = [n for n in plan.order if n in self.materialized]
         for name in order:
             position = plan.order.index(name)
@@ -170,10 +206,10 @@ class SampleStream:
             frame = _finalize(gen.frames[name], schema.tables[name])
             self.summary[name] = frame
             yield name, frame
-        if len(order) == len(plan.order):
+        if len(order) == len(self.generated):
             return
         # Streamed tables: each entry table in partitions of whole families, with its descendants.
-        streamed = [n for n in plan.order if n not in self.materialized]
+        streamed = [n for n in plan.order if n not in self.materialized and n in self.generated]
         children: dict[str, list[str]] = {n: [] for n in streamed}
         entries = []
         for name in streamed:
@@ -220,6 +256,79 @@ class SampleStream:
             family += expected[table]
             queue.extend(children[table])
         return max(family / max(expected[name], 1), 1.0)
+
+
+def _own_scale(tm: TableModel, options: TableOptions | None) -> float | None:
+    """A table's own scale: its ``scale``, or its ``size`` as a multiple of its source rows."""
+    if options is None:
+        return None
+    if options.size is not None and tm.n_rows:
+        return options.size / tm.n_rows
+    return options.scale
+
+
+def _supplied(model: Model, parents: Mapping[str, pd.DataFrame] | None) -> dict[str, pd.DataFrame]:
+    """The user's parent rows in the frame convention, checked against the schema."""
+    out = {}
+    for name, rows in (parents or {}).items():
+        if name not in model.schema.tables:
+            from relsynth.errors import did_you_mean
+
+            raise ConfigError(f"parents: no table {name!r}{did_you_mean(name, list(model.schema.tables))}; "
+                              "give rows of a table of the model")
+        if not isinstance(rows, pd.DataFrame):
+            raise ConfigError(f"parents.{name} must be a pandas DataFrame of {name}'s rows, got {type(rows).__name__}")
+        table = model.schema.tables[name]
+        frame = coerce_frame(rows, table)
+        for columns in [list(table.primary_key)] + [list(u) for u in table.unique_sets if u]:
+            if columns and frame.duplicated(columns).any():
+                raise ConfigError(f"parents.{name}: rows repeat ({', '.join(columns)}); each parent row needs its own key")
+        out[name] = frame
+    return out
+
+
+def _generated(model: Model, plan, supplied: set[str]) -> set[str]:  # noqa: ANN001 - relsynth.plan.Plan
+    """Tables to generate: every one, or with supplied parents those and the tables below them."""
+    if not supplied:
+        return set(model.schema.tables)
+    out = _descendants(plan, supplied)
+    for name in out - supplied:
+        for fk in model.schema.tables[name].foreign_keys:
+            if fk.ref_table not in out:
+                raise ConfigError(f"parents: {name} refers to {fk.ref_table}, which is neither supplied nor "
+                                  f"generated under {', '.join(sorted(supplied))}; supply {fk.ref_table}'s rows too "
+                                  f"(parents={{{fk.ref_table!r}: ...}})")
+    return out
+
+
+def _tilted(plan, targets: dict[str, TableTarget], supplied: set[str]) -> dict[str, list[str]]:  # noqa: ANN001
+    """Parents chosen for their conditioned children: ``{parent: [child, ...]}`` for every table
+    with a condition whose driver parent is generated (not supplied)."""
+    out: dict[str, list[str]] = {}
+    for name, target in targets.items():
+        driver = plan.tables[name].driver
+        if target.conditions and driver is not None and driver.ref_table not in supplied:
+            out.setdefault(driver.ref_table, []).append(name)
+    return out
+
+
+def _poolable(tm: TableModel, table: Table) -> bool:
+    """Whether parent rows may be chosen from a larger pool: not where a UNIQUE set holds only
+    learned values (a pool of 8 department names × 4 would repeat them, and the repeats get
+    invented names); such a parent keeps its rows, and its conditioned children are shared out
+    over them by how many each row can have (see ``_Generator.parent_rows``)."""
+    generated = {cm.name for cm in tm.columns if cm.role in ("key", "uuid")}
+    return all(set(columns) & generated for columns in table.unique_sets)
+
+
+def _descendants(plan, roots: set[str]) -> set[str]:  # noqa: ANN001 - relsynth.plan.Plan
+    """``roots`` and every table below them through driver FKs."""
+    out = set(roots)
+    for name in plan.order:  # parents come first
+        driver = plan.tables[name].driver
+        if driver is not None and driver.ref_table in out:
+            out.add(name)
+    return out
 
 
 def _materialized(model: Model, plan) -> set[str]:  # noqa: ANN001 - relsynth.plan.Plan
@@ -282,9 +391,16 @@ class _Generator:
     """The per-table generation step, over the tables generated so far (``frames``/``scores``)."""
 
     def __init__(self, model: Model, scale: float, seed: int, materialized: set[str], expected: dict[str, int],
-                 options: dict[str, TableOptions]) -> None:
+                 options: dict[str, TableOptions], targets: dict[str, TableTarget] | None = None,
+                 targeted: set[str] | None = None, supplied: dict[str, pd.DataFrame] | None = None,
+                 tilted: dict[str, list[str]] | None = None, pooled: set[str] | None = None) -> None:
         self.model, self.scale, self.seed, self.materialized = model, scale, seed, materialized
         self.expected, self.options = expected, options
+        self.targets, self.targeted, self.supplied = targets or {}, targeted or set(), supplied or {}
+        self.tilted, self.pooled = tilted or {}, pooled or set()
+        #: Per conditioned child table: the share of its draws under each parent row that
+        #: satisfy its condition (see :meth:`_child_shares`).
+        self.child_share: dict[str, np.ndarray] = {}
         self.slots: dict[str, _Slots] = {}
         self.schema = model.schema
         self.plan = model.plan
@@ -310,23 +426,37 @@ class _Generator:
         and the number of rows without one. A table without a driver gets ``scale`` × its rows."""
         tm = self.model.tables[name]
         driver = self.plan.tables[name].driver
-        own = self.options.get(name)
-        own_scale = own.scale if own is not None else None
+        own_scale = _own_scale(tm, self.options.get(name))
+        if name in self.supplied:
+            return np.zeros(0, dtype=np.int64), len(self.supplied[name])
         if driver is None:
-            return np.zeros(0, dtype=np.int64), int(round(tm.n_rows * (own_scale or self.scale)))
+            return np.zeros(0, dtype=np.int64), int(round(tm.n_rows * (self.scale if own_scale is None else own_scale)))
         parent = driver.ref_table
         ptm = self.model.tables[parent]
         pz = self.scores[parent]
         table = self.schema.tables[name]
-        counts = ptm.decode_counts(ptm.count_dim(name, table.fk_index(driver)), pz, self.frames[parent])
+        follow = parent in self.targeted  # children of targeted rows: as many as those rows have
+        counts = ptm.decode_counts(ptm.count_dim(name, table.fk_index(driver)), pz, self.frames[parent],
+                                   stratified=not follow)
         ratio = pz.shape[0] / tm.n_parent_rows if tm.n_parent_rows else self.scale
         if own_scale is not None:
             # This table's own size, shared out over its parents' rows (a partition's share of it
             # when the parents come in partitions).
             ratio = own_scale if parent in self.materialized else own_scale * pz.shape[0] / max(self.expected[parent], 1)
         # Small parents (lookups) make the sum of sampled counts swing widely: bring it to the
-        # expected total with the least change to each parent's count.
-        counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
+        # expected total with the least change to each parent's count (not under targeted
+        # parents, whose counts carry the target's shift, unless the table has its own size).
+        if name in self.child_share:
+            # A conditioned child: as many of the parent's children as satisfy the condition
+            # (under parents chosen for having such children, at least one; under parents kept
+            # whole, shared out by these numbers to the table's usual total below).
+            counts = rng.binomial(counts, self.child_share[name])
+            if parent in self.pooled:
+                counts = np.maximum(counts, 1)
+            elif not counts.any():  # too rare for the trial draws to tell the parents apart
+                counts = ptm.decode_counts(ptm.count_dim(name, table.fk_index(driver)), pz, self.frames[parent])
+        if not follow or own_scale is not None:
+            counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
         return np.repeat(np.arange(pz.shape[0]), counts), int(round(tm.n_unparented * ratio))
 
     def generate(self, name: str, parent_rows: np.ndarray, n_free: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -335,11 +465,20 @@ class _Generator:
         model, schema, frames, scores = self.model, self.schema, self.frames, self.scores
         table = schema.tables[name]
         tm = model.tables[name]
+        if name in self.supplied:
+            return self._take_supplied(name, table, tm, rng)
         tp = self.plan.tables[name]
         driver = tp.driver
         parent_frame = None
+        wanted = parent_rows.size + n_free
+        if name in self.pooled:  # a pool to choose the parents of conditioned children from
+            parent_rows, n_free = np.repeat(parent_rows, PARENT_POOL), n_free * PARENT_POOL
+        target = self.targets.get(name)
+        free = name not in self.targeted  # targeted draws keep their shifted marginals: no stratify
+        even = stratify if free else (lambda z: z)
         if driver is None:
-            z = stratify(tm.sample_scores(None, n_free, rng))
+            bounds, rule = target.bounds(n_free, rng) if target is not None else (None, None)
+            z = even(tm.sample_scores(None, n_free, rng, bounds=bounds))
             rows = np.full(z.shape[0], -1, dtype=np.int64)
         else:
             parent = driver.ref_table
@@ -351,10 +490,23 @@ class _Generator:
                 # The source had rows whose NOT NULL FK matched nothing: give them real parents.
                 rows[rows < 0] = rng.integers(0, max(pz.shape[0], 1), size=n_free) if pz.shape[0] else -1
             parent_frame = _aligned(frames[parent], rows)
-            z = stratify(tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng, parent_frame))
-        frame = tm.decode(table, z, rng, parent_frame, stratified=True)
+            bounds, rule = target.bounds(rows.size, rng, parent_frame) if target is not None else (None, None)
+            z = even(tm.sample_scores(pz[parent_rows][:, ctx_idx], n_free, rng, parent_frame, bounds))
+        frame = tm.decode(table, z, rng, parent_frame, stratified=free)
         own = self.options.get(name)
         apply_overrides(frame, table, own, rng)
+        checks = self.checks[name]
+        if rule is not None:
+            redraw = _Redraw(model, name, driver, frames, scores, rng, own, bounds)
+            bad = _redraw_broken(frame, z, rows, [rule], redraw)
+            if bad.sum() > max(1, 0.01 * bad.size):
+                raise ConfigError(f"{name}: {int(bad.sum())} of {bad.size} rows still broke the condition after "
+                                  f"{_REDRAWS} redraws ({target.describe()}); it is (nearly) impossible under the "
+                                  "model: widen it or condition fewer columns")
+            keep = ~bad
+            frame, z, rows = frame[keep].reset_index(drop=True), z[keep], rows[keep]
+            bounds, rule = rows_of(bounds, keep), rule.subset(keep)
+            checks = checks + [rule]
         offset = self.key_offset.get(name, 0)
         _fill_keys(tm, table, frame, rng, rows, offset)
         self.key_offset[name] = offset + len(frame)
@@ -363,17 +515,76 @@ class _Generator:
                 frame[col] = values
             keep = rows >= 0 if not table.fk_nullable(driver) else np.ones(len(frame), dtype=bool)
             frame, z, rows = frame[keep].reset_index(drop=True), z[keep], rows[keep]
+            if rule is not None:
+                bounds, checks = rows_of(bounds, keep), self.checks[name] + [rule.subset(keep)]
         for fk in tp.secondary:
             stats = model.fk_stats[fk_key(name, schema, fk)]
             _fill_fk(frame, table, fk, frames[fk.ref_table], stats, rng, slots=self._slots(name, fk, stats))
         _number_within_key(tm, table, frame)
-        frame, z = _enforce_checks(frame, z, rows, self.checks[name], _Redraw(model, name, driver, frames, scores, rng, own))
+        frame, z = _enforce_checks(frame, z, rows, checks, _Redraw(model, name, driver, frames, scores, rng, own, bounds))
         frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
+        if name in self.pooled:
+            frame, z = self._choose_parents(name, frame, z, wanted, rng)
+        elif name in self.tilted:
+            self.child_share.update({child: share for child, (_, share) in self._child_shares(name, frame, z, rng).items()})
         # Last: rows dropped above must not be anybody's parent.
         for fk in tp.self_refs:
             _fill_self_ref(frame, table, fk, model.fk_stats[fk_key(name, schema, fk)], rng)
         frames[name] = frame
         scores[name] = z
+        return frame
+
+    def _choose_parents(self, name: str, frame: pd.DataFrame, z: np.ndarray, wanted: int,
+                        rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+        """Keep ``wanted`` rows of a pool of :data:`PARENT_POOL` × as many, chosen with weights
+        proportional to the number of children satisfying the condition of each conditioned
+        child table the model expects them to have (children per row × the share of
+        :data:`CHILD_PROBES` child draws under the row that satisfy it), without replacement
+        (weighted reservoir keys). A condition on lab results then picks the patients who have
+        such lab results, as filtering the real database would."""
+        weight = np.ones(len(frame))
+        shares = self._child_shares(name, frame, z, rng)
+        for counts, share in shares.values():
+            weight *= counts * share
+        live = np.flatnonzero(weight > 0)
+        if live.size == 0:
+            raise ConfigError(f"no {name} row of a pool of {len(frame)} has children meeting "
+                              + "; ".join(self.targets[c].describe() for c in self.tilted[name])
+                              + "; the condition is (nearly) impossible under the model: widen it")
+        keys = np.log(rng.random(live.size)) / weight[live]
+        chosen = np.sort(live[np.argsort(-keys, kind="stable")[:wanted]])
+        for child, (_, share) in shares.items():
+            self.child_share[child] = share[chosen]
+        return frame.iloc[chosen].reset_index(drop=True), z[chosen]
+
+    def _child_shares(self, name: str, frame: pd.DataFrame, z: np.ndarray,
+                      rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """For each conditioned child table of ``name``: each row's children count and the share
+        of :data:`CHILD_PROBES` (or more) unconditioned child draws under the row that meet the condition."""
+        ptm = self.model.tables[name]
+        probes_per_row = int(max(CHILD_PROBES, min(4096, np.ceil(PROBE_ROWS / max(len(frame), 1)))))
+        out = {}
+        for child in self.tilted[name]:
+            ctm, table = self.model.tables[child], self.schema.tables[child]
+            fk_index = table.fk_index(self.plan.tables[child].driver)
+            counts = ptm.decode_counts(ptm.count_dim(child, fk_index), z, frame, stratified=name not in self.targeted)
+            reps = np.repeat(np.arange(len(frame)), probes_per_row)
+            parent_frame = frame.iloc[reps].reset_index(drop=True)
+            ctx_idx = [ptm.dims.index(d) for d in ctm.context]
+            probes = ctm.decode(table, ctm.sample_scores(z[reps][:, ctx_idx], 0, rng, parent_frame), rng, parent_frame)
+            share = self.targets[child].meets(probes).reshape(-1, probes_per_row).mean(axis=1)
+            out[child] = (counts, share)
+        return out
+
+    def _take_supplied(self, name: str, table: Table, tm: TableModel, rng: np.random.Generator) -> pd.DataFrame:
+        """Use the user's rows of ``name`` as they are; their normal scores are drawn with every
+        learned column pinned to the row's value, so the children-per-row counts (and anything
+        else the rows do not hold) follow what the rows say."""
+        frame = self.supplied[name]
+        bounds = known_row_bounds(tm, table, frame)
+        self.frames[name] = frame
+        self.scores[name] = tm.sample_scores(None, len(frame), rng, frame, bounds)
+        self.key_offset[name] = len(frame)
         return frame
 
 
@@ -534,9 +745,10 @@ class _Redraw:
     """
 
     def __init__(self, model: Model, name: str, driver: ForeignKey | None, frames: dict[str, pd.DataFrame],
-                 scores: dict[str, np.ndarray], rng: np.random.Generator, options: TableOptions | None = None) -> None:
+                 scores: dict[str, np.ndarray], rng: np.random.Generator, options: TableOptions | None = None,
+                 bounds: LatentBounds | None = None) -> None:
         self.model, self.name, self.driver, self.frames, self.scores, self.rng = model, name, driver, frames, scores, rng
-        self.options = options
+        self.options, self.bounds = options, bounds
         self.table = model.schema.tables[name]
         self.tm = model.tables[name]
 
@@ -552,7 +764,8 @@ class _Redraw:
             context = self.scores[parent][rows[linked]][:, ctx_idx]
             parent_frame = _aligned(self.frames[parent], rows)
             drawn_parents = parent_frame.iloc[drawn_order].reset_index(drop=True)
-        drawn = self.tm.sample_scores(context, int((~linked).sum()), self.rng, drawn_parents)
+        drawn = self.tm.sample_scores(context, int((~linked).sum()), self.rng, drawn_parents,
+                                      rows_of(self.bounds, idx[drawn_order]))
         new_z = np.empty_like(drawn)
         new_z[drawn_order] = drawn
         fresh = self.tm.decode(self.table, new_z, self.rng, parent_frame)
@@ -566,7 +779,7 @@ class _Redraw:
 
 
 def _enforce_checks(
-    frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, rules: list[CheckRule], redraw: _Redraw
+    frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, rules: list[Any], redraw: _Redraw
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Make every row satisfy the table's CHECK constraints.
 
@@ -575,20 +788,28 @@ def _enforce_checks(
     """
     if not rules or len(frame) == 0:
         return frame, z
-    bad = _broken(frame, rules)
-    for _ in range(_REDRAWS):
-        if not bad.any():
-            return frame, z
-        idx = np.flatnonzero(bad)
-        redraw(frame, z, parent_rows, idx)
-        bad[idx] = _broken(frame.iloc[idx], rules)
+    bad = _redraw_broken(frame, z, parent_rows, rules, redraw)
     if bad.any():
         log.info("%s: dropped %d row(s) that kept breaking a CHECK constraint", redraw.name, int(bad.sum()))
         frame, z = frame[~bad].reset_index(drop=True), z[~bad]
     return frame, z
 
 
-def _broken(frame: pd.DataFrame, rules: list[CheckRule]) -> np.ndarray:
+def _redraw_broken(frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, rules: list[Any],
+                   redraw: _Redraw) -> np.ndarray:
+    """Redraw the rows that break one of ``rules`` (anything with ``holds(frame)``) up to
+    :data:`_REDRAWS` times; the rows that still break one."""
+    bad = _broken(frame, rules)
+    for _ in range(_REDRAWS):
+        if not bad.any():
+            break
+        idx = np.flatnonzero(bad)
+        redraw(frame, z, parent_rows, idx)
+        bad[idx] = _broken(frame.iloc[idx], rules)
+    return bad
+
+
+def _broken(frame: pd.DataFrame, rules: list[Any]) -> np.ndarray:
     ok = np.ones(len(frame), dtype=bool)
     for rule in rules:
         ok &= rule.holds(frame)
