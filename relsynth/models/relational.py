@@ -29,7 +29,14 @@ from relsynth.schema.model import ForeignKey, Schema, Table
 from relsynth.transform.encoders import NumericEncoder
 from relsynth.transform.keys import match_rows, null_any
 from relsynth.transform.native import generated_style
-from relsynth.transform.pii import DEFAULT_LOCALE, PiiColumn, check_pii_overrides, detect_pii, personal_fingerprints
+from relsynth.transform.pii import (
+    DEFAULT_LOCALE,
+    PiiColumn,
+    check_pii_overrides,
+    detect_pii,
+    personal_fingerprints,
+    personal_values,
+)
 from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD, suppress_rare_categories
 from relsynth.transform.trees import TreeStats, fit_tree
 
@@ -401,8 +408,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
 
     detected, frames, rare = _protect(schema, frames, overrides, rare_category_threshold, seed)
     # Every personal value of the database: no generated one may equal any of them, whatever its column.
-    personal = personal_fingerprints(v for name, cols in detected.items() for c in cols
-                                     for v in pd.unique(frames[name][c].dropna()))
+    personal = personal_fingerprints(personal_values(detected, frames))
 
     # Pass 2: fit each table, children seeing their parent's dims.
     models: dict[str, TableModel] = {}
@@ -487,8 +493,7 @@ def _protect(schema: Schema, frames: dict[str, pd.DataFrame], overrides: dict[st
     detected = {name: detect_pii(table, frames[name], set(table.primary_key) | set(table.fk_columns),
                                  overrides.get(name))
                 for name, table in schema.tables.items()}
-    personal = {str(v).strip().casefold() for name, cols in detected.items() for c in cols
-                for v in pd.unique(frames[name][c].dropna())} - {""}
+    personal = {str(v).strip().casefold() for v in personal_values(detected, frames)} - {""}
     protected = dict(frames)
     rare: dict[str, dict[str, int]] = {}
     rng = np.random.default_rng([seed, 7])  # apart from the fit's own stream

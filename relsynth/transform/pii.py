@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -41,6 +41,7 @@ __all__ = [
     "check_pii_overrides",
     "name_tokens",
     "personal_fingerprints",
+    "personal_values",
     "DEFAULT_LOCALE",
 ]
 
@@ -305,6 +306,17 @@ def _case_of(values: list[str]) -> str:
 def _norm(values: Any) -> list[str]:
     """How values are compared with the source's: stripped and case-folded."""
     return [str(v).strip().casefold() for v in values]
+
+
+def personal_values(detected: dict[str, dict[str, PiiColumn]], frames: dict[str, pd.DataFrame]) -> Iterator[Any]:
+    """The distinct values of every personal-data column that names someone or something of
+    theirs. Free text is left out: it is generated as Faker text at the source's lengths, which
+    does not come out equal to a real note, and hashing every comment of a large table costs
+    seconds for nothing."""
+    for name, columns in detected.items():
+        for column, found in columns.items():
+            if found.kind != "text":
+                yield from pd.unique(frames[name][column].dropna())
 
 
 def personal_fingerprints(values: Any) -> tuple[int, np.ndarray]:
