@@ -742,8 +742,7 @@ def _override_problems(schema: Schema, table: Table, column: Column, o: ColumnOp
         return [f"{where}: {column.name} is a key column (primary or foreign key); keys are generated, "
                 "overrides apply to the other columns"]
     if o.faker:
-        return _rule_problems(table, o, where) + ([] if column.kind == "string" else [
-            f"{where}: faker makes text, but {table.name}.{column.name} is {column.kind}; use it on a text column"])
+        return _rule_problems(table, o, where) + _faker_problems(schema, table, column, where)
     problems = _rule_problems(table, o, where)
     if o.skip:
         return [] if column.nullable else [f"{where}: skip leaves the column NULL but {table.name}.{column.name} "
@@ -770,6 +769,26 @@ def _override_problems(schema: Schema, table: Table, column: Column, o: ColumnOp
                 if broken:
                     problems.append(f"{where}: {', '.join(map(repr, broken))} break(s) {rule.label}")
     return problems
+
+
+#: Stands in for a Faker value when the column's CHECK constraints are probed.
+_FAKER_PROBE = "Probe Value 42"
+
+
+def _faker_problems(schema: Schema, table: Table, column: Column, where: str) -> list[str]:
+    """Why Faker text cannot fill ``column``: it is not text, or it takes listed values only
+    (an enumeration, or a CHECK on the column alone that free text breaks)."""
+    if column.kind != "string":
+        return [f"{where}: faker makes text, but {table.name}.{column.name} is {column.kind}; use it on a text column"]
+    listed = bool(column.enum_values)
+    if not listed:
+        probe = pd.DataFrame({column.name: pd.Series([_FAKER_PROBE], dtype=object)})
+        listed = any(not rule.holds(probe)[0] for rule in compile_checks(table, schema.dialect)
+                     if rule.enforceable and set(rule.columns) == {column.name})
+    if listed:
+        return [f"{where}: {table.name}.{column.name} takes listed values only (an enumeration or a CHECK), so "
+                "Faker text would break it; use values instead"]
+    return []
 
 
 def _rule_problems(table: Table, o: ColumnOptions, where: str) -> list[str]:
