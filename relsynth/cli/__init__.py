@@ -330,13 +330,14 @@ def _progress_display(enabled: bool = True) -> Iterator[relsynth.api.Progress | 
     words = {"read": "reading the source", "fit": "fitting", "write": "sampling and writing", "verify": "verifying the target"}
 
     def update(step: str, table: str | None, done: int, total: int | None) -> None:
+        # Redrawn at once: a stage or a table's piece is seconds of work, not a tight loop.
         if step != "write":
-            bar.update(stage, description=words.get(step, step) + (f" {table}" if table else ""))
+            bar.update(stage, description=words.get(step, step) + (f" {table}" if table else ""), refresh=True)
             return
         bar.update(stage, description=words["write"])
         if table not in tables:
             tables[table] = bar.add_task(f"  {table}", total=total)  # type: ignore[index]
-        bar.update(tables[table], completed=done, total=max(total or 0, done))  # type: ignore[index]
+        bar.update(tables[table], completed=done, total=max(total or 0, done), refresh=True)  # type: ignore[index]
 
     with bar:
         yield update
