@@ -83,6 +83,7 @@ class Inspection:
         return sum(n for fks in (self.dangling or {}).values() for n in fks.values())
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (``relsynth inspect --format json``): tables, plan, source integrity, personal data."""
         tables = {}
         for name, t in self.schema.tables.items():
             tables[name] = {
