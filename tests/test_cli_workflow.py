@@ -319,3 +319,31 @@ def test_bad_rule_and_faker_fail_validate_and_clone(hospital: str, tmp_path: Pat
     config.write_text(f"source: {hospital}\ntables:\n  patients:\n    columns:\n      insurance: {{faker: emial}}\n")
     r = _run("validate", "--config", str(config))
     assert r.exit_code == 2 and "unknown kind 'emial' (did you mean 'email'?); kinds are: first_name" in r.output
+
+
+def test_exit_codes_of_the_config_keys_on_fit_sample_inspect_report(hospital: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    model = tmp_path / "m.rsm"
+    assert _run("fit", hospital, "-o", str(model)).exit_code == 0
+    for text, message in (("file_format: xlsx\n", "file_format must be csv or parquet, got 'xlsx'"),
+                          ("locale: [de]\n", "locale must be a Faker locale"),
+                          ("metadat: x.json\n", "unknown key 'metadat' (did you mean 'metadata'?)")):
+        bad.write_text(text)
+        for args in (("fit", hospital, "-o", str(tmp_path / "n.rsm")), ("sample", str(model), "--to", str(tmp_path / "o")),
+                     ("inspect", hospital), ("report", hospital, hospital)):
+            r = _run("--config", str(bad), *args)
+            assert r.exit_code == 2 and message in r.output, (args, r.output)
+    assert not (tmp_path / "n.rsm").exists() and not (tmp_path / "o").exists()
+    # a metadata file that is not there: a usage error before anything is read
+    bad.write_text(f"source: {hospital}\nmetadata: {tmp_path / 'none.json'}\n")
+    for args in (("fit", "-o", str(tmp_path / "n.rsm")), ("inspect",)):
+        r = _run("--config", str(bad), *args)
+        assert r.exit_code == 2 and r.output.startswith("error: metadata file") and "none.json" in r.output, r.output
+    # failures (exit 1): a source that cannot be read, a target that has the tables
+    missing = f"sqlite:///{tmp_path / 'missing.db'}"
+    assert _run("inspect", missing).exit_code == 1
+    assert _run("report", missing, hospital, "--no-detection").exit_code == 1
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    assert _run("sample", str(model), "--to", target).exit_code == 0
+    r = _run("sample", str(model), "--to", target)
+    assert r.exit_code == 1 and "error:" in r.output
