@@ -417,3 +417,26 @@ def test_faker_column_is_generated_as_that_kind(hospital: str, tmp_path: Path) -
     with pytest.raises(ConfigError, match="faker is 'first_name' but pii sets lab_results.unit to 'text'"):
         relsynth.clone(hospital, f"sqlite:///{tmp_path / 'g.db'}", pii={"lab_results.unit": "text"},
                        tables=config.tables)
+
+
+def test_validate_checks_pii_names_and_uses_the_metadata_file(hospital: str, tmp_path: Path) -> None:
+    from relsynth.config import validate_config
+
+    config = load_config(_write(tmp_path, f"source: {hospital}\npii: {{patients.insurence: text}}\n"))
+    result = validate_config(config)
+    assert not result.ok and result.trial_rows == {}
+    assert result.problems == ["pii override 'patients.insurence': patients has no column 'insurence' "
+                               "(did you mean 'insurance'?)"]
+    # the schema is the metadata file's: without the database's CHECK on systolic_bp, 400 is allowed
+    text = f"source: {hospital}\ninclude: [departments, patients]\n" \
+           "tables:\n  patients:\n    columns:\n      systolic_bp: {value: 400}\n"
+    result = validate_config(load_config(_write(tmp_path, text)))
+    assert not result.ok and "400 break(s) patients: CHECK" in result.problems[0]
+    schema = read_schema(hospital).to_dict()
+    patients = next(t for t in schema["tables"] if t["name"] == "patients")
+    patients["checks"] = [c for c in patients["checks"] if "systolic_bp" not in str(c)]
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps(schema))
+    result = validate_config(load_config(_write(tmp_path, text + f"metadata: {meta}\n")))
+    assert result.ok, result.problems
+    assert set(result.trial_rows) == {"departments", "patients"} and result.trial_rows["patients"] == 200
