@@ -454,7 +454,8 @@ def _print_source_integrity(info: relsynth.Inspection) -> None:
 def report(
     ctx: typer.Context,
     real: Annotated[Optional[str], typer.Argument(
-        show_default=False, metavar="REAL", help="URL (or file directory) of the real database (default: `source:` of the config).")] = None,
+        show_default=False, metavar="REAL",
+        help="URL (or file directory) of the real database (default: `source:` of the config).")] = None,
     synthetic: Annotated[Optional[str], typer.Argument(
         show_default=False, metavar="SYNTHETIC", help="URL (or file directory) of the synthetic database, same tables "
                                  "(default: `target:` of the config).")] = None,
