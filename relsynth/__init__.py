@@ -24,7 +24,7 @@ every foreign key points at a real synthetic row; the target database enforces e
 
 from __future__ import annotations
 
-from relsynth.api import CloneResult, Inspection, clone, fit, inspect, load, write
+from relsynth.api import CloneResult, Inspection, clone, fit, inspect, load, verify, write
 from relsynth.config import Config, load_config
 from relsynth.errors import (
     ConfigError,
@@ -50,6 +50,7 @@ __all__ = [
     "inspect",
     "load",
     "write",
+    "verify",
     "load_config",
     "Config",
     "evaluate",

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from relsynth.config import add_foreign_keys, check_if_exists, parse_tables, require_valid
+from relsynth.config import add_foreign_keys, check_if_exists, parse_tables, pii_overrides, require_valid
 from relsynth.errors import ConfigError, SourceError
 from relsynth.evaluate.integrity import frame_integrity
 from relsynth.evaluate.metrics import TableScores, at_most, fidelity_summary
@@ -43,7 +43,7 @@ from relsynth.transform.pii import DEFAULT_LOCALE, SAMPLE_VALUES, detect_pii
 from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD
 from relsynth.urls import same_database
 
-__all__ = ["Inspection", "CloneResult", "inspect", "fit", "load", "write", "clone"]
+__all__ = ["Inspection", "CloneResult", "Progress", "inspect", "fit", "load", "write", "verify", "clone"]
 
 log = logging.getLogger("relsynth")
 
@@ -54,7 +54,8 @@ Source = str | Path | sa.Engine | dict[str, pd.DataFrame] | RelationalData
 Metadata = Schema | dict[str, Any] | str | Path
 #: Synthetic rows per table a clone compares with the source rows for exact copies.
 EXACT_COPY_ROWS = 100_000
-#: ``progress(stage, table, done, total)``, see :func:`clone`.
+#: ``progress(stage, table, done, total)``: stage ``read``, ``fit`` (``table`` starts), ``write``
+#: (``done`` of ``total`` expected rows of ``table`` drawn and handed to the writer) or ``verify``.
 Progress = Callable[[str, str | None, int, int | None], None]
 
 
@@ -82,6 +83,7 @@ class Inspection:
         return sum(n for fks in (self.dangling or {}).values() for n in fks.values())
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (``relsynth inspect --format json``): tables, plan, source integrity, personal data."""
         tables = {}
         for name, t in self.schema.tables.items():
             tables[name] = {
@@ -277,6 +279,7 @@ def fit(
     pii: dict[str, str | None] | None = None,
     locale: str = DEFAULT_LOCALE,
     rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
+    progress: Progress | None = None,
 ) -> Model:
     """Learn a model of a database.
 
@@ -304,17 +307,26 @@ def fit(
         locale: Faker locale of the generated personal data (``en_US``, ``de_DE``, ...).
         rare_category_threshold: Categories fewer source rows hold are not reproduced
             verbatim (0 keeps them all).
+        progress: Called as ``progress(stage, table, 0, None)`` with stage ``read``, then
+            ``fit`` as each table's fit starts (see :data:`Progress`).
 
     Returns:
         A :class:`~relsynth.models.relational.Model`; ``model.sample(scale, seed)`` draws data,
         ``model.save(path)`` stores it.
     """
     check_seed(seed)
+    report = progress or _no_progress
+    report("read", None, 0, None)
     schema, frames, sample = _load_source(source, _schema_of(schema, metadata), include, exclude, fit_rows, foreign_keys)
     if not schema.tables:
         raise SourceError("the source has no tables to learn from; check the URL or the include/exclude lists")
-    return fit_model(schema, frames, seed=seed, sample=sample, pii=pii, locale=locale,
+    return fit_model(schema, frames, seed=seed, sample=sample, progress=_fit_progress(report), pii=pii, locale=locale,
                      rare_category_threshold=rare_category_threshold)
+
+
+def _fit_progress(report: Progress) -> Callable[[str], None]:
+    """``fit_model``'s per-table callback, as stage ``fit`` of a :data:`Progress`."""
+    return lambda name: report("fit", name, 0, None)
 
 
 def load(path: str | Path) -> Model:
@@ -328,6 +340,7 @@ def write(
     schema: Schema,
     if_exists: IfExists = "fail",
     file_format: FileFormat | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Write ``tables`` into a database or a directory of files, whichever ``target`` names:
     one frame per table, or a :meth:`Model.stream`, loaded piece by piece as it is drawn (a
@@ -346,10 +359,14 @@ def write(
         if_exists: ``fail``, ``truncate``, ``append`` or ``replace`` (for a directory,
             ``fail`` refuses any non-empty directory).
         file_format: ``csv`` or ``parquet``, for directory targets only.
+        progress: For a stream: called as ``progress("write", table, done, total)`` as each
+            piece is drawn (see :data:`Progress`).
 
     Returns:
         Rows written per table.
     """
+    if progress is not None and isinstance(tables, SampleStream):
+        tables = _Timed(tables, progress)  # type: ignore[assignment]
     if is_directory(target):
         if not isinstance(tables, dict):
             tables = _collect(tables, schema)
@@ -385,6 +402,18 @@ class _Timed:
             self.done[name] = self.done.get(name, 0) + len(frame)
             self.progress("write", name, self.done[name], self.expected.get(name))
             yield name, frame
+
+
+def verify(target: str | Path | sa.Engine, schema: Schema) -> dict[str, dict[str, int]]:
+    """Count the integrity violations of ``schema``'s keys and constraints in ``target``: a
+    database (:func:`relsynth.sinks.verify_integrity`, queries in the target) or a directory
+    of files (:func:`relsynth.sinks.files.verify_files`, read back and checked in memory).
+
+    Returns:
+        Per table its counters (``rows`` and zeros when it is clean); their sum without the
+        rows is :func:`relsynth.sinks.total_violations`.
+    """
+    return verify_files(target, schema) if is_directory(target) else verify_integrity(target, schema)  # type: ignore[arg-type]
 
 
 def _collect(pieces: Iterable[tuple[str, pd.DataFrame]], schema: Schema) -> dict[str, pd.DataFrame]:
@@ -447,9 +476,8 @@ def clone(
             many (see :func:`fit`); 0 learns from every row.
         partition_rows: Output rows drawn and loaded at a time (whole families; None:
             :data:`~relsynth.sampling.relational.PARTITION_ROWS`).
-        progress: Called as ``progress(stage, table, done, total)``: stage ``read``, ``fit``
-            (``table`` starts), ``write`` (``done`` of ``total`` expected rows of ``table``
-            drawn and handed to the writer) or ``verify``.
+        progress: Called as ``progress(stage, table, done, total)`` at every stage (see
+            :data:`Progress`).
         tables: Per-table options: ``{"patients": {"scale": 2, "columns": {"age": {"min": 18}}}}``
             (a table's own scale, column overrides; see :meth:`Model.sample`).
         foreign_keys: Foreign keys the database does not declare (see :func:`fit`); they are
@@ -457,7 +485,8 @@ def clone(
         metadata: A metadata file or dict (relsynth or SDV format) describing the source
             instead of its declared schema (see :func:`fit`).
         file_format: ``csv`` (default) or ``parquet`` for a directory target.
-        pii: Overrides of the personal-data detection (see :func:`fit`).
+        pii: Overrides of the personal-data detection (see :func:`fit`); a column's ``faker``
+            option in ``tables`` adds one.
         locale: Faker locale of the generated personal data.
         rare_category_threshold: Categories fewer source rows hold are not reproduced (see :func:`fit`).
 
@@ -476,6 +505,7 @@ def clone(
     if not is_directory(target):
         check_target(target)  # a wrong password or host fails now, not after the read and fit
     tables = parse_tables(tables)
+    pii = pii_overrides(pii, tables)
     report = progress or _no_progress
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -486,7 +516,7 @@ def clone(
         raise SourceError("the source has no tables to clone; check the URL or the include/exclude lists")
     seconds["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    model = fit_model(schema, frames, seed=0, sample=sample, progress=lambda name: report("fit", name, 0, None),
+    model = fit_model(schema, frames, seed=0, sample=sample, progress=_fit_progress(report),
                       pii=pii, locale=locale, rare_category_threshold=rare_category_threshold)
     seconds["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -497,7 +527,7 @@ def clone(
     seconds["write"] = time.perf_counter() - t0 - timed.seconds
     t0 = time.perf_counter()
     report("verify", None, 0, None)
-    integrity = verify_files(target, schema) if is_directory(target) else verify_integrity(target, schema)
+    integrity = verify(target, schema)
     seconds["verify"] = time.perf_counter() - t0
     fidelity = fidelity_summary(schema, frames, stream.summary, real_keys=sample.keys if sample else None,
                                 partial=stream.partial)

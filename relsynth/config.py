@@ -9,6 +9,11 @@
     seed: 7
     if_exists: replace
     fit_rows: 250000
+    metadata: schema.json                              # SDV or relsynth metadata instead of the declared schema
+    file_format: parquet                               # for a directory target (default csv)
+    pii: {patients.notes: text, patients.city: null}   # personal-data detection overridden (null: not personal)
+    locale: de_DE                                      # Faker locale of generated personal data
+    rare_category_threshold: 5                         # categories fewer rows hold are not reproduced
     tables:
       patients:
         scale: 2                                       # this table's rows × 2; its children follow
@@ -17,6 +22,8 @@
           country: {value: NL}                         # one fixed value
           blood_type: {values: [A, B, AB, O]}          # or {values: {A: 0.4, O: 0.6}}: these frequencies
           age: {min: 18, max: 90}                      # clamp
+          discharge_date: {rule: "discharge_date >= admission_date + 1"}   # every row satisfies it
+          email: {faker: email}                        # made by Faker (a kind of relsynth.PII_KINDS)
     foreign_keys:                                      # keys the database does not declare
       - {table: lab_results, columns: [patient_id], ref_table: patients, ref_columns: [patient_id]}
 
@@ -45,10 +52,13 @@ import pandas as pd
 import yaml
 
 from relsynth.errors import ConfigError, RelsynthError, did_you_mean
-from relsynth.schema.checks import compile_checks
-from relsynth.schema.model import Column, ForeignKey, Schema, Table
+from relsynth.schema.checks import CheckRule, compile_checks
+from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table
+from relsynth.sinks.files import FILE_FORMATS
 from relsynth.sinks.sql import IF_EXISTS
 from relsynth.subsample import FIT_ROWS
+from relsynth.transform.pii import DEFAULT_LOCALE, PII_KINDS
+from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD
 
 if TYPE_CHECKING:
     from relsynth.api import CloneResult
@@ -66,12 +76,15 @@ __all__ = [
     "NO_VALUE",
     "VirtualForeignKey",
     "KEYS",
+    "FIT_KEYS",
     "check_if_exists",
     "coerce_value",
     "load_config",
     "interpolate",
     "parse_tables",
     "parse_foreign_keys",
+    "parse_pii",
+    "pii_overrides",
     "add_foreign_keys",
     "config_problems",
     "require_valid",
@@ -82,7 +95,7 @@ __all__ = [
 ]
 
 _PLACEHOLDER = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_COLUMN_KEYS = ("skip", "value", "values", "min", "max")
+_COLUMN_KEYS = ("skip", "value", "values", "min", "max", "rule", "faker")
 _TABLE_KEYS = ("scale", "size", "columns", "condition", "rebalance")
 _CONDITION_KEYS = ("values", "min", "max", "above", "below")
 _FK_KEYS = ("table", "columns", "ref_table", "ref_columns", "name")
@@ -131,7 +144,8 @@ class ColumnOptions:
     """An override of one generated column, applied after sampling and before CHECK/UNIQUE
     enforcement (so the table's constraints still hold).
 
-    At most one of ``skip``, ``value``, ``values`` or ``min``/``max`` is set.
+    At most one of ``skip``, ``value``, ``values``, ``min``/``max`` or ``faker`` is set;
+    ``rule`` goes with any of them.
 
     Attributes:
         skip: Leave the column NULL (nullable columns only).
@@ -143,6 +157,13 @@ class ColumnOptions:
         weights: Relative frequencies of ``values`` (normalized to sum to 1), or None.
         min: Values below are raised to it (numbers, dates).
         max: Values above are lowered to it (numbers, dates).
+        rule: A condition every row satisfies, in SQL over the row's columns (``"discharge_date
+            >= admission_date + 1"``): enforced like a CHECK constraint (rows that break it are
+            redrawn, the few that keep breaking it dropped, see :mod:`relsynth.schema.checks`),
+            but not declared on the target.
+        faker: Generate the column with Faker as personal data of this kind (one of
+            :data:`relsynth.transform.pii.PII_KINDS`); the same as ``pii={"Table.Column": kind}``
+            of :func:`relsynth.fit`, so it acts when the model is fitted.
     """
 
     skip: bool = False
@@ -151,6 +172,8 @@ class ColumnOptions:
     weights: list[float] | None = None
     min: Any = None
     max: Any = None
+    rule: str | None = None
+    faker: str | None = None
 
     def __post_init__(self) -> None:
         if self.weights is not None:
@@ -168,7 +191,7 @@ class ColumnOptions:
 
     @property
     def active(self) -> bool:
-        """Whether the override changes anything."""
+        """Whether the override changes the sampled values (``rule`` and ``faker`` act elsewhere)."""
         return self.skip or self.has_value or self.values is not None or self.min is not None or self.max is not None
 
 
@@ -257,6 +280,13 @@ class TableOptions:
         """Whether rows of this table are drawn under a condition or rebalanced."""
         return bool(self.condition) or self.rebalance is not None
 
+    def rules(self, table: Table) -> list[CheckRule]:
+        """The columns' ``rule`` conditions compiled as CHECK rules of ``table`` (generic SQL)."""
+        checks = [CheckConstraint(o.rule, f"rule on {name}") for name, o in self.columns.items() if o.rule]
+        if not checks:
+            return []
+        return compile_checks(Table(table.name, table.columns, checks=checks), None)
+
 
 @dataclass
 class Config:
@@ -273,6 +303,12 @@ class Config:
         fit_rows: Tables with more rows are learned from an FK-consistent sample of this many.
         partition_rows: Output rows drawn and loaded at a time (None: the default,
             :data:`relsynth.sampling.relational.PARTITION_ROWS`).
+        metadata: A metadata file (relsynth's schema JSON or SDV metadata) describing the
+            source instead of its declared schema.
+        file_format: ``csv`` or ``parquet`` for a directory target (None: csv).
+        pii: Overrides of the personal-data detection, ``{"Table.Column": kind or None}``.
+        locale: Faker locale of the generated personal data.
+        rare_category_threshold: Categories fewer source rows hold are not reproduced (0: all are).
         tables: Per-table options (:class:`TableOptions`).
         foreign_keys: Foreign keys the database does not declare, learned and written like
             declared ones.
@@ -291,6 +327,11 @@ class Config:
     partition_rows: int | None = None
     tables: dict[str, TableOptions] = field(default_factory=dict)
     foreign_keys: list[VirtualForeignKey] = field(default_factory=list)
+    metadata: str | None = None
+    file_format: str | None = None
+    pii: dict[str, str | None] | None = None
+    locale: str = DEFAULT_LOCALE
+    rare_category_threshold: int = RARE_CATEGORY_THRESHOLD
     given: frozenset[str] = frozenset()
     path: Path | None = None
 
@@ -326,6 +367,20 @@ class Config:
             values["partition_rows"] = _count(data["partition_rows"], f"{where}: partition_rows", "a number of rows")
             if values["partition_rows"] < 1:
                 raise ConfigError(f"{where}: partition_rows must be a positive number of rows, got {values['partition_rows']}")
+        if data.get("metadata") is not None:
+            values["metadata"] = _string(data["metadata"], f"{where}: metadata", "a metadata file path")
+        if data.get("file_format") is not None:
+            values["file_format"] = data["file_format"]
+            if data["file_format"] not in FILE_FORMATS:
+                hint = did_you_mean(data["file_format"], FILE_FORMATS) if isinstance(data["file_format"], str) else ""
+                raise ConfigError(f"{where}: file_format must be csv or parquet, got {data['file_format']!r}{hint}")
+        if data.get("pii") is not None:
+            values["pii"] = parse_pii(data["pii"], f"{where}: pii")
+        if data.get("locale") is not None:
+            values["locale"] = _string(data["locale"], f"{where}: locale", "a Faker locale such as en_US")
+        if data.get("rare_category_threshold") is not None:
+            values["rare_category_threshold"] = _count(data["rare_category_threshold"], f"{where}: rare_category_threshold",
+                                                       "0 (keep every category) or a number of rows")
         values["tables"] = parse_tables(data.get("tables"), f"{where}: tables")
         values["foreign_keys"] = parse_foreign_keys(data.get("foreign_keys"), f"{where}: foreign_keys")
         return cls(**values, given=frozenset(k for k, v in data.items() if v is not None))
@@ -342,8 +397,8 @@ class Config:
         """Run :func:`relsynth.fit` on ``source`` with this configuration's tables and keys."""
         from relsynth.api import fit
 
-        kwargs = {k: v for k, v in self.clone_kwargs().items()
-                  if k in ("source", "include", "exclude", "fit_rows", "foreign_keys")} | overrides
+        kwargs = {k: v for k, v in self.clone_kwargs().items() if k in FIT_KEYS} | overrides
+        kwargs["pii"] = pii_overrides(kwargs.get("pii"), self.tables)
         return fit(self._url(kwargs, "source"), **kwargs)
 
     def sample(self, model: Model, **overrides: Any) -> dict[str, pd.DataFrame]:
@@ -369,7 +424,10 @@ class Config:
 
 #: The top-level keys of a configuration file (the keyword arguments of :func:`relsynth.clone`).
 KEYS = ("source", "target", "include", "exclude", "scale", "seed", "if_exists", "fit_rows", "partition_rows",
-        "tables", "foreign_keys")
+        "tables", "foreign_keys", "metadata", "file_format", "pii", "locale", "rare_category_threshold")
+#: The keys :func:`relsynth.fit` takes (:meth:`Config.fit` passes these).
+FIT_KEYS = ("source", "include", "exclude", "fit_rows", "foreign_keys", "metadata", "pii", "locale",
+            "rare_category_threshold")
 
 
 # ---------------------------------------------------------------------------- loading
@@ -673,8 +731,10 @@ def _column_options(spec: Any, where: str) -> ColumnOptions:
     spec = _mapping(spec if spec is not None else {}, where)
     _known(spec, _COLUMN_KEYS, where)
     kinds = [k for k in ("skip", "value", "values") if k in spec] + (["min/max"] if {"min", "max"} & set(spec) else [])
+    kinds += ["faker"] if "faker" in spec else []
     if len(kinds) > 1:
-        raise ConfigError(f"{where}: {' and '.join(kinds)} cannot be combined; choose one of skip, value, values, min/max")
+        raise ConfigError(f"{where}: {' and '.join(kinds)} cannot be combined; "
+                          "choose one of skip, value, values, min/max, faker (rule goes with any)")
     options = ColumnOptions()
     if "values" in spec:
         values, weights = _domain(spec["values"], f"{where}.values")
@@ -688,6 +748,10 @@ def _column_options(spec: Any, where: str) -> ColumnOptions:
     for key in ("min", "max"):
         if spec.get(key) is not None:
             setattr(options, key, _scalar(spec[key], f"{where}.{key}"))
+    if spec.get("rule") is not None:
+        options.rule = _string(spec["rule"], f"{where}.rule", 'a condition in SQL, e.g. "b >= a"')
+    if spec.get("faker") is not None:
+        options.faker = _pii_kind(spec["faker"], f"{where}.faker")
     if options.min is not None and options.max is not None:
         try:
             if options.max < options.min:
@@ -715,6 +779,49 @@ def _domain(value: Any, where: str) -> tuple[list[Any], list[float] | None]:
             raise ConfigError(f"{where} is empty; list at least one value")
         return [_scalar(v, f"{where}[{i}]") for i, v in enumerate(value)], None
     raise ConfigError(f"{where} must be a list of values or a mapping value: weight, got {value!r}")
+
+
+def _pii_kind(value: Any, where: str) -> str:
+    if value not in PII_KINDS:
+        hint = did_you_mean(value, PII_KINDS) if isinstance(value, str) else ""
+        raise ConfigError(f"{where}: unknown kind {value!r}{hint}; kinds are: {', '.join(PII_KINDS)}")
+    return value
+
+
+def parse_pii(data: Any, where: str = "pii") -> dict[str, str | None]:
+    """Personal-data overrides from a mapping ``{"Table.Column": kind or null}``.
+
+    Raises:
+        ConfigError: A key that is not ``Table.Column`` or a kind not in
+            :data:`~relsynth.transform.pii.PII_KINDS` (with did-you-mean and the list of kinds).
+    """
+    out: dict[str, str | None] = {}
+    for key, kind in _mapping(data, where).items():
+        table, _, column = key.partition(".")
+        if not table or not column:
+            raise ConfigError(f"{where}: key {key!r} must be Table.Column, e.g. patients.email")
+        out[key] = None if kind is None else _pii_kind(kind, f"{where}.{key}")
+    return out
+
+
+def pii_overrides(pii: Mapping[str, str | None] | None, tables: Mapping[str, Any] | None) -> dict[str, str | None] | None:
+    """``pii`` with every column's ``faker:`` kind of ``tables`` added (``"Table.Column": kind``),
+    as :func:`relsynth.fit` takes them (None when there are none).
+
+    Raises:
+        ConfigError: ``pii`` and a ``faker:`` option name different kinds for one column.
+    """
+    out = dict(pii or {})
+    for name, options in parse_tables(tables).items():
+        for column, override in options.columns.items():
+            if override.faker is None:
+                continue
+            key = f"{name}.{column}"
+            if out.get(key, override.faker) != override.faker:
+                raise ConfigError(f"tables.{name}.columns.{column}.faker is {override.faker!r} but pii sets {key} to "
+                                  f"{out[key]!r}; keep one of them")
+            out[key] = override.faker
+    return out or None
 
 
 def parse_foreign_keys(data: Any, where: str = "foreign_keys") -> list[VirtualForeignKey]:
@@ -914,11 +1021,14 @@ def _more(problems: list[str]) -> str:
 
 
 def _override_problems(schema: Schema, table: Table, column: Column, o: ColumnOptions, where: str) -> list[str]:
-    if not o.active:
-        return []
+    if not (o.active or o.faker):
+        return _rule_problems(table, o, where)
     if column.name in table.primary_key or column.name in table.fk_columns:
         return [f"{where}: {column.name} is a key column (primary or foreign key); keys are generated, "
                 "overrides apply to the other columns"]
+    if o.faker:
+        return _rule_problems(table, o, where) + _faker_problems(schema, table, column, where)
+    problems = _rule_problems(table, o, where)
     if o.skip:
         return [] if column.nullable else [f"{where}: skip leaves the column NULL but {table.name}.{column.name} "
                                            "is NOT NULL; use value or values instead"]
@@ -926,13 +1036,12 @@ def _override_problems(schema: Schema, table: Table, column: Column, o: ColumnOp
         return [] if column.nullable else [f"{where}: value null on NOT NULL column {table.name}.{column.name}"]
     candidates = [o.value] if o.has_value else list(o.values or []) + [v for v in (o.min, o.max) if v is not None]
     if (o.min is not None or o.max is not None) and column.kind not in _NUMERIC + _DATES:
-        return [f"{where}: min/max clamp numbers and dates, but {column.name} is {column.kind}"]
-    problems = []
+        return problems + [f"{where}: min/max clamp numbers and dates, but {column.name} is {column.kind}"]
     for v in candidates:
         try:
             coerce_value(v, column)
         except ConfigError as exc:
-            return [f"{where}: {exc}"]  # the first bad value says what the column takes
+            return problems + [f"{where}: {exc}"]  # the first bad value says what the column takes
     if o.has_value and [column.name] in table.unique_sets:
         problems.append(f"{where}: {column.name} is UNIQUE, so one fixed value would leave a single row; "
                         "use values (a domain) instead")
@@ -945,6 +1054,37 @@ def _override_problems(schema: Schema, table: Table, column: Column, o: ColumnOp
                 if broken:
                     problems.append(f"{where}: {', '.join(map(repr, broken))} break(s) {rule.label}")
     return problems
+
+
+#: Stands in for a Faker value when the column's CHECK constraints are probed.
+_FAKER_PROBE = "Probe Value 42"
+
+
+def _faker_problems(schema: Schema, table: Table, column: Column, where: str) -> list[str]:
+    """Why Faker text cannot fill ``column``: it is not text, or it takes listed values only
+    (an enumeration, or a CHECK on the column alone that free text breaks)."""
+    if column.kind != "string":
+        return [f"{where}: faker makes text, but {table.name}.{column.name} is {column.kind}; use it on a text column"]
+    listed = bool(column.enum_values)
+    if not listed:
+        probe = pd.DataFrame({column.name: pd.Series([_FAKER_PROBE], dtype=object)})
+        listed = any(not rule.holds(probe)[0] for rule in compile_checks(table, schema.dialect)
+                     if rule.enforceable and set(rule.columns) == {column.name})
+    if listed:
+        return [f"{where}: {table.name}.{column.name} takes listed values only (an enumeration or a CHECK), so "
+                "Faker text would break it; use values instead"]
+    return []
+
+
+def _rule_problems(table: Table, o: ColumnOptions, where: str) -> list[str]:
+    """Why ``o.rule`` cannot be enforced on ``table`` (an unknown column, unsupported SQL), if it cannot."""
+    if not o.rule:
+        return []
+    rule = TableOptions(columns={"_": o}).rules(table)[0]
+    if rule.enforceable:
+        return []
+    return [f"{where}.rule {o.rule!r} cannot be enforced: {rule.problem}; write a condition over "
+            f"{table.name}'s columns with comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL, LIKE, + - * /"]
 
 
 def _typed(frame: pd.DataFrame, column: Column) -> pd.DataFrame:
@@ -1118,15 +1258,25 @@ def validate_config(config: Config) -> Validation:
     from relsynth.api import fit
     from relsynth.errors import SchemaError
     from relsynth.evaluate.integrity import frame_integrity
+    from relsynth.schema.dataframes import schema_from_metadata
     from relsynth.schema.reader import read_schema
+    from relsynth.transform.pii import check_pii_overrides
 
     config._url({"source": config.source}, "source")
     try:
-        schema = read_schema(config.source, include=config.include, exclude=config.exclude)
+        if config.metadata is not None:
+            schema = schema_from_metadata(config.metadata).select(config.include, config.exclude)
+        else:
+            schema = read_schema(config.source, include=config.include, exclude=config.exclude)
     except SchemaError as exc:  # a table named in include/exclude that is not there
         return Validation([f"include/exclude: {exc}"])
     result = Validation(config_problems(schema, config.tables, config.foreign_keys, config.include, config.exclude),
                         {n: t.row_count for n, t in schema.tables.items()})
+    pii = pii_overrides(config.pii, config.tables)
+    try:
+        check_pii_overrides(add_foreign_keys(schema, config.foreign_keys, config.include, config.exclude), pii)
+    except ConfigError as exc:
+        result.problems.append(str(exc))
     if result.problems:
         return result
     for table, label, n in _virtual_dangling(config, schema):
@@ -1139,7 +1289,8 @@ def validate_config(config: Config) -> Validation:
     level = logger.level
     logger.setLevel(max(logger.getEffectiveLevel(), logging.ERROR))  # "fitted on a sample" is the point here
     try:
-        model = fit(config.source, schema=schema, fit_rows=fit_rows, foreign_keys=config.foreign_keys)
+        model = fit(config.source, schema=schema, fit_rows=fit_rows, foreign_keys=config.foreign_keys, pii=pii,
+                    locale=config.locale, rare_category_threshold=config.rare_category_threshold)
     finally:
         logger.setLevel(level)
     trial = {}

@@ -12,6 +12,8 @@ import yaml
 
 from relsynth.schema.model import Column, Schema, Table
 from relsynth.subsample import FIT_ROWS
+from relsynth.transform.pii import PII_KINDS
+from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD
 from relsynth.urls import normalize_url
 
 __all__ = ["config_template", "password_placeholder"]
@@ -36,6 +38,12 @@ scale: 1.0                        # rows × scale; children follow their parents
 if_exists: fail                   # the target has the tables already: fail, truncate, append or replace
 {fit_rows}# a larger table is learned from an FK-consistent sample of this many rows
 # partition_rows: 500000          # the copy is drawn and loaded this many rows at a time (memory)
+# metadata: schema.json           # an SDV or relsynth metadata JSON describing the source instead of its declared schema
+# file_format: csv                # for a directory target: csv or parquet
+# locale: en_US                   # Faker locale of generated personal data (de_DE, fr_FR, ...)
+{rare}# categories fewer source rows hold are not reproduced verbatim (0: keep all)
+# Personal-data detection overridden: TABLE.COLUMN: kind (one of {kinds}) or null (not personal data)
+# pii: {{{first}.column: null}}
 
 # Foreign keys the database does not declare: learned, kept and declared in the target like real ones.
 # {{table: child, columns: [col], ref_table: parent, ref_columns: [key]}} (ref_columns: the parent's primary key if left out)
@@ -48,6 +56,8 @@ foreign_keys:
 #   {{values: [A, B]}}             keep generated values that are A or B, replace the others by A or B
 #   {{values: {{A: 0.7, B: 0.3}}}}   every value drawn with these frequencies
 #   {{min: 0, max: 100}}           clamp numbers and dates
+#   {{faker: email}}               made by Faker as personal data of this kind (text columns; see pii above)
+#   {{rule: "b >= a + 1"}}         every row satisfies this SQL condition over the row's columns (goes with any of the above)
 # Primary and foreign key columns are generated and cannot be overridden.
 # Targeted generation (README "Targeted generation"): `size: 1000` (rows, instead of scale),
 # `condition: {{age: {{min: 70}}, smoker: true, diagnosis: [copd, cancer]}}` (every row meets it;
@@ -161,6 +171,8 @@ def config_template(schema: Schema, source: str, path: str = "relsynth.yaml",
         target_value=_quoted("${RELSYNTH_TARGET:-" + _default_target(source) + "}"),
         include=_selection("include", include, first), exclude=_selection("exclude", exclude, first),
         fit_rows=f"fit_rows: {FIT_ROWS}".ljust(34), fk_examples=fk_examples,
+        rare=f"# rare_category_threshold: {RARE_CATEGORY_THRESHOLD}".ljust(34), kinds=", ".join(PII_KINDS),
+        first=first,
     )
     lines = [text.rstrip("\n")]
     for table in schema.tables.values():

@@ -3,15 +3,19 @@ fit and sample, global options, environment variables and exit codes."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
+import relsynth
 from relsynth.cli import app
 from relsynth.config import load_config
 from relsynth.data import write_hospital_sqlite
@@ -219,3 +223,127 @@ def test_init_writes_the_selection_it_was_given(hospital: str, tmp_path: Path) -
     assert loaded.include == ["departments", "patients"] and set(loaded.tables) == {"departments", "patients"}
     r = _run("clone", "--config", str(config), "--format", "json", env={"RELSYNTH_TARGET": f"sqlite:///{tmp_path / 'o.db'}"})
     assert r.exit_code == 0 and set(json.loads(r.output)["rows_written"]) == {"departments", "patients"}
+
+
+def _terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """Make the CLI's stderr console a terminal writing into the returned buffer."""
+    import relsynth.cli as cli
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=buffer, force_terminal=True, width=120))
+    return buffer
+
+
+def test_fit_and_sample_show_progress_on_a_terminal_and_end_with_a_summary(
+        hospital: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, target = tmp_path / "m.rsm", f"sqlite:///{tmp_path / 's.db'}"
+    r = _run("fit", hospital, "-o", str(model))
+    assert r.exit_code == 0, r.output
+    rows = sum(len(f) for f in _frames(hospital).values())
+    assert re.search(rf"model of 4 tables saved to .*m\.rsm \({rows:,} source rows, fitted in \d+\.\d\ds\)", r.output)
+    r = _run("sample", str(model), "--to", target, "--scale", "0.5", "--seed", "2")
+    assert r.exit_code == 0, r.output
+    # the summary: rows per table, violations per table, the verdict of the target, the time
+    assert re.search(r"patients\s*│\s*150\s*│\s*0", r.output), r.output
+    assert "integrity: 0 violations in the target (all keys and constraints hold)" in r.output
+    assert re.search(r"time: sample and write \d+\.\d\ds, verify \d+\.\d\ds \(\d[\d,]* rows\)", r.output)
+    assert "rows/s" not in r.output and "\x1b[" not in r.output  # no bars off a terminal
+    # on a terminal: the stage and the table being fitted, then rows per table (done/expected, rate, ETA)
+    screen = _terminal(monkeypatch)
+    assert _run("fit", hospital, "-o", str(model)).exit_code == 0
+    assert "fitting patients" in screen.getvalue() and "fitting lab_results" in screen.getvalue()
+    screen = _terminal(monkeypatch)
+    r = _run("sample", str(model), "--to", str(tmp_path / "files"), "--seed", "2")
+    assert r.exit_code == 0, r.output
+    bars = screen.getvalue()
+    assert all(name in bars for name in ("departments", "patients", "lab_results", "treatments")), bars
+    assert "300/300" in bars and "verifying the target" in bars  # patients: rows done of rows expected
+    assert "integrity: 0 violations in the files" in r.output
+    # --format json: the same facts, no bars
+    screen = _terminal(monkeypatch)
+    r = _run("--format", "json", "sample", str(model), "--to", f"sqlite:///{tmp_path / 'j.db'}", "--seed", "2")
+    assert r.exit_code == 0 and screen.getvalue() == ""
+    result = json.loads(r.output)
+    assert result["violations"] == 0 and result["rows_written"]["patients"] == 300
+    assert result["integrity"]["patients"]["rows"] == 300 and set(result["seconds"]) == {"write", "verify"}
+
+
+def test_library_keys_from_the_config_on_every_command(hospital: str, tmp_path: Path) -> None:
+    sdv = tmp_path / "sdv.json"
+    assert _run("inspect", hospital, "--no-pii", "--sdv-metadata", str(sdv)).exit_code == 0
+    out = tmp_path / "out"
+    config = tmp_path / "c.yaml"
+    config.write_text(f"source: {hospital}\ntarget: {out}\nseed: 5\nmetadata: {sdv}\nfile_format: parquet\n"
+                      "include: [departments, patients]\nlocale: de_DE\nrare_category_threshold: 0\n"
+                      "pii: {patients.insurance: text}\n"
+                      "tables:\n  patients:\n    columns:\n      systolic_bp: {rule: 'systolic_bp >= age + 60'}\n")
+    r = _run("--config", str(config), "--format", "json", "clone")
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output)
+    assert set(result["rows_written"]) == {"departments", "patients"} and result["violations"] == 0
+    assert result["pii"]["patients"]["insurance"]["kind"] == "text" and result["rare_categories"] == {}
+    patients = pd.read_parquet(out / "patients.parquet")
+    assert (patients.systolic_bp >= patients.age + 60).all()
+    # the command line wins over the file
+    r = _run("--config", str(config), "--format", "json", "clone", "--file-format", "csv", "--pii",
+             "patients.insurance=none", "--if-exists", "replace")
+    assert r.exit_code == 0, r.output
+    assert (out / "patients.csv").is_file() and "insurance" not in json.loads(r.output)["pii"].get("patients", {})
+    r = _run("--config", str(config), "--format", "json", "fit", "-o", str(tmp_path / "m.rsm"))
+    assert r.exit_code == 0, r.output
+    assert relsynth.load(tmp_path / "m.rsm").locale == "de_DE"
+    # inspect and report take source, target, include, exclude and metadata from the file
+    r = _run("--config", str(config), "--format", "json", "inspect", "--no-pii", "--no-integrity")
+    assert r.exit_code == 0, r.output
+    assert set(json.loads(r.output)["tables"]) == {"departments", "patients"}
+    r = _run("report", "--config", str(config), "--no-detection", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert set(json.loads(r.output)["tables"]) == {"departments", "patients"}
+    r = _run("report", "--no-detection")
+    assert r.exit_code == 2 and "no real database URL: give REAL or write `source:`" in r.output
+    r = _run("inspect")
+    assert r.exit_code == 2 and "no source database URL" in r.output
+
+
+def test_bad_rule_and_faker_fail_validate_and_clone(hospital: str, tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"source: {hospital}\ntarget: sqlite:///{tmp_path / 'x.db'}\ntables:\n  patients:\n"
+                      "    columns:\n      systolic_bp: {rule: 'systolic >= age'}\n      insurance: {faker: email}\n")
+    r = _run("validate", "--config", str(config))
+    assert r.exit_code == 1
+    assert "rule 'systolic >= age' cannot be enforced: it refers to 'systolic'" in r.output
+    assert "patients.insurance takes listed values only" in r.output
+    r = _run("clone", "--config", str(config))
+    assert r.exit_code == 2 and r.output.startswith("error: tables.patients.columns.systolic_bp.rule")
+    assert not (tmp_path / "x.db").exists()
+    config.write_text(f"source: {hospital}\ntables:\n  patients:\n    columns:\n      insurance: {{faker: emial}}\n")
+    r = _run("validate", "--config", str(config))
+    assert r.exit_code == 2 and "unknown kind 'emial' (did you mean 'email'?); kinds are: first_name" in r.output
+
+
+def test_exit_codes_of_the_config_keys_on_fit_sample_inspect_report(hospital: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    model = tmp_path / "m.rsm"
+    assert _run("fit", hospital, "-o", str(model)).exit_code == 0
+    for text, message in (("file_format: xlsx\n", "file_format must be csv or parquet, got 'xlsx'"),
+                          ("locale: [de]\n", "locale must be a Faker locale"),
+                          ("metadat: x.json\n", "unknown key 'metadat' (did you mean 'metadata'?)")):
+        bad.write_text(text)
+        for args in (("fit", hospital, "-o", str(tmp_path / "n.rsm")), ("sample", str(model), "--to", str(tmp_path / "o")),
+                     ("inspect", hospital), ("report", hospital, hospital)):
+            r = _run("--config", str(bad), *args)
+            assert r.exit_code == 2 and message in r.output, (args, r.output)
+    assert not (tmp_path / "n.rsm").exists() and not (tmp_path / "o").exists()
+    # a metadata file that is not there: a usage error before anything is read
+    bad.write_text(f"source: {hospital}\nmetadata: {tmp_path / 'none.json'}\n")
+    for args in (("fit", "-o", str(tmp_path / "n.rsm")), ("inspect",)):
+        r = _run("--config", str(bad), *args)
+        assert r.exit_code == 2 and r.output.startswith("error: metadata file") and "none.json" in r.output, r.output
+    # failures (exit 1): a source that cannot be read, a target that has the tables
+    missing = f"sqlite:///{tmp_path / 'missing.db'}"
+    assert _run("inspect", missing).exit_code == 1
+    assert _run("report", missing, hospital, "--no-detection").exit_code == 1
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    assert _run("sample", str(model), "--to", target).exit_code == 0
+    r = _run("sample", str(model), "--to", target)
+    assert r.exit_code == 1 and "error:" in r.output

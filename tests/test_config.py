@@ -3,6 +3,8 @@ overrides and virtual foreign keys, through the library."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sqlite3
 from pathlib import Path
 
@@ -88,6 +90,11 @@ def test_empty_file_is_the_default_configuration(tmp_path: Path) -> None:
     ("foreign_keys:\n  - {table: a, column: [x], ref_table: b}\n",
      "foreign_keys[0]: unknown key 'column' (did you mean 'columns'?)"),
     ("if_exists: replase\n", "if_exists must be fail, truncate, append or replace, got 'replase' (did you mean 'replace'?)"),
+    ("file_format: parqet\n", "file_format must be csv or parquet, got 'parqet' (did you mean 'parquet'?)"),
+    ("pii:\n  patients.email: emial\n", "pii.patients.email: unknown kind 'emial' (did you mean 'email'?); kinds are: "),
+    ("tables:\n  p:\n    columns:\n      a: {faker: ful_name}\n",
+     "tables.p.columns.a.faker: unknown kind 'ful_name' (did you mean 'full_name'?); kinds are: first_name, "),
+    ("rare_categry_threshold: 3\n", "unknown key 'rare_categry_threshold' (did you mean 'rare_category_threshold'?)"),
 ])
 def test_unknown_keys_and_choices_say_did_you_mean(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -116,6 +123,12 @@ def test_unknown_keys_and_choices_say_did_you_mean(tmp_path: Path, text: str, me
      "2 columns but 1 ref_columns"),
     ("source: [unclosed\n", "not valid YAML at line 2"),
     ("- just\n- a list\n", "must be a mapping of key: value"),
+    ("rare_category_threshold: -1\n", "rare_category_threshold must be 0 (keep every category) or a number of rows"),
+    ("locale: 5\n", "locale must be a Faker locale such as en_US (text), got 5"),
+    ("metadata: [a]\n", "metadata must be a metadata file path (text)"),
+    ("pii:\n  email: text\n", "pii: key 'email' must be Table.Column"),
+    ("tables:\n  p:\n    columns:\n      a: {rule: 5}\n", "tables.p.columns.a.rule must be a condition in SQL"),
+    ("tables:\n  p:\n    columns:\n      a: {faker: email, value: x}\n", "value and faker cannot be combined"),
 ])
 def test_wrong_types_are_one_line_config_errors(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -323,3 +336,107 @@ foreign_keys:
     assert result.problems == ["foreign key Track: (Milliseconds) -> Album(AlbumId): no source row matches a parent "
                                "row; check columns and ref_columns"]
     assert not result.ok and result.trial_rows["Track"] == 200 and result.violations == []
+
+
+# ------------------------------------------------------------------------ keys = keyword arguments
+def test_every_config_key_is_a_keyword_argument_of_clone_or_fit() -> None:
+    import inspect
+
+    from relsynth.config import FIT_KEYS, KEYS
+
+    clone_args = set(inspect.signature(relsynth.clone).parameters)
+    fit_args = set(inspect.signature(relsynth.fit).parameters)
+    fields = {f.name for f in dataclasses.fields(Config)} - {"given", "path"}
+    assert set(KEYS) == fields
+    assert not set(KEYS) - clone_args - fit_args, set(KEYS) - clone_args - fit_args
+    assert set(FIT_KEYS) <= fit_args and set(FIT_KEYS) <= set(KEYS)
+    # every keyword argument of clone, but the callback, is a key of the file
+    assert clone_args - {"progress"} == set(KEYS)
+
+
+def test_library_keys_load_and_reach_clone(hospital: str, tmp_path: Path) -> None:
+    sdv = tmp_path / "sdv.json"
+    sdv.write_text(json.dumps(relsynth.inspect(hospital, integrity=False, pii=False).schema.to_sdv_metadata()))
+    out = tmp_path / "out"
+    config = load_config(_write(tmp_path, f"source: {hospital}\ntarget: {out}\nseed: 2\nmetadata: {sdv}\n"
+                                          "file_format: parquet\nlocale: de_DE\nrare_category_threshold: 0\n"
+                                          "pii: {patients.diagnosis: null, patients.insurance: text}\n"))
+    assert config.pii == {"patients.diagnosis": None, "patients.insurance": "text"}
+    assert (config.locale, config.rare_category_threshold, config.file_format) == ("de_DE", 0, "parquet")
+    result = config.clone()
+    assert result.violations == 0 and (out / "patients.parquet").is_file()
+    assert result.pii["patients"]["insurance"]["kind"] == "text" and "diagnosis" not in result.pii.get("patients", {})
+    assert result.rare_categories == {}
+    model = config.fit()
+    assert model.locale == "de_DE" and model.pii["patients"]["insurance"]["kind"] == "text"
+
+
+# ------------------------------------------------------------------------ rule and faker
+def test_rule_holds_on_every_row_and_is_not_declared(hospital: str, tmp_path: Path) -> None:
+    rule = "systolic_bp >= age + 60"
+    real = _frames(hospital)["patients"]
+    assert (real.systolic_bp < real.age + 60).mean() > 0.05  # the source breaks it often
+    target = f"sqlite:///{tmp_path / 'ruled.db'}"
+    config = load_config(_write(tmp_path, f"source: {hospital}\ntarget: {target}\nseed: 3\ntables:\n  patients:\n"
+                                          f"    columns:\n      systolic_bp: {{rule: '{rule}', max: 250}}\n"))
+    result = config.clone()
+    assert result.violations == 0
+    out = _frames(target)["patients"]
+    assert (out.systolic_bp >= out.age + 60).all() and out.systolic_bp.max() <= 250
+    assert len(out) >= 0.9 * len(real)  # redrawn, not mostly dropped
+    declared = [c["sqltext"] for c in sa.inspect(sa.create_engine(target)).get_check_constraints("patients")]
+    assert declared and not any("60" in text for text in declared)  # enforced while sampling, not declared
+
+
+def test_rule_and_faker_are_checked_against_the_schema(hospital: str) -> None:
+    schema = read_schema(hospital)
+    problems = config_problems(schema, {"patients": {"columns": {
+        "systolic_bp": {"rule": "systolic >= age"},
+        "age": {"faker": "email"},
+        "bmi": {"rule": "my_udf(bmi) > 1"},
+        "patient_id": {"faker": "text"},
+        "insurance": {"faker": "full_name"},
+    }}})
+    assert len(problems) == 5, problems
+    assert "rule 'systolic >= age' cannot be enforced: it refers to 'systolic', which is not a column" in problems[0]
+    assert "faker makes text, but patients.age is integer" in problems[1]
+    assert "rule 'my_udf(bmi) > 1' cannot be enforced" in problems[2]
+    assert "patient_id is a key column" in problems[3]
+    assert "patients.insurance takes listed values only (an enumeration or a CHECK)" in problems[4]
+
+
+def test_faker_column_is_generated_as_that_kind(hospital: str, tmp_path: Path) -> None:
+    target = f"sqlite:///{tmp_path / 'f.db'}"
+    config = load_config(_write(tmp_path, f"source: {hospital}\ntarget: {target}\nseed: 1\ntables:\n  lab_results:\n"
+                                          "    columns:\n      unit: {faker: first_name}\n"))
+    assert config.fit().pii["lab_results"]["unit"]["kind"] == "first_name"
+    result = config.clone()
+    assert result.pii["lab_results"]["unit"]["kind"] == "first_name" and result.violations == 0
+    made = set(_frames(target)["lab_results"]["unit"])
+    assert not made & set(_frames(hospital)["lab_results"]["unit"]) and len(made) > 20
+    with pytest.raises(ConfigError, match="faker is 'first_name' but pii sets lab_results.unit to 'text'"):
+        relsynth.clone(hospital, f"sqlite:///{tmp_path / 'g.db'}", pii={"lab_results.unit": "text"},
+                       tables=config.tables)
+
+
+def test_validate_checks_pii_names_and_uses_the_metadata_file(hospital: str, tmp_path: Path) -> None:
+    from relsynth.config import validate_config
+
+    config = load_config(_write(tmp_path, f"source: {hospital}\npii: {{patients.insurence: text}}\n"))
+    result = validate_config(config)
+    assert not result.ok and result.trial_rows == {}
+    assert result.problems == ["pii override 'patients.insurence': patients has no column 'insurence' "
+                               "(did you mean 'insurance'?)"]
+    # the schema is the metadata file's: without the database's CHECK on systolic_bp, 400 is allowed
+    text = f"source: {hospital}\ninclude: [departments, patients]\n" \
+           "tables:\n  patients:\n    columns:\n      systolic_bp: {value: 400}\n"
+    result = validate_config(load_config(_write(tmp_path, text)))
+    assert not result.ok and "400 break(s) patients: CHECK" in result.problems[0]
+    schema = read_schema(hospital).to_dict()
+    patients = next(t for t in schema["tables"] if t["name"] == "patients")
+    patients["checks"] = [c for c in patients["checks"] if "systolic_bp" not in str(c)]
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps(schema))
+    result = validate_config(load_config(_write(tmp_path, text + f"metadata: {meta}\n")))
+    assert result.ok, result.problems
+    assert set(result.trial_rows) == {"departments", "patients"} and result.trial_rows["patients"] == 200

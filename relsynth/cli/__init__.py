@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +35,13 @@ from relsynth.config import (
     TableOptions,
     load_config,
     merge_targets,
+    pii_overrides,
     parse_target_options,
     validate_config,
 )
 from relsynth.config_template import config_template
 from relsynth.errors import ConfigError, RelsynthError
-from relsynth.sinks.files import is_directory, verify_files
+from relsynth.sinks.files import is_directory
 from relsynth.sinks.integrity import total_violations
 from relsynth.subsample import FIT_ROWS
 
@@ -179,6 +181,10 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
+#: Command parameters named otherwise than the config key they take their value from.
+_CONFIG_KEY = {"to": "target", "real": "source", "synthetic": "target"}
+
+
 def _merged(ctx: typer.Context, config: Optional[Config], **values: Any) -> dict[str, Any]:
     """The command's option values, each taken from ``config`` where the file sets it and the
     command line did not (names are the config's keys; ``to`` is ``target``)."""
@@ -186,15 +192,17 @@ def _merged(ctx: typer.Context, config: Optional[Config], **values: Any) -> dict
     if config is None:
         return out
     for name in values:
-        key = "target" if name == "to" else name
+        key = _CONFIG_KEY.get(name, name)
         if key in config.given and not _given(ctx, name):
             out[name] = getattr(config, key)
     return out
 
 
-def _required(value: Optional[str], what: str, arg: str, envvar: str, key: str) -> str:
+def _required(value: Optional[str], what: str, arg: str, envvar: Optional[str], key: str) -> str:
+    """``value``, or a ConfigError that says where the URL can come from."""
     if not value:
-        raise ConfigError(f"no {what} database URL: give {arg}, set {envvar} or write `{key}:` in the --config file")
+        env = f", set {envvar}" if envvar else ""
+        raise ConfigError(f"no {what} database URL: give {arg}{env} or write `{key}:` in the --config file")
     return value
 
 
@@ -278,15 +286,14 @@ def clone(
     fmt = _format(ctx, fmt)
     cfg = _config(ctx, config)
     o = _merged(ctx, cfg, source=source, target=target, scale=scale, seed=seed, if_exists=if_exists,
-                include=_list(include), exclude=_list(exclude), fit_rows=fit_rows, partition_rows=partition_rows)
+                include=_list(include), exclude=_list(exclude), fit_rows=fit_rows, partition_rows=partition_rows,
+                metadata=metadata, file_format=file_format, pii=_pii_overrides(pii), locale=locale,
+                rare_category_threshold=rare_category_threshold)
     source = _required(o.pop("source"), "source", "SRC", "RELSYNTH_SOURCE", "source")
     target = _required(o.pop("target"), "target", "DST", "RELSYNTH_TARGET", "target")
-    with _progress_display(enabled=fmt == "text" and not _settings(ctx).quiet) as progress:
+    with _progress_display(enabled=_show_progress(ctx, fmt)) as progress:
         result = relsynth.clone(source, target, **o, tables=_targets(cfg, condition, size, rebalance),
-                                foreign_keys=cfg.foreign_keys if cfg else None, progress=progress,
-                                metadata=metadata, file_format=file_format,  # type: ignore[arg-type]
-                                pii=_pii_overrides(pii), locale=locale,
-                                rare_category_threshold=rare_category_threshold)
+                                foreign_keys=cfg.foreign_keys if cfg else None, progress=progress)
     if fmt == "json":
         out.print_json(json.dumps(_clone_json(result)))
         return
@@ -306,8 +313,7 @@ def clone(
         f"pair trends {_pct(sum(v * n for v, n in weighted) / n_pairs if n_pairs else None)} "
         "(100% = same as the source; `relsynth report` shows more)"
     )
-    verdict = "all keys and constraints hold" if result.violations == 0 else "VIOLATIONS FOUND"
-    out.print(f"integrity: {result.violations} violations in the target ({verdict})")
+    _print_integrity(result.violations, "the target")
     _print_privacy(result.pii, result.rare_categories, result.exact_copies)
     s = result.seconds
     out.print(f"time: read {s['read']:.2f}s, fit {s['fit']:.2f}s, sample {s['sample']:.2f}s, "
@@ -316,6 +322,17 @@ def clone(
         _note(ctx, note)
     if result.violations:
         raise typer.Exit(1)
+
+
+def _print_integrity(violations: int, where: str) -> None:
+    """The one-line integrity verdict of a written copy."""
+    verdict = "all keys and constraints hold" if violations == 0 else "VIOLATIONS FOUND"
+    out.print(f"integrity: {violations} violations in {where} ({verdict})")
+
+
+def _show_progress(ctx: typer.Context, fmt: str) -> bool:
+    """Whether a command shows progress bars (text output, not --quiet; on a terminal only)."""
+    return fmt == "text" and not _settings(ctx).quiet
 
 
 class _RateColumn(ProgressColumn):
@@ -339,13 +356,14 @@ def _progress_display(enabled: bool = True) -> Iterator[relsynth.api.Progress | 
     words = {"read": "reading the source", "fit": "fitting", "write": "sampling and writing", "verify": "verifying the target"}
 
     def update(step: str, table: str | None, done: int, total: int | None) -> None:
+        # Redrawn at once: a stage or a table's piece is seconds of work, not a tight loop.
         if step != "write":
-            bar.update(stage, description=words.get(step, step) + (f" {table}" if table else ""))
+            bar.update(stage, description=words.get(step, step) + (f" {table}" if table else ""), refresh=True)
             return
         bar.update(stage, description=words["write"])
         if table not in tables:
             tables[table] = bar.add_task(f"  {table}", total=total)  # type: ignore[index]
-        bar.update(tables[table], completed=done, total=max(total or 0, done))  # type: ignore[index]
+        bar.update(tables[table], completed=done, total=max(total or 0, done), refresh=True)  # type: ignore[index]
 
     with bar:
         yield update
@@ -381,7 +399,7 @@ def _clone_json(result: relsynth.CloneResult) -> dict:
 @app.command()
 def inspect(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="Database URL, or a directory of CSV/Parquet files, to inspect.")],
+    source: SourceArg = None,
     include: Annotated[Optional[str], typer.Option(help="Comma-separated tables to include.")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fmt: FormatOpt = None,
@@ -396,11 +414,14 @@ def inspect(
                               "to this file.")] = None,
     pii: Annotated[bool, typer.Option(
         "--pii/--no-pii", help="Find columns holding personal data (from the first rows of each table).")] = True,
+    config: ConfigOpt = None,
 ) -> None:
     """Show tables, row counts, keys, the parent-first generation order, cycles, broken FKs and personal data."""
     fmt = _format(ctx, fmt)
-    info = relsynth.inspect(source, include=_list(include), exclude=_list(exclude), integrity=integrity,
-                            metadata=metadata, pii=pii)
+    o = _merged(ctx, _config(ctx, config), source=source, include=_list(include), exclude=_list(exclude),
+                metadata=metadata)
+    source = _required(o.pop("source"), "source", "SRC", "RELSYNTH_SOURCE", "source")
+    info = relsynth.inspect(source, **o, integrity=integrity, pii=pii)
     for path, doc in ((sdv_metadata, info.schema.to_sdv_metadata), (schema_json, info.schema.to_dict)):
         if path is not None:
             _write_json(path, doc())
@@ -458,8 +479,12 @@ def _print_source_integrity(info: relsynth.Inspection) -> None:
 @app.command()
 def report(
     ctx: typer.Context,
-    real: Annotated[str, typer.Argument(help="URL (or file directory) of the real database.")],
-    synthetic: Annotated[str, typer.Argument(help="URL (or file directory) of the synthetic database (same tables).")],
+    real: Annotated[Optional[str], typer.Argument(
+        show_default=False, metavar="REAL",
+        help="URL (or file directory) of the real database (default: `source:` of the config).")] = None,
+    synthetic: Annotated[Optional[str], typer.Argument(
+        show_default=False, metavar="SYNTHETIC", help="URL (or file directory) of the synthetic database, same tables "
+                                 "(default: `target:` of the config).")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output",
                                                    help="Write the report here: .html (page with plots) or .json.")] = None,
     target: Annotated[Optional[str], typer.Option("--target", help="TABLE.COLUMN for a machine-learning efficacy check.")] = None,
@@ -472,13 +497,17 @@ def report(
     fmt: FormatOpt = None,
     holdout: Annotated[Optional[str], typer.Option(
         "--holdout", help="URL of real rows the model never saw (same tables): gives the closer-to-train share.")] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Compare SYNTHETIC with REAL: integrity, column shapes, pair trends, cardinality, detection, privacy."""
     fmt = _format(ctx, fmt)
+    o = _merged(ctx, _config(ctx, config), real=real, synthetic=synthetic, include=_list(include),
+                exclude=_list(exclude), metadata=metadata)
+    real = _required(o.pop("real"), "real", "REAL", None, "source")
+    synthetic = _required(o.pop("synthetic"), "synthetic", "SYNTHETIC", None, "target")
     schema = None
-    if include or exclude or metadata:
-        schema = relsynth.inspect(real, include=_list(include), exclude=_list(exclude), integrity=False,
-                                  metadata=metadata).schema
+    if any(o.values()):
+        schema = relsynth.inspect(real, **o, integrity=False, pii=False).schema
     result = relsynth.evaluate(real, synthetic, schema=schema, target=target, detection=detection, seed=seed,
                                holdout=holdout)
     if output is not None:
@@ -565,16 +594,21 @@ def fit(
     """Learn SOURCE and save the model (JSON + numpy arrays; no pickle; no personal data)."""
     fmt = _format(ctx, fmt)
     cfg = _config(ctx, config)
-    o = _merged(ctx, cfg, source=source, include=_list(include), exclude=_list(exclude), fit_rows=fit_rows)
+    o = _merged(ctx, cfg, source=source, include=_list(include), exclude=_list(exclude), fit_rows=fit_rows,
+                metadata=metadata, pii=_pii_overrides(pii), locale=locale,
+                rare_category_threshold=rare_category_threshold)
     source = _required(o.pop("source"), "source", "SRC", "RELSYNTH_SOURCE", "source")
-    model = relsynth.fit(source, **o, foreign_keys=cfg.foreign_keys if cfg else None, metadata=metadata,
-                         pii=_pii_overrides(pii), locale=locale, rare_category_threshold=rare_category_threshold)
+    o["pii"] = pii_overrides(o["pii"], cfg.tables if cfg else None)  # a column's `faker:` is a pii override
+    started = time.perf_counter()
+    with _progress_display(enabled=_show_progress(ctx, fmt)) as progress:
+        model = relsynth.fit(source, **o, foreign_keys=cfg.foreign_keys if cfg else None, progress=progress)
     model.save(output)
     if fmt == "json":
         out.print_json(json.dumps({"model": str(output), "tables": {n: t.n_rows for n, t in model.tables.items()},
                                    "notes": model.notes}))
         return
-    out.print(f"model of {len(model.tables)} tables saved to {output}")
+    out.print(f"model of {len(model.tables)} tables saved to {output} ({sum(t.n_rows for t in model.tables.values()):,} "
+              f"source rows, fitted in {time.perf_counter() - started:.2f}s)", markup=False, highlight=False)
     _print_privacy(model.pii, model.rare_categories)
     for note in model.notes:
         _note(ctx, note)
@@ -605,24 +639,37 @@ def sample(
     the config) draw targeted rows; their children follow them."""
     fmt = _format(ctx, fmt)
     cfg = _config(ctx, config)
-    o = _merged(ctx, cfg, to=to, scale=scale, seed=seed, if_exists=if_exists, partition_rows=partition_rows)
+    o = _merged(ctx, cfg, to=to, scale=scale, seed=seed, if_exists=if_exists, partition_rows=partition_rows,
+                file_format=file_format)
     to = _required(o["to"], "target", "--to", "RELSYNTH_TARGET", "target")
     model = relsynth.load(model_path)
     stream = model.stream(scale=o["scale"], seed=o["seed"], partition_rows=o["partition_rows"],
                           tables=_targets(cfg, condition, size, rebalance))
-    counts = relsynth.write(stream, to, model.schema, if_exists=o["if_exists"],  # type: ignore[arg-type]
-                            file_format=file_format)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    with _progress_display(enabled=_show_progress(ctx, fmt)) as progress:
+        counts = relsynth.write(stream, to, model.schema, if_exists=o["if_exists"],  # type: ignore[arg-type]
+                                file_format=o["file_format"], progress=progress)  # type: ignore[arg-type]
+        written = time.perf_counter() - started
+        if progress is not None:
+            progress("verify", None, 0, None)
+        integrity = relsynth.verify(to, model.schema)
+    seconds = {"write": written, "verify": time.perf_counter() - started - written}
+    violations = total_violations(integrity)
     if fmt == "json":
-        out.print_json(json.dumps({"target": relsynth.api.mask_url(to), "rows_written": counts}))
-        return
-    out.print(f"wrote {sum(counts.values()):,} rows in {len(counts)} tables to {relsynth.api.mask_url(to)}")
-    if is_directory(to):
-        # A database checks its keys itself; files are checked here, in memory.
-        bad = total_violations(verify_files(to, model.schema))
-        verdict = "all keys and constraints hold" if bad == 0 else "VIOLATIONS FOUND"
-        out.print(f"integrity: {bad} violations in the files ({verdict})")
-        if bad:
-            raise typer.Exit(1)
+        out.print_json(json.dumps({"target": relsynth.api.mask_url(to), "rows_written": counts, "seconds": seconds,
+                                   "integrity": integrity, "violations": violations}))
+    else:
+        table = RichTable(title=f"synthetic data written to {relsynth.api.mask_url(to)}")
+        for col in ("table", "rows", "violations"):
+            table.add_column(col, justify="left" if col == "table" else "right")
+        for name, n in counts.items():
+            table.add_row(name, f"{n:,}", f"{total_violations({name: integrity.get(name, {})}):,}")
+        out.print(table)
+        _print_integrity(violations, "the files" if is_directory(to) else "the target")
+        out.print(f"time: sample and write {seconds['write']:.2f}s, verify {seconds['verify']:.2f}s "
+                  f"({sum(counts.values()):,} rows)")
+    if violations:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -39,6 +39,7 @@ _MIN_GROUPS = 50
 
 
 def sklearn_available() -> bool:
+    """Whether scikit-learn (the ``report`` extra) is installed, without importing it."""
     import importlib.util
 
     return importlib.util.find_spec("sklearn") is not None

@@ -72,4 +72,5 @@ def frame_integrity(schema: Schema, frames: dict[str, pd.DataFrame]) -> list[dic
 
 
 def violations(rows: list[dict[str, Any]]) -> int:
+    """Total violating rows over the constraint rows of :func:`frame_integrity` (0 when clean)."""
     return int(np.sum([r["violations"] for r in rows])) if rows else 0

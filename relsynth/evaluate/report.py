@@ -89,6 +89,7 @@ class Report:
     privacy: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Every score, table and figure's data as plain JSON-able values (what ``report.json`` holds)."""
         from relsynth import __version__
 
         return {"relsynth_version": __version__, "real": self.real, "synthetic": self.synthetic,
@@ -97,9 +98,11 @@ class Report:
                 "notes": self.notes}
 
     def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=_plain)
 
     def to_html(self) -> str:
+        """The report as one self-contained HTML page with its plots (readable offline)."""
         from relsynth.evaluate.html import render_html
 
         return render_html(json.loads(self.to_json(indent=None)))

@@ -407,7 +407,9 @@ class _Generator:
         self.frames: dict[str, pd.DataFrame] = {}
         self.scores: dict[str, np.ndarray] = {}
         self.key_offset: dict[str, int] = {}
-        self.checks = {name: [r for r in compile_checks(t, self.schema.dialect) if r.enforceable]
+        # The table's CHECK constraints and the ``rule`` overrides of its columns, enforced alike.
+        self.checks = {name: [r for r in compile_checks(t, self.schema.dialect)
+                              + (options[name].rules(t) if name in options else []) if r.enforceable]
                        for name, t in self.schema.tables.items()}
 
     def _slots(self, name: str, fk: ForeignKey, stats: FKStats) -> _Slots | None:

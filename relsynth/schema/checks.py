@@ -71,10 +71,12 @@ class CheckRule:
 
     @property
     def enforceable(self) -> bool:
+        """Whether relsynth can evaluate it (then the output satisfies it and the target declares it)."""
         return self.problem is None
 
     @property
     def label(self) -> str:
+        """``table: CHECK name (expression)``, as messages name it."""
         return f"{self.table}: CHECK {self.check.name + ' ' if self.check.name else ''}({self.check.sqltext})"
 
     def holds(self, frame: pd.DataFrame) -> np.ndarray:

@@ -181,6 +181,7 @@ class Table:
 
     @property
     def column_names(self) -> list[str]:
+        """The columns' names, in table order."""
         return [c.name for c in self.columns]
 
     @property
