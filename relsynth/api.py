@@ -315,7 +315,7 @@ def fit(
         ``model.save(path)`` stores it.
     """
     check_seed(seed)
-    report = progress or _no_progress
+    report = progress or _log_progress
     report("read", None, 0, None)
     schema, frames, sample = _load_source(source, _schema_of(schema, metadata), include, exclude, fit_rows, foreign_keys)
     if not schema.tables:
@@ -506,7 +506,7 @@ def clone(
         check_target(target)  # a wrong password or host fails now, not after the read and fit
     tables = parse_tables(tables)
     pii = pii_overrides(pii, tables)
-    report = progress or _no_progress
+    report = progress or _log_progress
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     report("read", None, 0, None)
@@ -549,5 +549,10 @@ def clone(
     )
 
 
-def _no_progress(stage: str, table: str | None, done: int, total: int | None) -> None:
-    pass
+def _log_progress(stage: str, table: str | None, done: int, total: int | None) -> None:
+    """Progress as plain log lines (INFO), where no progress display was given."""
+    if stage == "write":
+        log.info("%s: %s of about %s rows drawn", table, f"{done:,}", f"{total or done:,}")
+    else:
+        log.info("%s%s", {"read": "reading the source", "fit": "fitting", "verify": "verifying the target"}.get(stage, stage),
+                 f" {table}" if table else "")
