@@ -96,20 +96,24 @@ def written_rows(table: Table, frame: pd.DataFrame, columns: list[str], personal
 
 
 def domain_size(real: pd.DataFrame, columns: list[str]) -> float:
-    """Possible rows: the product of the columns' distinct source values (NULL counting), or
-    infinity where a column is mostly distinct values (a measurement, a timestamp: its domain is
-    far larger than its source values)."""
-    distinct = [max(real[c].nunique(dropna=False), 1) for c in columns]
-    if any(d > max(20, 0.5 * len(real)) for d in distinct):
-        return float("inf")
+    """Possible rows: the product of the columns' distinct source values (NULL counting; without
+    end where a column's values are mostly distinct)."""
+    distinct = [_distinct(real, c) for c in columns]
     return float(np.prod(distinct, dtype=np.float64))
+
+
+def _distinct(real: pd.DataFrame, column: str) -> float:
+    """A column's distinct source values (NULL counting), or infinity where most values are
+    distinct (a measurement, a timestamp, a title: its domain is far larger than its source values)."""
+    d = max(real[column].nunique(dropna=False), 1)
+    return float("inf") if d > max(20, 0.5 * len(real)) else float(d)
 
 
 def possible_rows(table: Table, real: pd.DataFrame, columns: list[str]) -> float:
     """How many rows someone guessing the source rows would have to try: per column, the
     written values within the source's range (integers and dates every one, decimals at their
-    scale, other numbers and datetimes without end), or its distinct values (text, booleans),
-    NULL counting; multiplied."""
+    scale, other numbers and datetimes without end), or its distinct values (text, booleans:
+    :func:`domain_size`'s count); multiplied."""
     total = 1.0
     for c in columns:
         column, values = table.column(c), real[c]
@@ -123,7 +127,7 @@ def possible_rows(table: Table, real: pd.DataFrame, columns: list[str]) -> float
                 return float("inf")
             size = np.floor((hi - lo) / step) + 1 + float(values.isna().any())
         else:
-            size = max(values.nunique(dropna=False), 1)
+            size = _distinct(real, c)
         total *= float(size)
     return total
 
