@@ -410,9 +410,6 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
 
     source = frames
     detected, frames, rare = _protect(schema, frames, overrides, rare_category_threshold, seed)
-    # The source rows as written, fingerprinted, so the sampler can redraw rows equal to one.
-    row_prints = {name: RowFingerprints.fit(table, source[name], set(detected[name]))
-                  for name, table in schema.tables.items()}
     # Every personal value of the database: no generated one may equal any of them, whatever its column.
     personal = personal_fingerprints(v for name, cols in detected.items() for c in cols
                                      for v in pd.unique(frames[name][c].dropna()))
@@ -440,6 +437,12 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
                 models[name].n_rows = sample.rows[name]  # roots are generated at their real size
             else:
                 models[name].n_parent_rows = sample.covered[name]
+
+    # The source rows as written, fingerprinted, so the sampler can redraw rows equal to one;
+    # columns made anew (personal data, UUIDs, generated keys) count as NULL or a value.
+    row_prints = {name: RowFingerprints.fit(table, source[name], {cm.name for cm in models[name].columns
+                                                                   if cm.role in ("pii", "uuid", "key")})
+                  for name, table in schema.tables.items()}
 
     # Non-driver FKs: NULL share and the degree distribution of their parents.
     fk_stats: dict[str, FKStats] = {}

@@ -765,6 +765,9 @@ class _Redraw:
         self.table = model.schema.tables[name]
         self.tm = model.tables[name]
         self.count_dims = [j for j, d in enumerate(self.tm.dims) if d.startswith("count:")]
+        #: Columns a redraw leaves alone: keys (the primary key and other generated unique keys) and FKs.
+        self.keyed = (set(self.table.primary_key) | self.table.fk_columns
+                      | {cm.name for cm in self.tm.columns if cm.role == "key"})
 
     def __call__(self, frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, idx: np.ndarray) -> None:
         rows = parent_rows[idx]
@@ -786,8 +789,7 @@ class _Redraw:
         fresh = self.tm.decode(self.table, new_z, self.rng, parent_frame)
         apply_overrides(fresh, self.table, self.options, self.rng)
         z[idx] = new_z
-        keyed = set(self.table.primary_key) | self.table.fk_columns
-        for col in (c.name for c in self.table.columns if c.name not in keyed):
+        for col in (c.name for c in self.table.columns if c.name not in self.keyed):
             column = frame[col].copy()
             column.iloc[idx] = fresh[col].array
             frame[col] = column
@@ -799,14 +801,13 @@ class _Redraw:
         even as the first draw's) and decoded, up to :data:`_REDRAWS` times, the rows breaking a
         rule redrawn between tries; unchanged unless every row then holds every rule."""
         parent_frame = None if self.driver is None else _aligned(self.frames[self.driver.ref_table], parent_rows)
-        keyed = set(self.table.primary_key) | self.table.fk_columns
         current = z
         for _ in range(_REDRAWS):
             even = stratify(current)
             fresh = self.tm.decode(self.table, even, self.rng, parent_frame, stratified=True)
             apply_overrides(fresh, self.table, self.options, self.rng)
             out = frame.copy()
-            for col in (c.name for c in self.table.columns if c.name not in keyed):
+            for col in (c.name for c in self.table.columns if c.name not in self.keyed):
                 out[col] = fresh[col].array
             bad = _broken(out, rules)
             if not bad.any():

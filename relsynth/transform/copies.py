@@ -15,8 +15,9 @@ personal-data generators use), cut to few bits: about :data:`ROW_BUCKETS` bucket
 row, so a fresh row falls on a source row's bucket by chance about once in 64, and never
 fewer than :data:`ROWS_PER_BUCKET` possible rows per bucket, so the set does not spell out
 the rows. The sampler redraws a row whose fingerprint is a source row's (see
-``relsynth.sampling.relational``). Personal-data columns are generated anew and never equal
-a source value, so they enter the fingerprint only as NULL, blank or a value.
+``relsynth.sampling.relational``). *Fresh* columns (personal data, UUIDs, generated unique
+keys) are made anew and never equal a source value, so they enter the fingerprint only as
+NULL, blank or a value.
 """
 
 from __future__ import annotations
@@ -62,11 +63,11 @@ def copy_columns(table: Table, *frames: pd.DataFrame) -> list[str]:
             if c.name not in keys and c.kind != "binary" and all(c.name in f for f in frames)]
 
 
-def _written(column: Column, values: pd.Series, personal: bool) -> np.ndarray:
+def _written(column: Column, values: pd.Series, fresh: bool) -> np.ndarray:
     """One column's values as the target writes them, as text (NULL as a marker)."""
     missing = values.isna().to_numpy()
     kind = column.kind
-    if personal:  # generated anew: only NULL, blank or "a value" can be the same
+    if fresh:  # generated anew: only NULL, blank or "a value" can be the same
         text = np.where(values.astype(str).str.strip().to_numpy() == "", "\x00blank", "\x00value").astype(object)
     elif kind in ("integer", "float", "decimal", "boolean"):
         x = numeric_values(values)
@@ -85,13 +86,13 @@ def _written(column: Column, values: pd.Series, personal: bool) -> np.ndarray:
     return text
 
 
-def written_rows(table: Table, frame: pd.DataFrame, columns: list[str], personal: set[str] = frozenset()) -> np.ndarray:
+def written_rows(table: Table, frame: pd.DataFrame, columns: list[str], fresh: set[str] = frozenset()) -> np.ndarray:
     """Each row of ``frame`` on ``columns`` as one text, in the written form of every value
-    (equal texts: equal rows in the target database); ``personal`` columns count only as NULL,
+    (equal texts: equal rows in the target database); ``fresh`` columns count only as NULL,
     blank or a value."""
     if not len(frame):
         return np.empty(0, dtype=object)
-    parts = [pd.Series(_written(table.column(c), frame[c], c in personal), dtype=object) for c in columns]
+    parts = [pd.Series(_written(table.column(c), frame[c], c in fresh), dtype=object) for c in columns]
     return parts[0].str.cat(parts[1:], sep=_SEP).to_numpy(dtype=object)
 
 
@@ -144,27 +145,28 @@ class RowFingerprints:
 
     Attributes:
         columns: The columns compared (:func:`copy_columns`).
-        personal: Those of them generated as personal data (compared as NULL, blank or a value).
+        fresh: Those of them made anew, never a source value (personal data, UUIDs, generated
+            keys): compared as NULL, blank or a value.
         bits: Width of a fingerprint.
         values: The sorted fingerprints of the distinct source rows.
     """
 
     columns: list[str]
-    personal: list[str] = field(default_factory=list)
+    fresh: list[str] = field(default_factory=list)
     bits: int = 0
     values: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
 
     @classmethod
-    def fit(cls, table: Table, real: pd.DataFrame, personal: set[str] = frozenset()) -> RowFingerprints | None:
+    def fit(cls, table: Table, real: pd.DataFrame, fresh: set[str] = frozenset()) -> RowFingerprints | None:
         """The fingerprints of ``real``'s rows, or None where no synthetic row can be a copy (a
-        personal column the source never leaves NULL or blank), where the domain forces copies
+        fresh column the source never leaves NULL or blank), where the domain forces copies
         (:func:`domain_forced`), or where the buckets could not hide the rows."""
         columns = copy_columns(table, real)
         if not columns or not len(real):
             return None
-        personal = {c for c in personal if c in columns}
-        texts = written_rows(table, real, columns, personal)
-        for c in personal:  # every source row has a value there, and no generated value is one
+        fresh = {c for c in fresh if c in columns}
+        texts = written_rows(table, real, columns, fresh)
+        for c in fresh:  # every source row has a value there, and no generated value is one
             if not ((real[c].isna()) | (real[c].astype(str).str.strip() == "")).any():
                 return None
         distinct = pd.unique(texts)
@@ -178,13 +180,13 @@ class RowFingerprints:
         values = np.unique(fingerprints(distinct, bits))
         if values.size > MAX_OCCUPANCY * 2**bits:
             return None
-        return cls(columns, sorted(personal), bits, values)
+        return cls(columns, sorted(fresh), bits, values)
 
     def matches(self, table: Table, frame: pd.DataFrame) -> np.ndarray:
         """True where a row of ``frame`` falls on a source row's fingerprint (it may be a copy)."""
         if not len(frame):
             return np.zeros(0, dtype=bool)
-        texts = written_rows(table, frame, self.columns, set(self.personal))
+        texts = written_rows(table, frame, self.columns, set(self.fresh))
         return np.isin(fingerprints(texts, self.bits), self.values)
 
     def rule(self, table: Table) -> NotACopy:
@@ -192,12 +194,12 @@ class RowFingerprints:
         return NotACopy(self, table)
 
     def to_state(self) -> dict[str, Any]:
-        return {"columns": list(self.columns), "personal": list(self.personal), "bits": self.bits,
+        return {"columns": list(self.columns), "fresh": list(self.fresh), "bits": self.bits,
                 "values": self.values}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RowFingerprints:
-        return cls(list(state["columns"]), list(state["personal"]), int(state["bits"]),
+        return cls(list(state["columns"]), list(state["fresh"]), int(state["bits"]),
                    np.asarray(state["values"], dtype=np.uint64))
 
 
