@@ -794,7 +794,6 @@ class _Redraw:
             column.iloc[idx] = fresh[col].array
             frame[col] = column
 
-
     def restratified(self, frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray,
                      rules: list[Any]) -> tuple[pd.DataFrame, np.ndarray]:
         """The table after some rows were redrawn, its scores stratified again (each marginal as
