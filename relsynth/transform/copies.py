@@ -64,26 +64,27 @@ def copy_columns(table: Table, *frames: pd.DataFrame) -> list[str]:
 
 
 def _written(column: Column, values: pd.Series, fresh: bool) -> np.ndarray:
-    """One column's values as the target writes them, as text (NULL as a marker)."""
-    missing = values.isna().to_numpy()
+    """One column's values as the target writes them, as text (NULL as a marker); each distinct
+    value is written once."""
+    codes, uniques = pd.factorize(values)
+    distinct = pd.Series(uniques, dtype=values.dtype if len(uniques) else object)
     kind = column.kind
-    if fresh:  # generated anew: only NULL, blank or "a value" can be the same
-        text = np.where(values.astype(str).str.strip().to_numpy() == "", "\x00blank", "\x00value").astype(object)
+    if fresh:  # made anew: only NULL, blank or "a value" can be the same
+        text = np.where(distinct.astype(str).str.strip().to_numpy() == "", "\x00blank", "\x00value")
     elif kind in ("integer", "float", "decimal", "boolean"):
-        x = numeric_values(values)
+        x = numeric_values(distinct)
         digits = 0 if kind in ("integer", "boolean") else column.scale
         if digits is not None:
             x = np.round(x, digits)
-        text = (x + 0.0).astype(str).astype(object)  # + 0.0: -0.0 is written as 0
+        text = (x + 0.0).astype(str)  # + 0.0: -0.0 is written as 0
     elif kind in ("date", "datetime"):
-        stamps = pd.to_datetime(values.astype(object).where(values.notna(), None), errors="coerce", utc=column.timezone)
+        stamps = pd.to_datetime(distinct.astype(object), errors="coerce", utc=column.timezone)
         if column.timezone:
             stamps = stamps.dt.tz_localize(None)
-        text = stamps.to_numpy(dtype="datetime64[D]" if kind == "date" else "datetime64[us]").astype(str).astype(object)
+        text = stamps.to_numpy(dtype="datetime64[D]" if kind == "date" else "datetime64[us]").astype(str)
     else:
-        text = values.astype(str).to_numpy(dtype=object)
-    text[missing] = _NULL
-    return text
+        text = distinct.astype(str).to_numpy()
+    return np.append(text.astype(object), _NULL)[codes]  # code -1 (NULL): the marker
 
 
 def written_rows(table: Table, frame: pd.DataFrame, columns: list[str], fresh: set[str] = frozenset()) -> np.ndarray:
