@@ -515,6 +515,15 @@ class _Generator:
             frame, z, rows = frame[keep].reset_index(drop=True), z[keep], rows[keep]
             bounds, rule = rows_of(bounds, keep), rule.subset(keep)
             checks = checks + [rule]
+        if name in model.row_fingerprints:
+            # Rows equal to a source row, redrawn before keys and FKs (a secondary FK paired on a
+            # row's values sees its final values); the CHECK step below catches what is left.
+            redraw = _Redraw(model, name, driver, frames, scores, rng, own, bounds)
+            rules = [model.row_fingerprints[name].rule(table)] + ([rule] if rule is not None else [])
+            before = z.copy() if free and len(frame) <= RESTRATIFY_ROWS else None
+            _redraw_broken(frame, z, rows, rules, redraw)
+            if before is not None and not np.array_equal(z, before):
+                frame, z = redraw.restratified(frame, z, rows, rules)
         offset = self.key_offset.get(name, 0)
         _fill_keys(tm, table, frame, rng, rows, offset)
         self.key_offset[name] = offset + len(frame)
@@ -529,11 +538,7 @@ class _Generator:
             stats = model.fk_stats[fk_key(name, schema, fk)]
             _fill_fk(frame, table, fk, frames[fk.ref_table], stats, rng, slots=self._slots(name, fk, stats))
         _number_within_key(tm, table, frame)
-        redraw = _Redraw(model, name, driver, frames, scores, rng, own, bounds)
-        before = z.copy() if free and len(frame) <= RESTRATIFY_ROWS else None
-        frame, z = _enforce_checks(frame, z, rows, checks, redraw)
-        if before is not None and z.shape == before.shape and not np.array_equal(z, before):
-            frame, z = redraw.restratified(frame, z, rows, checks)
+        frame, z = _enforce_checks(frame, z, rows, checks, _Redraw(model, name, driver, frames, scores, rng, own, bounds))
         frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
         if name in self.pooled:
             frame, z = self._choose_parents(name, frame, z, wanted, rng)

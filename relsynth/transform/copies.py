@@ -47,9 +47,9 @@ __all__ = [
 ROW_BUCKETS = 64
 #: Fewest possible rows (combinations of the columns' source values) per fingerprint bucket.
 ROWS_PER_BUCKET = 16
-#: Largest share of the buckets the source rows may take up; beyond it nearly every fresh row
-#: would be redrawn, and the table is left alone.
-MAX_OCCUPANCY = 0.5
+#: Largest share of the buckets the source rows may take up; beyond it many fresh rows would be
+#: redrawn (and dropped, where the model makes few other rows), and the table is left alone.
+MAX_OCCUPANCY = 0.125
 
 _NULL = "\x00null"
 _SEP = "\x1f"
