@@ -10,8 +10,8 @@
   nearer than their nearest holdout row (ties count half), training and holdout sampled to
   the same size. About 0.5 is ideal: the synthetic rows are no closer to what the model saw
   than to what it did not. Without a holdout it is not computed, rather than guessed.
-- **Exact copies**: synthetic rows equal to a real row on every non-key column (a hash join
-  over all rows), and whether the table's domain forces them (the real rows already take up
+- **Exact copies**: synthetic rows equal to a real row on every non-key column, as written (a
+  hash join over all rows; the sampler redraws such rows, see :mod:`relsynth.transform.copies`), and whether the table's domain forces them (the real rows already take up
   most of the possible combinations, as in a table of two booleans).
 - **Personal data**: per column found to hold it (:func:`~relsynth.transform.pii.detect_pii`
   on the real side), how many distinct synthetic values equal a real value of the column
@@ -30,6 +30,7 @@ import pandas as pd
 from relsynth.evaluate.metrics import NUMERIC_KINDS, comparable_columns
 from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import Schema, Table
+from relsynth.transform.copies import copy_columns, domain_forced, written_rows
 from relsynth.transform.pii import detect_pii
 
 __all__ = ["PRIVACY_ROWS", "table_privacy", "privacy_section", "exact_copies", "nearest_distances", "pii_leaks"]
@@ -87,33 +88,22 @@ def nearest_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def exact_copies(table: Table, real: pd.DataFrame, synth: pd.DataFrame) -> dict[str, Any]:
-    """Synthetic rows equal to a real row on every non-key, non-binary column (NULL equals NULL).
+    """Synthetic rows equal to a real row on every non-key, non-binary column (NULL equals NULL),
+    values compared as they are written (:func:`relsynth.transform.copies.written_rows`).
 
     Returns:
         ``{"columns", "copies", "rate", "domain_forced"}``: ``domain_forced`` when the real rows
         already take up at least half of all combinations of the columns' values (and no column
-        is mostly distinct values), so a synthetic row of real values can hardly avoid being one.
+        is mostly distinct values; :func:`relsynth.transform.copies.domain_forced`), so a
+        synthetic row of real values can hardly avoid being one.
     """
-    keys = set(table.primary_key) | table.fk_columns
-    # Binaries are random bytes, never a copy (and no text to hash).
-    columns = [c.name for c in table.columns
-               if c.name not in keys and c.kind != "binary" and c.name in real and c.name in synth]
+    columns = copy_columns(table, real, synth)
     if not columns or not len(synth) or not len(real):
         return {"columns": len(columns), "copies": 0, "rate": 0.0, "domain_forced": False}
-
-    def hashes(frame: pd.DataFrame) -> np.ndarray:
-        text = frame[columns].astype(str).where(frame[columns].notna(), "\x00null")
-        return pd.util.hash_pandas_object(text, index=False).to_numpy()
-
-    real_h = hashes(real)
-    copies = int(np.isin(hashes(synth), real_h).sum())
-    distinct = [max(real[c].nunique(dropna=False), 1) for c in columns]
-    # A column of mostly distinct values (a measurement, a timestamp) has a domain far larger
-    # than its real values: copies through it are not forced.
-    wide = any(d > max(20, 0.5 * len(real)) for d in distinct)
-    combos = float(np.prod(distinct, dtype=np.float64))
+    real_rows = written_rows(table, real, columns)
+    copies = int(pd.Series(written_rows(table, synth, columns)).isin(real_rows).sum())
     return {"columns": len(columns), "copies": copies, "rate": round(copies / len(synth), 6),
-            "domain_forced": bool(not wide and np.unique(real_h).size >= 0.5 * combos)}
+            "domain_forced": domain_forced(real, columns, pd.unique(real_rows).size)}
 
 
 def _sampled(frame: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from relsynth.models.copula import ParentContext, TableModel, is_free_text, to_n
 from relsynth.plan import Plan, make_plan
 from relsynth.schema.checks import compile_checks
 from relsynth.schema.model import ForeignKey, Schema, Table
+from relsynth.transform.copies import RowFingerprints
 from relsynth.transform.encoders import NumericEncoder
 from relsynth.transform.keys import match_rows, null_any
 from relsynth.transform.native import generated_style
@@ -113,6 +114,11 @@ class Model:
         pii_fingerprints: Bit width and keyed-hash fingerprints of every personal value of the
             source (about 16 buckets per value, so they do not spell the values out): generated
             personal values falling on one are redrawn. Stored once, shared by every generator.
+        row_fingerprints: Per table, keyed-hash fingerprints of the source rows' written form
+            (:class:`~relsynth.transform.copies.RowFingerprints`, about 64 buckets per row and
+            never fewer than 16 possible rows per bucket): a synthetic row falling on one is
+            redrawn, so none equals a source row. Tables whose domain forces copies, or where
+            no row can be one, have none; so have models saved before they were learned.
     """
 
     schema: Schema
@@ -126,6 +132,7 @@ class Model:
     locale: str = DEFAULT_LOCALE
     rare_category_threshold: int = RARE_CATEGORY_THRESHOLD
     pii_fingerprints: tuple[int, np.ndarray] = (0, np.zeros(0, dtype=np.uint64))
+    row_fingerprints: dict[str, RowFingerprints] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for tm in self.tables.values():
@@ -228,6 +235,7 @@ class Model:
             "locale": self.locale,
             "rare_category_threshold": self.rare_category_threshold,
             "pii_fingerprints": {"bits": self.pii_fingerprints[0], "values": self.pii_fingerprints[1]},
+            "row_fingerprints": {n: f.to_state() for n, f in self.row_fingerprints.items()},
         }
         doc = json.dumps(_pack(state, arrays), indent=1, allow_nan=False)
         buf = io.BytesIO()
@@ -286,6 +294,7 @@ def load_model(path: str | Path) -> Model:
             locale=str(state.get("locale", DEFAULT_LOCALE)),
             rare_category_threshold=int(state.get("rare_category_threshold", RARE_CATEGORY_THRESHOLD)),
             pii_fingerprints=_fingerprint_state(state.get("pii_fingerprints")),
+            row_fingerprints={n: RowFingerprints.from_state(f) for n, f in state.get("row_fingerprints", {}).items()},
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, SchemaError) as exc:
         raise ModelError(f"'{path}' is damaged ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
@@ -406,6 +415,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
         counts[parent][TableModel.count_dim(name, fk_index)] = np.bincount(linked[linked >= 0],
                                                                            minlength=len(frames[parent]))
 
+    source = frames
     detected, frames, rare = _protect(schema, frames, overrides, rare_category_threshold, seed)
     # Every personal value of the database: no generated one may equal any of them, whatever its column.
     personal = personal_fingerprints(personal_values(detected, frames))
@@ -433,6 +443,12 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
                 models[name].n_rows = sample.rows[name]  # roots are generated at their real size
             else:
                 models[name].n_parent_rows = sample.covered[name]
+
+    # The source rows as written, fingerprinted, so the sampler can redraw rows equal to one;
+    # columns made anew (personal data, UUIDs, generated keys) count as NULL or a value.
+    row_prints = {name: RowFingerprints.fit(table, source[name], {cm.name for cm in models[name].columns
+                                                                   if cm.role in ("pii", "uuid", "key")})
+                  for name, table in schema.tables.items()}
 
     # Non-driver FKs: NULL share and the degree distribution of their parents.
     fk_stats: dict[str, FKStats] = {}
@@ -475,7 +491,8 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
                   for name, cols in detected.items() if cols}
     return Model(schema=schema, tables=models, fk_stats=fk_stats, seed=seed, notes=notes, drivers=drivers,
                  pii=pii_report, rare_categories=rare, locale=locale, rare_category_threshold=rare_category_threshold,
-                 pii_fingerprints=personal)
+                 pii_fingerprints=personal,
+                 row_fingerprints={name: f for name, f in row_prints.items() if f is not None})
 
 
 def _how_made(model: TableModel, column: str) -> str:

@@ -10,7 +10,8 @@ For each table in plan order:
    overrides (:mod:`relsynth.sampling.overrides`) are applied to the decoded values;
 3. keys: new primary keys; the driver FK copies the parent's key; secondary FKs are assigned to
    existing parents following each parent's degree distribution; self-references form a forest;
-4. CHECK constraints are enforced: rows that break one get fresh values under the same parent;
+4. CHECK constraints are enforced, and rows equal to a source row avoided (``Model.row_fingerprints``):
+   rows that break one or fall on a source row's fingerprint get fresh values under the same parent;
 5. UNIQUE sets (the primary key included) are enforced: colliding FK draws are redrawn, rows that
    still collide are dropped before any child is generated under them (and, for both steps,
    before the table's self-references are drawn, so no row points at a dropped one).
@@ -47,6 +48,11 @@ log = logging.getLogger("relsynth")
 #: Attempts at redrawing rows that break a CHECK, or FK values that collide on a UNIQUE set,
 #: before dropping the rows.
 _REDRAWS = 25
+
+#: Tables up to this many rows are stratified again after rows were redrawn (a redrawn one of 8
+#: departments would otherwise leave a floor twice and another never); in larger tables the
+#: few redrawn rows move the marginals by less than a row in a thousand.
+RESTRATIFY_ROWS = 1_000
 
 #: Output rows per partition when a synthetic database is generated in pieces (:class:`SampleStream`).
 PARTITION_ROWS = 500_000
@@ -407,9 +413,11 @@ class _Generator:
         self.frames: dict[str, pd.DataFrame] = {}
         self.scores: dict[str, np.ndarray] = {}
         self.key_offset: dict[str, int] = {}
-        # The table's CHECK constraints and the ``rule`` overrides of its columns, enforced alike.
+        #: Per table, the row rules enforced by redrawing: CHECK constraints, the ``rule`` overrides
+        #: of its columns, and no copy of a source row.
         self.checks = {name: [r for r in compile_checks(t, self.schema.dialect)
                               + (options[name].rules(t) if name in options else []) if r.enforceable]
+                       + ([model.row_fingerprints[name].rule(t)] if name in model.row_fingerprints else [])
                        for name, t in self.schema.tables.items()}
 
     def _slots(self, name: str, fk: ForeignKey, stats: FKStats) -> _Slots | None:
@@ -509,6 +517,15 @@ class _Generator:
             frame, z, rows = frame[keep].reset_index(drop=True), z[keep], rows[keep]
             bounds, rule = rows_of(bounds, keep), rule.subset(keep)
             checks = checks + [rule]
+        if name in model.row_fingerprints:
+            # Rows equal to a source row, redrawn before keys and FKs (a secondary FK paired on a
+            # row's values sees its final values); the CHECK step below catches what is left.
+            redraw = _Redraw(model, name, driver, frames, scores, rng, own, bounds)
+            rules = [model.row_fingerprints[name].rule(table)] + ([rule] if rule is not None else [])
+            before = z.copy() if free and len(frame) <= RESTRATIFY_ROWS else None
+            _redraw_broken(frame, z, rows, rules, redraw)
+            if before is not None and not np.array_equal(z, before):
+                frame, z = redraw.restratified(frame, z, rows, rules)
         offset = self.key_offset.get(name, 0)
         _fill_keys(tm, table, frame, rng, rows, offset)
         self.key_offset[name] = offset + len(frame)
@@ -742,8 +759,9 @@ def _fill_self_ref(frame: pd.DataFrame, table: Table, fk: ForeignKey, stats: FKS
 class _Redraw:
     """Fresh values for some rows of the table being generated, under the same parent rows.
 
-    Keys and FKs stay; every other column is decoded from a new conditional copula draw (the
-    children-per-row counts in the scores are redrawn with them: no child exists yet).
+    Keys and FKs stay; every other column is decoded from a new conditional copula draw. The
+    rows' children-per-row counts stay as first drawn (stratified over the table): rows redrawn
+    for being copies of source rows would otherwise unsettle a small parent's children counts.
     """
 
     def __init__(self, model: Model, name: str, driver: ForeignKey | None, frames: dict[str, pd.DataFrame],
@@ -753,6 +771,10 @@ class _Redraw:
         self.options, self.bounds = options, bounds
         self.table = model.schema.tables[name]
         self.tm = model.tables[name]
+        self.count_dims = [j for j, d in enumerate(self.tm.dims) if d.startswith("count:")]
+        #: Columns a redraw leaves alone: keys (the primary key and other generated unique keys) and FKs.
+        self.keyed = (set(self.table.primary_key) | self.table.fk_columns
+                      | {cm.name for cm in self.tm.columns if cm.role == "key"})
 
     def __call__(self, frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, idx: np.ndarray) -> None:
         rows = parent_rows[idx]
@@ -770,20 +792,42 @@ class _Redraw:
                                       rows_of(self.bounds, idx[drawn_order]))
         new_z = np.empty_like(drawn)
         new_z[drawn_order] = drawn
+        new_z[:, self.count_dims] = z[idx][:, self.count_dims]
         fresh = self.tm.decode(self.table, new_z, self.rng, parent_frame)
         apply_overrides(fresh, self.table, self.options, self.rng)
         z[idx] = new_z
-        keyed = set(self.table.primary_key) | self.table.fk_columns
-        for col in (c.name for c in self.table.columns if c.name not in keyed):
+        for col in (c.name for c in self.table.columns if c.name not in self.keyed):
             column = frame[col].copy()
             column.iloc[idx] = fresh[col].array
             frame[col] = column
+
+    def restratified(self, frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray,
+                     rules: list[Any]) -> tuple[pd.DataFrame, np.ndarray]:
+        """The table after some rows were redrawn, its scores stratified again (each marginal as
+        even as the first draw's) and decoded, up to :data:`_REDRAWS` times, the rows breaking a
+        rule redrawn between tries; unchanged unless every row then holds every rule."""
+        parent_frame = None if self.driver is None else _aligned(self.frames[self.driver.ref_table], parent_rows)
+        current = z
+        for _ in range(_REDRAWS):
+            even = stratify(current)
+            fresh = self.tm.decode(self.table, even, self.rng, parent_frame, stratified=True)
+            apply_overrides(fresh, self.table, self.options, self.rng)
+            out = frame.copy()
+            for col in (c.name for c in self.table.columns if c.name not in self.keyed):
+                out[col] = fresh[col].array
+            bad = _broken(out, rules)
+            if not bad.any():
+                return out, even
+            current = even.copy()
+            self(out, current, parent_rows, np.flatnonzero(bad))
+        return frame, z
 
 
 def _enforce_checks(
     frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, rules: list[Any], redraw: _Redraw
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Make every row satisfy the table's CHECK constraints.
+    """Make every row satisfy the table's CHECK constraints (and the rule against copies of
+    source rows).
 
     Rows that break one get fresh values (same parent) up to :data:`_REDRAWS` times; the few that
     still break one are dropped, before any child is generated under them.
@@ -792,7 +836,8 @@ def _enforce_checks(
         return frame, z
     bad = _redraw_broken(frame, z, parent_rows, rules, redraw)
     if bad.any():
-        log.info("%s: dropped %d row(s) that kept breaking a CHECK constraint", redraw.name, int(bad.sum()))
+        log.info("%s: dropped %d row(s) that kept breaking a CHECK constraint or equalling a source row",
+                 redraw.name, int(bad.sum()))
         frame, z = frame[~bad].reset_index(drop=True), z[~bad]
     return frame, z
 

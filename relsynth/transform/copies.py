@@ -1,0 +1,216 @@
+"""Whole-row copies of source rows: what makes one, and how the sampler avoids them.
+
+A synthetic row is a *copy* when it equals a source row on every non-key, non-binary column
+(:func:`copy_columns`; NULL equals NULL), compared as the values are written
+(:func:`written_rows`: integers as integers, floats rounded to the column's scale, dates as
+dates, datetimes to the microsecond), so a copy in the target database is a copy here.
+
+Where the source rows already take up most of the possible combinations of the columns'
+values (:func:`domain_forced`: a table of two booleans), a synthetic row can hardly avoid
+being one, and nothing is done about it.
+
+Elsewhere the model keeps :class:`RowFingerprints`: the keyed-hash fingerprints of the source
+rows' written form (:func:`relsynth.transform.encoders.fingerprints`, the scheme the
+personal-data generators use), cut to few bits: about :data:`ROW_BUCKETS` buckets per source
+row, so a fresh row falls on a source row's bucket by chance about once in 64, and never
+fewer than :data:`ROWS_PER_BUCKET` possible rows per bucket, so the set does not spell out
+the rows. The sampler redraws a row whose fingerprint is a source row's (see
+``relsynth.sampling.relational``). *Fresh* columns (personal data, UUIDs, generated unique
+keys) are made anew and never equal a source value, so they enter the fingerprint only as
+NULL, blank or a value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relsynth.schema.frames import numeric_values
+from relsynth.schema.model import Column, Table
+from relsynth.transform.encoders import fingerprints
+
+__all__ = [
+    "ROW_BUCKETS",
+    "ROWS_PER_BUCKET",
+    "RowFingerprints",
+    "copy_columns",
+    "domain_forced",
+    "domain_size",
+    "possible_rows",
+    "written_rows",
+]
+
+#: Fingerprint buckets per distinct source row: the share of fresh rows redrawn by chance is about 1/64.
+ROW_BUCKETS = 64
+#: Fewest possible rows (combinations of the columns' source values) per fingerprint bucket.
+ROWS_PER_BUCKET = 16
+#: Largest share of the buckets the source rows may take up; beyond it many fresh rows would be
+#: redrawn (and dropped, where the model makes few other rows), and the table is left alone.
+MAX_OCCUPANCY = 0.125
+
+_NULL = "\x00null"
+_SEP = "\x1f"
+
+
+def copy_columns(table: Table, *frames: pd.DataFrame) -> list[str]:
+    """The columns on which a synthetic row equal to a source row is a copy: not keys, not
+    binaries (random bytes, never a copy), present in every frame given."""
+    keys = set(table.primary_key) | table.fk_columns
+    return [c.name for c in table.columns
+            if c.name not in keys and c.kind != "binary" and all(c.name in f for f in frames)]
+
+
+def _written(column: Column, values: pd.Series, fresh: bool) -> np.ndarray:
+    """One column's values as the target writes them, as text (NULL as a marker); each distinct
+    value is written once."""
+    codes, uniques = pd.factorize(values)
+    distinct = pd.Series(uniques, dtype=values.dtype if len(uniques) else object)
+    kind = column.kind
+    if fresh:  # made anew: only NULL, blank or "a value" can be the same
+        text = np.where(distinct.astype(str).str.strip().to_numpy() == "", "\x00blank", "\x00value")
+    elif kind in ("integer", "float", "decimal", "boolean"):
+        x = numeric_values(distinct)
+        digits = 0 if kind in ("integer", "boolean") else column.scale
+        if digits is not None:
+            x = np.round(x, digits)
+        text = (x + 0.0).astype(str)  # + 0.0: -0.0 is written as 0
+    elif kind in ("date", "datetime"):
+        stamps = pd.to_datetime(distinct.astype(object), errors="coerce", utc=column.timezone)
+        if column.timezone:
+            stamps = stamps.dt.tz_localize(None)
+        text = stamps.to_numpy(dtype="datetime64[D]" if kind == "date" else "datetime64[us]").astype(str)
+    else:
+        text = distinct.astype(str).to_numpy()
+    return np.append(text.astype(object), _NULL)[codes]  # code -1 (NULL): the marker
+
+
+def written_rows(table: Table, frame: pd.DataFrame, columns: list[str], fresh: set[str] = frozenset()) -> np.ndarray:
+    """Each row of ``frame`` on ``columns`` as one text, in the written form of every value
+    (equal texts: equal rows in the target database); ``fresh`` columns count only as NULL,
+    blank or a value."""
+    if not len(frame):
+        return np.empty(0, dtype=object)
+    parts = [pd.Series(_written(table.column(c), frame[c], c in fresh), dtype=object) for c in columns]
+    return parts[0].str.cat(parts[1:], sep=_SEP).to_numpy(dtype=object)
+
+
+def domain_size(real: pd.DataFrame, columns: list[str]) -> float:
+    """Possible rows: the product of the columns' distinct source values (NULL counting; without
+    end where a column's values are mostly distinct)."""
+    distinct = [_distinct(real, c) for c in columns]
+    return float(np.prod(distinct, dtype=np.float64))
+
+
+def _distinct(real: pd.DataFrame, column: str) -> float:
+    """A column's distinct source values (NULL counting), or infinity where most values are
+    distinct (a measurement, a timestamp, a title: its domain is far larger than its source values)."""
+    d = max(real[column].nunique(dropna=False), 1)
+    return float("inf") if d > max(20, 0.5 * len(real)) else float(d)
+
+
+def possible_rows(table: Table, real: pd.DataFrame, columns: list[str]) -> float:
+    """How many rows someone guessing the source rows would have to try: per column, the
+    written values within the source's range (integers and dates every one, decimals at their
+    scale, other numbers and datetimes without end), or its distinct values (text, booleans:
+    :func:`domain_size`'s count); multiplied."""
+    total = 1.0
+    for c in columns:
+        column, values = table.column(c), real[c]
+        x = numeric_values(values) if column.kind in ("integer", "decimal", "float", "date", "datetime") else None
+        if x is not None and column.kind != "boolean" and np.isfinite(x).any():
+            lo, hi = np.nanmin(x), np.nanmax(x)
+            step = {"integer": 1.0, "date": 86_400e6}.get(column.kind)
+            if step is None and column.kind in ("decimal", "float") and column.scale is not None:
+                step = 10.0 ** -column.scale
+            if step is None:
+                return float("inf")
+            size = np.floor((hi - lo) / step) + 1 + float(values.isna().any())
+        else:
+            size = _distinct(real, c)
+        total *= float(size)
+    return total
+
+
+def domain_forced(real: pd.DataFrame, columns: list[str], distinct_rows: int) -> bool:
+    """Whether the source's ``distinct_rows`` already take up at least half of the possible rows
+    (:func:`domain_size`), so a synthetic row of source values can hardly avoid being a copy."""
+    return bool(columns) and distinct_rows >= 0.5 * domain_size(real, columns)
+
+
+@dataclass
+class RowFingerprints:
+    """Fingerprints of a table's source rows, for the sampler to redraw rows that may be copies.
+
+    Attributes:
+        columns: The columns compared (:func:`copy_columns`).
+        fresh: Those of them made anew, never a source value (personal data, UUIDs, generated
+            keys): compared as NULL, blank or a value.
+        bits: Width of a fingerprint.
+        values: The sorted fingerprints of the distinct source rows.
+    """
+
+    columns: list[str]
+    fresh: list[str] = field(default_factory=list)
+    bits: int = 0
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+
+    @classmethod
+    def fit(cls, table: Table, real: pd.DataFrame, fresh: set[str] = frozenset()) -> RowFingerprints | None:
+        """The fingerprints of ``real``'s rows, or None where no synthetic row can be a copy (a
+        fresh column the source never leaves NULL or blank), where the domain forces copies
+        (:func:`domain_forced`), or where the buckets could not hide the rows."""
+        columns = copy_columns(table, real)
+        if not columns or not len(real):
+            return None
+        fresh = {c for c in fresh if c in columns}
+        texts = written_rows(table, real, columns, fresh)
+        for c in fresh:  # every source row has a value there, and no generated value is one
+            if not ((real[c].isna()) | (real[c].astype(str).str.strip() == "")).any():
+                return None
+        distinct = pd.unique(texts)
+        if domain_forced(real, columns, distinct.size):
+            return None
+        # About ROW_BUCKETS buckets per row (rounded up: at most 1/64 of fresh rows redrawn by
+        # chance), but never fewer than ROWS_PER_BUCKET possible rows in one.
+        bits = min(np.ceil(np.log2(ROW_BUCKETS * distinct.size)),
+                   np.floor(np.log2(max(possible_rows(table, real, columns) / ROWS_PER_BUCKET, 2.0))))
+        bits = int(np.clip(bits, 1, 62))
+        values = np.unique(fingerprints(distinct, bits))
+        if values.size > MAX_OCCUPANCY * 2**bits:
+            return None
+        return cls(columns, sorted(fresh), bits, values)
+
+    def matches(self, table: Table, frame: pd.DataFrame) -> np.ndarray:
+        """True where a row of ``frame`` falls on a source row's fingerprint (it may be a copy)."""
+        if not len(frame):
+            return np.zeros(0, dtype=bool)
+        texts = written_rows(table, frame, self.columns, set(self.fresh))
+        return np.isin(fingerprints(texts, self.bits), self.values)
+
+    def rule(self, table: Table) -> NotACopy:
+        """A row rule (``holds(frame)``) for the sampler's redraws."""
+        return NotACopy(self, table)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"columns": list(self.columns), "fresh": list(self.fresh), "bits": self.bits,
+                "values": self.values}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RowFingerprints:
+        return cls(list(state["columns"]), list(state["fresh"]), int(state["bits"]),
+                   np.asarray(state["values"], dtype=np.uint64))
+
+
+@dataclass
+class NotACopy:
+    """Holds for rows whose fingerprint is no source row's (see :class:`RowFingerprints`)."""
+
+    prints: RowFingerprints
+    table: Table
+    label: str = "a row equal to a source row"
+
+    def holds(self, frame: pd.DataFrame) -> np.ndarray:
+        return ~self.prints.matches(self.table, frame)
