@@ -166,10 +166,10 @@ class RowFingerprints:
         if not columns or not len(real):
             return None
         fresh = {c for c in fresh if c in columns}
-        texts = written_rows(table, real, columns, fresh)
         for c in fresh:  # every source row has a value there, and no generated value is one
             if not ((real[c].isna()) | (real[c].astype(str).str.strip() == "")).any():
                 return None
+        texts = written_rows(table, real, columns, fresh)
         distinct = pd.unique(texts)
         if domain_forced(real, columns, distinct.size):
             return None
