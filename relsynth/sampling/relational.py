@@ -37,6 +37,7 @@ from relsynth.sampling.overrides import apply_overrides
 from relsynth.schema.checks import compile_checks
 from relsynth.schema.frames import coerce_frame, numeric_values
 from relsynth.schema.model import ForeignKey, Table
+from relsynth.transform.copies import NotACopy
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
 from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, take_keys
 from relsynth.transform.trees import grow_forest, random_forest
@@ -830,11 +831,22 @@ def _enforce_checks(
     source rows).
 
     Rows that break one get fresh values (same parent) up to :data:`_REDRAWS` times; the few that
-    still break one are dropped, before any child is generated under them.
+    still break a CHECK are dropped, before any child is generated under them. Rows that are
+    still a source row's copy are kept: the learned values leave them no other choice (a table
+    whose every column the model learned as the source's few values), and dropping them would
+    empty the table.
     """
     if not rules or len(frame) == 0:
         return frame, z
     bad = _redraw_broken(frame, z, parent_rows, rules, redraw)
+    copy_rules = [r for r in rules if isinstance(r, NotACopy)]
+    if bad.any() and copy_rules:
+        forced = bad.copy()
+        forced[bad] = ~_broken(frame[bad], [r for r in rules if not isinstance(r, NotACopy)])
+        if forced.any():
+            log.info("%s: kept %d row(s) equal to a source row that %d redraws could not change",
+                     redraw.name, int(forced.sum()), _REDRAWS)
+            bad &= ~forced
     if bad.any():
         log.info("%s: dropped %d row(s) that kept breaking a CHECK constraint or equalling a source row",
                  redraw.name, int(bad.sum()))
