@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from relsynth.sinks.files import FileFormat, is_directory, read_files, verify_fi
 from relsynth.sinks.integrity import dangling_references, total_violations
 from relsynth.sinks.sql import check_target
 from relsynth.sinks import write as _write
-from relsynth.sampling.relational import SampleStream, check_scale, check_seed
+from relsynth.sampling.relational import SampleStream, check_scale, check_seed, collect
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
 from relsynth.schema.reader import RowFilter
 from relsynth.transform.pii import DEFAULT_LOCALE, SAMPLE_VALUES, detect_pii
@@ -371,7 +371,8 @@ def write(
         tables = _Timed(tables, progress)  # type: ignore[assignment]
     if is_directory(target):
         if not isinstance(tables, dict):
-            tables = _collect(tables, schema)
+            frames = collect(tables, list(schema.tables))
+            tables = {name: frames.get(name, pd.DataFrame(columns=t.column_names)) for name, t in schema.tables.items()}
         return write_files(tables, target, schema, file_format=file_format or "csv", if_exists=if_exists)  # type: ignore[arg-type]
     if file_format is not None:
         raise ConfigError(f"a file format ({file_format}) applies to directory targets, and {mask_url(str(target))} "
@@ -416,15 +417,6 @@ def verify(target: str | Path | sa.Engine, schema: Schema) -> dict[str, dict[str
         rows is :func:`relsynth.sinks.total_violations`.
     """
     return verify_files(target, schema) if is_directory(target) else verify_integrity(target, schema)  # type: ignore[arg-type]
-
-
-def _collect(pieces: Iterable[tuple[str, pd.DataFrame]], schema: Schema) -> dict[str, pd.DataFrame]:
-    """A stream's pieces as one frame per table."""
-    parts: dict[str, list[pd.DataFrame]] = {}
-    for name, frame in pieces:
-        parts.setdefault(name, []).append(frame)
-    return {name: pd.concat(parts[name], ignore_index=True) if name in parts
-            else pd.DataFrame(columns=table.column_names) for name, table in schema.tables.items()}
 
 
 def _same_target(source: Source, target: str | Path | sa.Engine) -> bool:

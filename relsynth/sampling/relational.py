@@ -22,7 +22,7 @@ FKs cut to break a cycle are filled after every table exists.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,7 @@ from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidG
 from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, take_keys
 from relsynth.transform.trees import grow_forest, random_forest
 
-__all__ = ["PARTITION_ROWS", "SampleStream", "check_scale", "check_seed", "sample_model"]
+__all__ = ["PARTITION_ROWS", "SampleStream", "check_scale", "check_seed", "collect", "sample_model"]
 
 log = logging.getLogger("relsynth")
 
@@ -92,11 +92,17 @@ def sample_model(model: Model, scale: float = 1.0, seed: int | None = None,
                  parents: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """Draw a synthetic database from ``model`` (see :meth:`relsynth.models.relational.Model.sample`)."""
     stream = SampleStream(model, scale=scale, seed=seed, partition_rows=None, tables=tables, parents=parents)
-    pieces: dict[str, list[pd.DataFrame]] = {}
-    for name, frame in stream:
-        pieces.setdefault(name, []).append(frame)
-    return {name: pieces[name][0] if len(pieces[name]) == 1 else pd.concat(pieces[name], ignore_index=True)
-            for name in model.schema.tables if name in pieces}
+    return collect(stream, list(model.schema.tables))
+
+
+def collect(pieces: Iterable[tuple[str, pd.DataFrame]], names: list[str]) -> dict[str, pd.DataFrame]:
+    """A stream's ``(table, frame)`` pieces as one frame per table, in the order of ``names``
+    (tables without a piece are left out)."""
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for name, frame in pieces:
+        parts.setdefault(name, []).append(frame)
+    return {name: parts[name][0] if len(parts[name]) == 1 else pd.concat(parts[name], ignore_index=True)
+            for name in names if name in parts}
 
 
 class SampleStream:
