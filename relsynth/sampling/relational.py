@@ -12,7 +12,10 @@ For each table in plan order:
    existing parents following each parent's degree distribution; self-references form a forest;
 4. CHECK constraints are enforced, and rows equal to a source row avoided (``Model.row_fingerprints``):
    rows that break one or fall on a source row's fingerprint get fresh values under the same parent;
-5. UNIQUE sets (the primary key included) are enforced: colliding FK draws are redrawn, rows that
+5. personal columns linked to an earlier table's (``Model.pii_links``: the same person's email in
+   two tables without an FK between them) take that share of their rows from the earlier
+   table's synthetic rows, every linked column from the same row;
+6. UNIQUE sets (the primary key included) are enforced: colliding FK draws are redrawn, rows that
    still collide are dropped before any child is generated under them (and, for both steps,
    before the table's self-references are drawn, so no row points at a dropped one).
 
@@ -40,6 +43,7 @@ from relsynth.schema.model import ForeignKey, Table
 from relsynth.transform.copies import NotACopy
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
 from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, take_keys
+from relsynth.transform.pii import PiiLink
 from relsynth.transform.trees import grow_forest, random_forest
 
 __all__ = ["PARTITION_ROWS", "SampleStream", "check_scale", "check_seed", "collect", "sample_model"]
@@ -362,6 +366,8 @@ def _materialized(model: Model, plan) -> set[str]:  # noqa: ANN001 - relsynth.pl
             if len(columns) == 1 and columns[0] in keys and _sequence_key(keys[columns[0]]):
                 continue  # numbered on from the previous partition, or random UUIDs
             whole.add(name)
+    # A table whose personal values other tables draw from: they draw from all of its rows.
+    whole |= {link.source_table for link in model.pii_links}
     changed = True
     while changed:  # a materialized table's driver parent is materialized too
         changed = False
@@ -420,6 +426,8 @@ class _Generator:
         self.frames: dict[str, pd.DataFrame] = {}
         self.scores: dict[str, np.ndarray] = {}
         self.key_offset: dict[str, int] = {}
+        #: Per table, its personal columns drawn from an earlier table's synthetic rows.
+        self.links = {link.table: link for link in model.pii_links}
         #: Per table, the row rules enforced by redrawing: CHECK constraints, the ``rule`` overrides
         #: of its columns, and no copy of a source row.
         self.checks = {name: [r for r in compile_checks(t, self.schema.dialect)
@@ -533,6 +541,8 @@ class _Generator:
             _redraw_broken(frame, z, rows, rules, redraw)
             if before is not None and not np.array_equal(z, before):
                 frame, z = redraw.restratified(frame, z, rows, rules)
+        if name in self.links:
+            _draw_linked(frame, table, self.links[name], frames.get(self.links[name].source_table), rng)
         offset = self.key_offset.get(name, 0)
         _fill_keys(tm, table, frame, rng, rows, offset)
         self.key_offset[name] = offset + len(frame)
@@ -828,6 +838,43 @@ class _Redraw:
             current = even.copy()
             self(out, current, parent_rows, np.flatnonzero(bad))
         return frame, z
+
+
+def _draw_linked(frame: pd.DataFrame, table: Table, link: PiiLink, source: pd.DataFrame | None,
+                 rng: np.random.Generator) -> None:
+    """Give ``link.share`` of the rows of ``frame`` (those with a value in the link's first column)
+    the values of a random row of ``source``, the earlier table's synthetic rows, in every linked
+    column (a person's fields together; a column left NULL stays NULL). In a UNIQUE column no
+    value repeats: source rows whose value the table's other rows hold, or an earlier drawn
+    row's, are not drawn, and rows are drawn without replacement."""
+    if source is None or not len(source) or not len(frame):
+        return
+    take = frame[link.columns[0]].notna().to_numpy() & (rng.random(len(frame)) < link.share)
+    candidates = source[link.source_columns].notna().all(axis=1).to_numpy()
+    unique = [c for c in link.columns if [c] in table.unique_sets]
+    for column, source_column in zip(link.columns, link.source_columns):
+        length = table.column(column).length
+        values = source[source_column].astype(str)
+        if length:  # a value cut to fit could equal another
+            candidates = candidates & (values.str.len() <= length).to_numpy()
+        if column in unique:
+            folded = values.str.casefold()
+            kept = frame[column][~take].dropna().astype(str).str.casefold()
+            candidates = candidates & ~folded.isin(kept).to_numpy() & ~folded.duplicated().to_numpy()
+    pool = np.flatnonzero(candidates)
+    rows = np.flatnonzero(take)
+    if not pool.size or not rows.size:
+        return
+    if unique:
+        rows = rows[: pool.size]
+        drawn = rng.choice(pool, rows.size, replace=False)
+    else:
+        drawn = pool[rng.integers(0, pool.size, rows.size)]
+    for column, source_column in zip(link.columns, link.source_columns):
+        values = frame[column].astype(object)
+        here = values.iloc[rows].notna().to_numpy()
+        values.iloc[rows[here]] = source[source_column].to_numpy(dtype=object)[drawn[here]]
+        frame[column] = values
 
 
 def _enforce_checks(
