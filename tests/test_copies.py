@@ -19,7 +19,8 @@ from relsynth.evaluate.metrics import fidelity_summary
 from relsynth.evaluate.privacy import exact_copies
 from relsynth.models.relational import Model, load_model
 from relsynth.schema import read_schema, read_tables
-from relsynth.schema.model import Column, Table
+from relsynth.schema import schema_from_dataframes
+from relsynth.schema.model import CheckConstraint, Column, Schema, Table, UniqueConstraint
 from relsynth.transform.copies import RowFingerprints, written_rows
 
 from conftest import dataset
@@ -225,3 +226,40 @@ def test_personal_columns_count_as_null_or_value() -> None:
     prints = RowFingerprints.fit(table, real, {"email"})
     synth = pd.DataFrame({"id": [1, 2], "email": [None, "new@y.org"], "age": [5, 5]})
     assert prints.matches(table, synth).tolist() == [True, False]
+
+
+def _departments(n: int = 16) -> tuple[Schema, pd.DataFrame]:
+    """Departments with a UNIQUE learned name and three columns of two values each."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": np.arange(1, n + 1), "name": [f"Dept {chr(65 + i)}" for i in range(n)],
+                          "floor": rng.choice([0, 100], n), "beds": rng.choice([0, 100], n),
+                          "wing": rng.choice([0, 100], n)})
+    schema = schema_from_dataframes({"dept": frame}, primary_keys={"dept": ["id"]})
+    schema.tables["dept"].unique.append(UniqueConstraint(["name"]))
+    return schema, frame
+
+
+def test_rows_the_unique_repair_changes_are_no_copies() -> None:
+    schema, real = _departments()
+    model = relsynth.fit({"dept": real}, schema=schema)
+    assert "dept" in model.row_fingerprints
+    # Under a condition the draws are not stratified: names repeat, and the repair gives the
+    # repeats unused names, which made rows equal to those departments' source rows (16
+    # copies over these seeds before the rows were checked again).
+    for seed in range(10):
+        out = model.sample(seed=seed, tables={"dept": {"condition": {"floor": {"min": 50}}}})["dept"]
+        assert out["name"].is_unique and (out["floor"] >= 50).all()
+        assert exact_copies(schema.tables["dept"], real, out)["copies"] == 0, seed
+
+
+def test_rows_the_unique_repair_changes_keep_the_checks(tmp_path: Path) -> None:
+    schema, real = _departments(8)
+    names = real["name"].tolist()
+    schema.tables["dept"].checks.append(CheckConstraint("name IN (" + ", ".join(f"'{n}'" for n in names) + ")"))
+    model = relsynth.fit({"dept": real}, schema=schema)
+    # Twice the rows: the repeated names ran out of unused ones and got pattern-made names the
+    # CHECK does not list; they are redrawn, and dropped where no listed name is left.
+    out = model.sample(seed=0, scale=2)["dept"]
+    assert out["name"].isin(names).all() and out["name"].is_unique and len(out) == 8
+    result = relsynth.write(model.sample(seed=1, scale=2), f"sqlite:///{tmp_path / 'd.db'}", schema=schema)
+    assert result["dept"] == 8

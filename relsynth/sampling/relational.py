@@ -557,8 +557,9 @@ class _Generator:
             stats = model.fk_stats[fk_key(name, schema, fk)]
             _fill_fk(frame, table, fk, frames[fk.ref_table], stats, rng, slots=self._slots(name, fk, stats))
         _number_within_key(tm, table, frame)
-        frame, z = _enforce_checks(frame, z, rows, checks, _Redraw(model, name, driver, frames, scores, rng, own, bounds))
-        frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
+        redraw = _Redraw(model, name, driver, frames, scores, rng, own, bounds)
+        frame, z, rows = _enforce_checks(frame, z, rows, checks, redraw)
+        frame, z = _enforce_unique(frame, z, rows, table, tp.secondary, frames, model, rng, checks, redraw)
         if name in self.pooled:
             frame, z = self._choose_parents(name, frame, z, wanted, rng)
         elif name in self.tilted:
@@ -879,32 +880,39 @@ def _draw_linked(frame: pd.DataFrame, table: Table, link: PiiLink, source: pd.Da
 
 def _enforce_checks(
     frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, rules: list[Any], redraw: _Redraw
-) -> tuple[pd.DataFrame, np.ndarray]:
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Make every row satisfy the table's CHECK constraints (and the rule against copies of
     source rows).
 
     Rows that break one get fresh values (same parent) up to :data:`_REDRAWS` times; the few that
-    still break a CHECK are dropped, before any child is generated under them. Rows that are
-    still a source row's copy are kept: the learned values leave them no other choice (a table
-    whose every column the model learned as the source's few values), and dropping them would
-    empty the table.
+    still break a CHECK are dropped (:func:`_drop_broken`), before any child is generated under
+    them. Returns the frame, its scores and its parent rows.
     """
     if not rules or len(frame) == 0:
-        return frame, z
+        return frame, z, parent_rows
     bad = _redraw_broken(frame, z, parent_rows, rules, redraw)
+    return _drop_broken(frame, z, parent_rows, bad, rules, redraw.name)
+
+
+def _drop_broken(frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, bad: np.ndarray, rules: list[Any],
+                 name: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Drop the ``bad`` rows that break a CHECK (or another rule but the one against copies).
+    Rows that are only a source row's copy are kept: the learned values leave them no other
+    choice (a table whose every column the model learned as the source's few values), and
+    dropping them would empty the table."""
     copy_rules = [r for r in rules if isinstance(r, NotACopy)]
     if bad.any() and copy_rules:
         forced = bad.copy()
         forced[bad] = ~_broken(frame[bad], [r for r in rules if not isinstance(r, NotACopy)])
         if forced.any():
             log.info("%s: kept %d row(s) equal to a source row that %d redraws could not change",
-                     redraw.name, int(forced.sum()), _REDRAWS)
-            bad &= ~forced
+                     name, int(forced.sum()), _REDRAWS)
+            bad = bad & ~forced
     if bad.any():
         log.info("%s: dropped %d row(s) that kept breaking a CHECK constraint or equalling a source row",
-                 redraw.name, int(bad.sum()))
-        frame, z = frame[~bad].reset_index(drop=True), z[~bad]
-    return frame, z
+                 name, int(bad.sum()))
+        frame, z, parent_rows = frame[~bad].reset_index(drop=True), z[~bad], parent_rows[~bad]
+    return frame, z, parent_rows
 
 
 def _redraw_broken(frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, rules: list[Any],
@@ -931,46 +939,75 @@ def _broken(frame: pd.DataFrame, rules: list[Any]) -> np.ndarray:
 def _enforce_unique(
     frame: pd.DataFrame,
     z: np.ndarray,
+    parent_rows: np.ndarray,
     table: Table,
     secondary: list[ForeignKey],
     frames: dict[str, pd.DataFrame],
     model: Model,
     rng: np.random.Generator,
+    rules: list[Any] = (),
+    redraw: _Redraw | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Make every UNIQUE set (PK included) unique.
+    """Make every UNIQUE set (PK included) unique, without breaking the row rules again.
 
     Colliding values of a single learned text column are replaced by unused categories, then by
-    new pattern-generated text; colliding secondary FKs are redrawn; rows still colliding are
-    dropped (before any child row is generated under them).
+    new pattern-generated text; colliding secondary FKs are redrawn (:func:`_repair_unique`).
+    A row so changed is checked again against ``rules`` (CHECKs, no copy of a source row: an
+    unused department name can make a row equal to that department's source row, a pattern
+    name break a CHECK listing the names); one that breaks one gets fresh values and is
+    repaired again, up to :data:`_REDRAWS` times, then dropped as :func:`_enforce_checks` does.
+    Rows still colliding are dropped (before any child row is generated under them).
     """
+    check = _repair_unique(frame, table, secondary, frames, model, rng)
+    if rules and redraw is not None:
+        for attempt in range(_REDRAWS + 1):
+            bad = np.zeros(len(frame), dtype=bool)
+            if check.any():
+                bad[check] = _broken(frame[check], rules)
+            if not bad.any() or attempt == _REDRAWS:
+                break
+            redraw(frame, z, parent_rows, np.flatnonzero(bad))
+            check = bad | _repair_unique(frame, table, secondary, frames, model, rng)
+        frame, z, parent_rows = _drop_broken(frame, z, parent_rows, bad, rules, table.name)
+    for columns in table.unique_sets:
+        dup = _duplicates(frame, columns)
+        if dup.any():
+            frame, z, parent_rows = frame[~dup].reset_index(drop=True), z[~dup], parent_rows[~dup]
+    return frame, z
+
+
+def _repair_unique(frame: pd.DataFrame, table: Table, secondary: list[ForeignKey], frames: dict[str, pd.DataFrame],
+                   model: Model, rng: np.random.Generator) -> np.ndarray:
+    """Give rows colliding on a UNIQUE set other values where the set has a learned text column
+    or a secondary FK (in place); the rows changed."""
     tm = model.tables[table.name]
+    changed = np.zeros(len(frame), dtype=bool)
     for columns in table.unique_sets:
         if len(columns) == 1:
-            _repair_unique_text(frame, tm, columns[0], rng)
-        for _ in range(_REDRAWS):
+            changed |= _repair_unique_text(frame, tm, columns[0], rng)
+        movable = [fk for fk in secondary if set(fk.columns) & set(columns)]
+        for _ in range(_REDRAWS if movable else 0):
             dup = _duplicates(frame, columns)
             if not dup.any():
-                break
-            movable = [fk for fk in secondary if set(fk.columns) & set(columns)]
-            if not movable:
                 break
             for fk in movable:
                 _fill_fk(frame, table, fk, frames[fk.ref_table],
                          model.fk_stats[fk_key(table.name, model.schema, fk)], rng, rows_mask=dup)
-        dup = _duplicates(frame, columns)
-        if dup.any():
-            frame, z = frame[~dup].reset_index(drop=True), z[~dup]
-    return frame, z
+            changed |= dup
+    return changed
 
 
-def _repair_unique_text(frame: pd.DataFrame, tm: TableModel, column: str, rng: np.random.Generator) -> None:
+def _repair_unique_text(frame: pd.DataFrame, tm: TableModel, column: str, rng: np.random.Generator) -> np.ndarray:
+    """Replace repeated values of a learned text column by unused categories, then by new
+    pattern-generated text (in place); the rows changed."""
+    changed = np.zeros(len(frame), dtype=bool)
     cm = next(c for c in tm.columns if c.name == column)
     enc = tm.encoders.get(cm.value_dim)
     if cm.role != "copula" or not isinstance(enc, CategoricalEncoder):
-        return
+        return changed
     dup = _duplicates(frame, [column])
     if not dup.any():
-        return
+        return changed
     rows = np.flatnonzero(dup)
     used = set(frame[column].dropna())
     unused = [c for c in enc.categories if c not in used]
@@ -984,6 +1021,8 @@ def _repair_unique_text(frame: pd.DataFrame, tm: TableModel, column: str, rng: n
         column_values = frame[column].astype(object)
         column_values.iloc[rows[: len(fill)]] = fill
         frame[column] = column_values
+        changed[rows[: len(fill)]] = True
+    return changed
 
 
 def _duplicates(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
