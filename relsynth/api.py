@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -39,7 +38,6 @@ from relsynth.sinks.sql import check_target
 from relsynth.sinks import write as _write
 from relsynth.sampling.relational import SampleStream, check_scale, check_seed, collect
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
-from relsynth.schema.reader import RowFilter
 from relsynth.transform.pii import DEFAULT_LOCALE, SAMPLE_VALUES, detect_pii, personal_links
 from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD
 from relsynth.urls import same_database
@@ -228,8 +226,10 @@ def inspect(
         metadata: A metadata file or dict (relsynth's schema JSON or SDV metadata) to use
             instead of the database's declared schema (foreign keys it does not declare
             included); for a directory, instead of its ``metadata.json``.
-        pii: Also find the columns holding personal data, from the first rows of each table's
-            text columns (:func:`relsynth.transform.pii.detect_pii`).
+        pii: Also find the columns holding personal data, from the first
+            :data:`~relsynth.transform.pii.SAMPLE_VALUES` rows of each table's text columns (a
+            ``LIMIT`` in the statement: a large table is not read whole;
+            :func:`relsynth.transform.pii.detect_pii`).
     """
     schema = _schema_of(None, metadata)
     if is_directory(source):
@@ -257,17 +257,7 @@ def _detect_pii(source: str | sa.Engine, schema: Schema, plan: Plan
     if not names:
         return {}, []
 
-    filters = {}
-    for n in names:
-        taken = [0]
-
-        def keep(chunk: pd.DataFrame, taken: list[int] = taken) -> np.ndarray:
-            mask = np.arange(len(chunk)) < SAMPLE_VALUES - taken[0]
-            taken[0] += int(mask.sum())
-            return mask
-
-        filters[n] = RowFilter(columns[n][:1], keep)
-    frames = read_tables(source, schema, tables=names, columns=columns, filters=filters)
+    frames = read_tables(source, schema, tables=names, columns=columns, limits={n: SAMPLE_VALUES for n in names})
     detected = {n: detect_pii(schema.tables[n], frames[n], set(schema.tables[n].primary_key) | schema.tables[n].fk_columns)
                 for n in names}
     out = {n: {c: {"kind": p.kind, "reason": p.reason} for c, p in found.items()} for n, found in detected.items() if found}
