@@ -228,7 +228,11 @@ def check_copy(spec: DatabaseSpec, counts: dict[str, int], written: dict[str, in
                 assert rows == written[t.name]
                 assert (rows == 0) == (counts[t.name] == 0), (t.name, rows, counts[t.name])
                 fks = _foreign_keys(spec, t)
-                assert len(inspector.get_foreign_keys(t.name)) == len(fks) + t.self_ref
+                if engine.dialect.name == "sqlite":  # (SQLAlchemy's reader warns on a quote in a name)
+                    declared = len({r[0] for r in con.exec_driver_sql(f"PRAGMA foreign_key_list({quote(t.name)})")})
+                else:
+                    declared = len(inspector.get_foreign_keys(t.name))
+                assert declared == len(fks) + t.self_ref
                 for parent, fk_cols, _ in fks:
                     on = " AND ".join(f"p.{quote(pc)} = c.{quote(fc)}" for fc, pc in zip(fk_cols, parent.key_columns))
                     dangling = con.exec_driver_sql(
