@@ -434,6 +434,11 @@ def test_same_persons_values_agree_across_tables_without_a_foreign_key(tmp_path:
     # Drawn in partitions, the customers are drawn whole first and the sign-ups draw from all of them.
     streamed = collect(loaded.stream(seed=4, partition_rows=50), list(schema.tables))
     assert 0.55 <= _linked_share(streamed)[0] <= 0.85
+    # A column the user's options set keeps that setting; the rest of the link holds.
+    named = model.sample(seed=4, tables={"newsletter_signup": {"columns": {"first_name": {"value": "Zed"}}}})
+    assert (named["newsletter_signup"]["first_name"] == "Zed").all()
+    share, joined = _linked_share(named)
+    assert 0.55 <= share <= 0.85 and (joined["last_name"] == joined["last_name_customer"]).all()
 
 
 def test_inspect_reports_links_and_the_sample_databases_have_none(tmp_path: Path) -> None:

@@ -426,8 +426,16 @@ class _Generator:
         self.frames: dict[str, pd.DataFrame] = {}
         self.scores: dict[str, np.ndarray] = {}
         self.key_offset: dict[str, int] = {}
-        #: Per table, its personal columns drawn from an earlier table's synthetic rows.
-        self.links = {link.table: link for link in model.pii_links}
+        #: Per table, its personal columns drawn from an earlier table's synthetic rows (but
+        #: those the user's column options set).
+        self.links: dict[str, PiiLink] = {}
+        for link in model.pii_links:
+            own = options.get(link.table)
+            overridden = {c for c, o in own.columns.items() if o.active} if own is not None else set()
+            kept = [i for i, c in enumerate(link.columns) if c not in overridden]
+            if kept and kept[0] == 0:
+                self.links[link.table] = PiiLink(link.table, [link.columns[i] for i in kept], link.source_table,
+                                                 [link.source_columns[i] for i in kept], link.share)
         #: Per table, the row rules enforced by redrawing: CHECK constraints, the ``rule`` overrides
         #: of its columns, and no copy of a source row.
         self.checks = {name: [r for r in compile_checks(t, self.schema.dialect)
