@@ -14,10 +14,13 @@ For each table in plan order:
    rows that break one or fall on a source row's fingerprint get fresh values under the same parent;
 5. personal columns linked to an earlier table's (``Model.pii_links``: the same person's email in
    two tables without an FK between them) take that share of their rows from the earlier
-   table's synthetic rows, every linked column from the same row;
-6. UNIQUE sets (the primary key included) are enforced: colliding FK draws are redrawn, rows that
-   still collide are dropped before any child is generated under them (and, for both steps,
-   before the table's self-references are drawn, so no row points at a dropped one).
+   table's synthetic rows, every linked column from the same row (after the copy redraws of
+   step 4, before keys are set);
+6. UNIQUE sets (the primary key included) are enforced: colliding learned names get unused
+   ones, colliding FK draws are redrawn, and the rows so changed are checked against step 4's
+   rules again; rows that still collide are dropped before any child is generated under them
+   (and, for all steps, before the table's self-references are drawn, so no row points at a
+   dropped one).
 
 FKs cut to break a cycle are filled after every table exists.
 """
