@@ -50,7 +50,8 @@ __all__ = ["Model", "FKStats", "fit_model", "load_model", "FORMAT", "FORMAT_VERS
 log = logging.getLogger("relsynth")
 
 FORMAT = "relsynth-model"
-FORMAT_VERSION = 1
+#: 2: row fingerprints hash whole columns (:func:`relsynth.transform.copies.row_hashes`).
+FORMAT_VERSION = 2
 
 
 @dataclass
