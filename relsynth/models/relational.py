@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from relsynth.blas import one_blas_thread
 from relsynth.errors import ConfigError, ModelError, SchemaError
 from relsynth.models.copula import ParentContext, TableModel, is_free_text, to_number
 from relsynth.plan import Plan, make_plan
@@ -52,7 +53,8 @@ __all__ = ["Model", "FKStats", "fit_model", "load_model", "FORMAT", "FORMAT_VERS
 log = logging.getLogger("relsynth")
 
 FORMAT = "relsynth-model"
-FORMAT_VERSION = 1
+#: 2: row fingerprints hash whole columns (:func:`relsynth.transform.copies.row_hashes`).
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -347,6 +349,7 @@ def fk_key(table: str, schema: Schema, fk: ForeignKey) -> str:
     return f"{table}#{schema.tables[table].fk_index(fk)}"
 
 
+@one_blas_thread
 def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
               sample: FitSample | None = None, progress: Callable[[str], None] | None = None, *,
               pii: dict[str, str | None] | None = None,

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from relsynth.blas import one_blas_thread
 from relsynth.config import TableOptions, parse_tables, require_valid
 from relsynth.errors import ConfigError
 from relsynth.models.conditioning import LatentBounds, TableTarget, known_row_bounds, rows_of
@@ -495,6 +496,7 @@ class _Generator:
             counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
         return np.repeat(np.arange(pz.shape[0]), counts), int(round(tm.n_unparented * ratio))
 
+    @one_blas_thread
     def generate(self, name: str, parent_rows: np.ndarray, n_free: int, rng: np.random.Generator) -> pd.DataFrame:
         """Generate ``name``'s rows under ``parent_rows`` (plus ``n_free`` without a parent), store
         them (and their normal scores) for the children, and return the frame."""
