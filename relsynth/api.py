@@ -343,6 +343,8 @@ def write(
     if_exists: IfExists = "fail",
     file_format: FileFormat | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
+    scheduler: str | Any = None,
 ) -> dict[str, int]:
     """Write ``tables`` into a database or a directory of files, whichever ``target`` names:
     one frame per table, or a :meth:`Model.stream`, loaded piece by piece as it is drawn (a
@@ -363,10 +365,33 @@ def write(
         file_format: ``csv`` or ``parquet``, for directory targets only.
         progress: For a stream: called as ``progress("write", table, done, total)`` as each
             piece is drawn (see :data:`Progress`).
+        workers: For a stream: draw its partitions on a local Dask cluster of this many worker
+            processes (:mod:`relsynth.distributed`; needs ``relsynth[dask]``). Same data as
+            without Dask, whatever the number.
+        scheduler: For a stream: draw its partitions on an existing Dask cluster, given by its
+            scheduler's address (``tcp://host:8786``) or a ``dask.distributed.Client``. A
+            directory target must then be a path every worker can write to.
 
     Returns:
         Rows written per table.
     """
+    if workers is not None or scheduler is not None:
+        from relsynth.distributed import check_workers, dask_client, write_distributed
+
+        check_workers(workers, scheduler)
+        if not isinstance(tables, SampleStream):
+            raise ConfigError("workers/scheduler draw a sample stream on Dask (model.stream(...)); frames already "
+                              "drawn are written without them")
+        directory = is_directory(target)
+        if not directory and file_format is not None:
+            raise ConfigError(f"a file format ({file_format}) applies to directory targets, and "
+                              f"{mask_url(str(target))} is a database URL; drop the file format or give a directory")
+        if not directory:
+            check_target(target)
+        with dask_client(workers, scheduler) as client:
+            return write_distributed(tables, target, schema, client=client, if_exists=if_exists,
+                                     file_format=file_format, progress=progress, directory=directory,
+                                     int_bounds=tables.key_bounds(), order=make_plan(schema).order)
     if progress is not None and isinstance(tables, SampleStream):
         tables = _Timed(tables, progress)  # type: ignore[assignment]
     if is_directory(target):

@@ -294,8 +294,9 @@ class SampleStream:
                      for key, (stats, n, _, rng) in self._pools(gen).items()}
         return parts
 
-    def record(self, part: Partition, pieces: list[tuple[str, pd.DataFrame]]) -> None:
-        """Note a generated partition: the first of each streamed table goes to :attr:`summary`."""
+    def record(self, part: Partition, pieces: list[tuple[str, pd.DataFrame | None]]) -> None:
+        """Note a generated partition: the first of each streamed table goes to :attr:`summary`
+        (the frames of later ones are not looked at)."""
         for name, frame in pieces:
             if part.index == 0:
                 self.summary[name] = frame
