@@ -38,6 +38,7 @@ from relsynth.sinks.integrity import dangling_references, total_violations
 from relsynth.sinks.sql import check_target
 from relsynth.sinks import write as _write
 from relsynth.sampling.relational import SampleStream, check_scale, check_seed, collect
+from relsynth.distributed import check_workers
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
 from relsynth.schema.reader import RowFilter
 from relsynth.transform.pii import DEFAULT_LOCALE, SAMPLE_VALUES, detect_pii
@@ -376,7 +377,7 @@ def write(
         Rows written per table.
     """
     if workers is not None or scheduler is not None:
-        from relsynth.distributed import check_workers, dask_client, write_distributed
+        from relsynth.distributed import dask_client, write_distributed
 
         check_workers(workers, scheduler)
         if not isinstance(tables, SampleStream):
@@ -466,6 +467,8 @@ def clone(
     exclude: list[str] | None = None,
     fit_rows: int = FIT_ROWS,
     partition_rows: int | None = None,
+    workers: int | None = None,
+    scheduler: str | Any = None,
     progress: Progress | None = None,
     tables: Mapping[str, Any] | None = None,
     foreign_keys: list[Any] | None = None,
@@ -495,6 +498,10 @@ def clone(
             many (see :func:`fit`); 0 learns from every row.
         partition_rows: Output rows drawn and loaded at a time (whole families; None:
             :data:`~relsynth.sampling.relational.PARTITION_ROWS`).
+        workers: Draw the partitions on a local Dask cluster of this many worker processes
+            (see :func:`write`; needs ``relsynth[dask]``).
+        scheduler: Draw the partitions on an existing Dask cluster (its scheduler's address or
+            a ``dask.distributed.Client``; see :func:`write`).
         progress: Called as ``progress(stage, table, done, total)`` at every stage (see
             :data:`Progress`).
         tables: Per-table options: ``{"patients": {"scale": 2, "columns": {"age": {"min": 18}}}}``
@@ -518,6 +525,7 @@ def clone(
     check_if_exists(if_exists)
     check_scale(scale)
     check_seed(seed)
+    check_workers(workers, scheduler)
     if _same_target(source, target):
         raise ConfigError(f"target {mask_url(str(target))} is the source database {mask_url(str(source))}; "
                           "choose another target")
@@ -540,10 +548,15 @@ def clone(
     seconds["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     stream = model.stream(scale=scale, seed=seed, partition_rows=partition_rows, tables=tables)
-    timed = _Timed(stream, report)
-    written = write(timed, target, schema, if_exists=if_exists, file_format=file_format)
-    seconds["sample"] = timed.seconds
-    seconds["write"] = time.perf_counter() - t0 - timed.seconds
+    if workers is not None or scheduler is not None:  # drawn and written at once on the workers
+        written = write(stream, target, schema, if_exists=if_exists, file_format=file_format, progress=report,
+                        workers=workers, scheduler=scheduler)
+        seconds["sample"], seconds["write"] = time.perf_counter() - t0, 0.0
+    else:
+        timed = _Timed(stream, report)
+        written = write(timed, target, schema, if_exists=if_exists, file_format=file_format)
+        seconds["sample"] = timed.seconds
+        seconds["write"] = time.perf_counter() - t0 - timed.seconds
     t0 = time.perf_counter()
     report("verify", None, 0, None)
     integrity = verify(target, schema)

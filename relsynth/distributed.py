@@ -88,7 +88,7 @@ def dask_client(workers: int | None = None, scheduler: Any = None) -> Iterator[A
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         yield client
 
