@@ -117,7 +117,8 @@ class SampleStream:
     rows of each entry table (one without a driver, or whose driver parent is materialized) are
     cut into partitions of whole parent families of about ``partition_rows`` output rows with
     their descendants, and each partition is generated, yielded and dropped before the next.
-    With ``partition_rows=None`` (or an output smaller than one partition) every table is
+    Partitions are independent (:meth:`partition_plan`, :func:`generate_partition`): the same
+    ones are drawn as Dask tasks by :mod:`relsynth.distributed`. With ``partition_rows=None`` (or an output smaller than one partition) every table is
     materialized and the pieces are exactly :meth:`Model.sample`'s tables.
 
     Targeted generation (per-table ``condition`` / ``rebalance`` options, ``parents``): rows of
@@ -502,7 +503,7 @@ def _materialized(model: Model, plan) -> set[str]:  # noqa: ANN001 - relsynth.pl
             if driver_cols and driver_cols <= set(columns):
                 continue  # a parent's children are all in one partition
             if len(columns) == 1 and columns[0] in keys and _sequence_key(keys[columns[0]]):
-                continue  # numbered on from the previous partition, or random UUIDs
+                continue  # each partition has its own range (SampleStream.partition_plan), or random UUIDs
             whole.add(name)
     changed = True
     while changed:  # a materialized table's driver parent is materialized too
