@@ -313,7 +313,8 @@ class SampleStream:
         for table in self._streamed():
             for fk in self.plan.tables[table].secondary:
                 key = fk_key(table, schema, fk)
-                rng = np.random.default_rng([self.seed, len(self.plan.order) + 1, schema.tables[table].fk_index(fk)])
+                rng = np.random.default_rng([self.seed, len(self.plan.order) + 1, self.plan.order.index(table),
+                                             schema.tables[table].fk_index(fk)])
                 total = int(round(expected[table] * (1 - self._null_rate(table, fk))))
                 out[key] = (self.model.fk_stats[key], len(gen.frames[fk.ref_table]), total, rng)
         return out
