@@ -37,6 +37,7 @@ from relsynth.sinks.integrity import dangling_references, total_violations
 from relsynth.sinks.sql import check_target
 from relsynth.sinks import write as _write
 from relsynth.sampling.relational import SampleStream, check_scale, check_seed, collect
+from relsynth.distributed import check_workers
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
 from relsynth.transform.pii import DEFAULT_LOCALE, SAMPLE_VALUES, detect_pii, personal_links
 from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD
@@ -340,6 +341,8 @@ def write(
     if_exists: IfExists = "fail",
     file_format: FileFormat | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
+    scheduler: str | Any = None,
 ) -> dict[str, int]:
     """Write ``tables`` into a database or a directory of files, whichever ``target`` names:
     one frame per table, or a :meth:`Model.stream`, loaded piece by piece as it is drawn (a
@@ -360,10 +363,33 @@ def write(
         file_format: ``csv`` or ``parquet``, for directory targets only.
         progress: For a stream: called as ``progress("write", table, done, total)`` as each
             piece is drawn (see :data:`Progress`).
+        workers: For a stream: draw its partitions on a local Dask cluster of this many worker
+            processes (:mod:`relsynth.distributed`; needs ``relsynth[dask]``). Same data as
+            without Dask, whatever the number.
+        scheduler: For a stream: draw its partitions on an existing Dask cluster, given by its
+            scheduler's address (``tcp://host:8786``) or a ``dask.distributed.Client``. A
+            directory target must then be a path every worker can write to.
 
     Returns:
         Rows written per table.
     """
+    if workers is not None or scheduler is not None:
+        from relsynth.distributed import dask_client, write_distributed
+
+        check_workers(workers, scheduler)
+        if not isinstance(tables, SampleStream):
+            raise ConfigError("workers/scheduler draw a sample stream on Dask (model.stream(...)); frames already "
+                              "drawn are written without them")
+        directory = is_directory(target)
+        if not directory and file_format is not None:
+            raise ConfigError(f"a file format ({file_format}) applies to directory targets, and "
+                              f"{mask_url(str(target))} is a database URL; drop the file format or give a directory")
+        if not directory:
+            check_target(target)
+        with dask_client(workers, scheduler) as client:
+            return write_distributed(tables, target, schema, client=client, if_exists=if_exists,
+                                     file_format=file_format, progress=progress, directory=directory,
+                                     int_bounds=tables.key_bounds(), order=make_plan(schema).order)
     if progress is not None and isinstance(tables, SampleStream):
         tables = _Timed(tables, progress)  # type: ignore[assignment]
     if is_directory(target):
@@ -438,6 +464,8 @@ def clone(
     exclude: list[str] | None = None,
     fit_rows: int = FIT_ROWS,
     partition_rows: int | None = None,
+    workers: int | None = None,
+    scheduler: str | Any = None,
     progress: Progress | None = None,
     tables: Mapping[str, Any] | None = None,
     foreign_keys: list[Any] | None = None,
@@ -467,6 +495,10 @@ def clone(
             many (see :func:`fit`); 0 learns from every row.
         partition_rows: Output rows drawn and loaded at a time (whole families; None:
             :data:`~relsynth.sampling.relational.PARTITION_ROWS`).
+        workers: Draw the partitions on a local Dask cluster of this many worker processes
+            (see :func:`write`; needs ``relsynth[dask]``).
+        scheduler: Draw the partitions on an existing Dask cluster (its scheduler's address or
+            a ``dask.distributed.Client``; see :func:`write`).
         progress: Called as ``progress(stage, table, done, total)`` at every stage (see
             :data:`Progress`).
         tables: Per-table options: ``{"patients": {"scale": 2, "columns": {"age": {"min": 18}}}}``
@@ -490,6 +522,7 @@ def clone(
     check_if_exists(if_exists)
     check_scale(scale)
     check_seed(seed)
+    check_workers(workers, scheduler)
     if _same_target(source, target):
         raise ConfigError(f"target {mask_url(str(target))} is the source database {mask_url(str(source))}; "
                           "choose another target")
@@ -512,10 +545,15 @@ def clone(
     seconds["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     stream = model.stream(scale=scale, seed=seed, partition_rows=partition_rows, tables=tables)
-    timed = _Timed(stream, report)
-    written = write(timed, target, schema, if_exists=if_exists, file_format=file_format)
-    seconds["sample"] = timed.seconds
-    seconds["write"] = time.perf_counter() - t0 - timed.seconds
+    if workers is not None or scheduler is not None:  # drawn and written at once on the workers
+        written = write(stream, target, schema, if_exists=if_exists, file_format=file_format, progress=report,
+                        workers=workers, scheduler=scheduler)
+        seconds["sample"], seconds["write"] = time.perf_counter() - t0, 0.0
+    else:
+        timed = _Timed(stream, report)
+        written = write(timed, target, schema, if_exists=if_exists, file_format=file_format)
+        seconds["sample"] = timed.seconds
+        seconds["write"] = time.perf_counter() - t0 - timed.seconds
     t0 = time.perf_counter()
     report("verify", None, 0, None)
     integrity = verify(target, schema)

@@ -303,6 +303,9 @@ class Config:
         fit_rows: Tables with more rows are learned from an FK-consistent sample of this many.
         partition_rows: Output rows drawn and loaded at a time (None: the default,
             :data:`relsynth.sampling.relational.PARTITION_ROWS`).
+        workers: Draw the partitions on a local Dask cluster of this many worker processes.
+        scheduler: Draw the partitions on an existing Dask cluster (its scheduler's address,
+            ``tcp://host:8786``).
         metadata: A metadata file (relsynth's schema JSON or SDV metadata) describing the
             source instead of its declared schema.
         file_format: ``csv`` or ``parquet`` for a directory target (None: csv).
@@ -325,6 +328,8 @@ class Config:
     if_exists: str = "fail"
     fit_rows: int = FIT_ROWS
     partition_rows: int | None = None
+    workers: int | None = None
+    scheduler: str | None = None
     tables: dict[str, TableOptions] = field(default_factory=dict)
     foreign_keys: list[VirtualForeignKey] = field(default_factory=list)
     metadata: str | None = None
@@ -367,6 +372,14 @@ class Config:
             values["partition_rows"] = _count(data["partition_rows"], f"{where}: partition_rows", "a number of rows")
             if values["partition_rows"] < 1:
                 raise ConfigError(f"{where}: partition_rows must be a positive number of rows, got {values['partition_rows']}")
+        if data.get("workers") is not None:
+            values["workers"] = _count(data["workers"], f"{where}: workers", "a number of Dask workers")
+            if values["workers"] < 1:
+                raise ConfigError(f"{where}: workers must be a positive number of Dask workers, got {values['workers']}")
+        if data.get("scheduler") is not None:
+            values["scheduler"] = _string(data["scheduler"], f"{where}: scheduler", "a Dask scheduler address (tcp://host:8786)")
+        if data.get("workers") is not None and data.get("scheduler") is not None:
+            raise ConfigError(f"{where}: give either workers (a local Dask cluster) or scheduler (an existing one), not both")
         if data.get("metadata") is not None:
             values["metadata"] = _string(data["metadata"], f"{where}: metadata", "a metadata file path")
         if data.get("file_format") is not None:
@@ -424,7 +437,7 @@ class Config:
 
 #: The top-level keys of a configuration file (the keyword arguments of :func:`relsynth.clone`).
 KEYS = ("source", "target", "include", "exclude", "scale", "seed", "if_exists", "fit_rows", "partition_rows",
-        "tables", "foreign_keys", "metadata", "file_format", "pii", "locale", "rare_category_threshold")
+        "workers", "scheduler", "tables", "foreign_keys", "metadata", "file_format", "pii", "locale", "rare_category_threshold")
 #: The keys :func:`relsynth.fit` takes (:meth:`Config.fit` passes these).
 FIT_KEYS = ("source", "include", "exclude", "fit_rows", "foreign_keys", "metadata", "pii", "locale",
             "rare_category_threshold")

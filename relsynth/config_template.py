@@ -38,6 +38,8 @@ scale: 1.0                        # rows × scale; children follow their parents
 if_exists: fail                   # the target has the tables already: fail, truncate, append or replace
 {fit_rows}# a larger table is learned from an FK-consistent sample of this many rows
 # partition_rows: 500000          # the copy is drawn and loaded this many rows at a time (memory)
+# workers: 2                      # draw the partitions on a local Dask cluster of this many processes (relsynth[dask])
+# scheduler: tcp://HOST:8786      # ... or on an existing Dask cluster (instead of workers)
 # metadata: schema.json           # an SDV or relsynth metadata JSON describing the source instead of its declared schema
 # file_format: csv                # for a directory target: csv or parquet
 # locale: en_US                   # Faker locale of generated personal data (de_DE, fr_FR, ...)

@@ -106,6 +106,12 @@ RebalanceOpt = Annotated[Optional[list[str]], typer.Option(
 PartitionRowsOpt = Annotated[Optional[int], typer.Option(
     "--partition-rows", help="Draw and load the output this many rows at a time (whole families), "
                              "so memory does not grow with --scale (default: 500,000).")]
+WorkersOpt = Annotated[Optional[int], typer.Option(
+    "--workers", help="Draw the partitions on a local Dask cluster of this many worker processes "
+                      "(needs relsynth[dask]); same data whatever the number.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option(
+    "--scheduler", help="Draw the partitions on an existing Dask cluster: its scheduler's address, e.g. "
+                        "tcp://HOST:8786 (needs relsynth[dask]; a directory target must be reachable by every worker).")]
 MetadataOpt = Annotated[Optional[Path], typer.Option(
     "--metadata", help="Schema file describing the source: relsynth's metadata.json or an SDV metadata JSON "
                        "(default for a directory: DIR/metadata.json).")]
@@ -272,6 +278,8 @@ def clone(
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated tables to leave out.")] = None,
     fit_rows: FitRowsOpt = FIT_ROWS,
     partition_rows: PartitionRowsOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
     metadata: MetadataOpt = None,
     file_format: FileFormatOpt = None,
     condition: ConditionOpt = None,
@@ -288,7 +296,7 @@ def clone(
     cfg = _config(ctx, config)
     o = _merged(ctx, cfg, source=source, target=target, scale=scale, seed=seed, if_exists=if_exists,
                 include=_list(include), exclude=_list(exclude), fit_rows=fit_rows, partition_rows=partition_rows,
-                metadata=metadata, file_format=file_format, pii=_pii_overrides(pii), locale=locale,
+                workers=workers, scheduler=scheduler, metadata=metadata, file_format=file_format, pii=_pii_overrides(pii), locale=locale,
                 rare_category_threshold=rare_category_threshold)
     source = _required(o.pop("source"), "source", "SRC", "RELSYNTH_SOURCE", "source")
     target = _required(o.pop("target"), "target", "DST", "RELSYNTH_TARGET", "target")
@@ -633,6 +641,8 @@ def sample(
     seed: SeedOpt = None,
     if_exists: IfExistsOpt = "fail",
     partition_rows: PartitionRowsOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
     file_format: FileFormatOpt = None,
     condition: ConditionOpt = None,
     size: SizeOpt = None,
@@ -643,11 +653,12 @@ def sample(
     """Sample a synthetic database from a saved model and write it to --to.
 
     --condition, --size and --rebalance (and `condition:`, `size:`, `rebalance:` of a table in
-    the config) draw targeted rows; their children follow them."""
+    the config) draw targeted rows; their children follow them. --workers N (a local Dask
+    cluster) or --scheduler tcp://HOST:8786 (an existing one) draw the partitions in parallel."""
     fmt = _format(ctx, fmt)
     cfg = _config(ctx, config)
     o = _merged(ctx, cfg, to=to, scale=scale, seed=seed, if_exists=if_exists, partition_rows=partition_rows,
-                file_format=file_format)
+                workers=workers, scheduler=scheduler, file_format=file_format)
     to = _required(o["to"], "target", "--to", "RELSYNTH_TARGET", "target")
     model = relsynth.load(model_path)
     stream = model.stream(scale=o["scale"], seed=o["seed"], partition_rows=o["partition_rows"],
@@ -655,7 +666,8 @@ def sample(
     started = time.perf_counter()
     with _progress_display(enabled=_show_progress(ctx, fmt)) as progress:
         counts = relsynth.write(stream, to, model.schema, if_exists=o["if_exists"],  # type: ignore[arg-type]
-                                file_format=o["file_format"], progress=progress)  # type: ignore[arg-type]
+                                file_format=o["file_format"], progress=progress,  # type: ignore[arg-type]
+                                workers=o["workers"], scheduler=o["scheduler"])
         written = time.perf_counter() - started
         if progress is not None:
             progress("verify", None, 0, None)

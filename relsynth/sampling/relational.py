@@ -27,8 +27,10 @@ FKs cut to break a cycle are filled after every table exists.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -46,11 +48,11 @@ from relsynth.schema.frames import coerce_frame, numeric_values
 from relsynth.schema.model import ForeignKey, Table
 from relsynth.transform.copies import NotACopy
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
-from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, take_keys
+from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, permuted, take_keys
 from relsynth.transform.pii import PiiLink
 from relsynth.transform.trees import grow_forest, random_forest
 
-__all__ = ["PARTITION_ROWS", "SampleStream", "check_scale", "check_seed", "collect", "sample_model"]
+__all__ = ["PARTITION_ROWS", "Partition", "SampleStream", "generate_partition", "check_scale", "check_seed", "collect", "sample_model"]
 
 log = logging.getLogger("relsynth")
 
@@ -123,7 +125,8 @@ class SampleStream:
     rows of each entry table (one without a driver, or whose driver parent is materialized) are
     cut into partitions of whole parent families of about ``partition_rows`` output rows with
     their descendants, and each partition is generated, yielded and dropped before the next.
-    With ``partition_rows=None`` (or an output smaller than one partition) every table is
+    Partitions are independent (:meth:`partition_plan`, :func:`generate_partition`): the same
+    ones are drawn as Dask tasks by :mod:`relsynth.distributed`. With ``partition_rows=None`` (or an output smaller than one partition) every table is
     materialized and the pieces are exactly :meth:`Model.sample`'s tables.
 
     Targeted generation (per-table ``condition`` / ``rebalance`` options, ``parents``): rows of
@@ -209,6 +212,26 @@ class SampleStream:
         return {n: int(round(v)) for n, v in expected.items()}
 
     def __iter__(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        gen, pieces = self.materialize()
+        for name, frame in pieces:
+            self.summary[name] = frame
+            yield name, frame
+        parts = self.partition_plan(gen)
+        independent = self.independent
+        keys: dict[str, int] = {}
+        slots: dict[str, int] = {}
+        for part in parts:
+            if not independent:  # numbered on from the partitions before (see partition_plan)
+                part = part.starting_at((keys, slots))
+            pieces, (key_ends, slot_ends) = generate_partition(gen, part)
+            keys.update(key_ends)
+            slots.update(slot_ends)
+            self.record(part, pieces)
+            yield from pieces
+
+    def materialize(self) -> tuple[_Generator, list[tuple[str, pd.DataFrame]]]:
+        """Generate the materialized tables (cycle-breaking FKs filled); the generator holding
+        them for the partitions, and their frames (parents first)."""
         model, plan, schema = self.model, self.plan, self.model.schema
         gen = _Generator(model, self.scale, self.seed, self.materialized, self.expected_rows(), self.options,
                          self.targets, self.targeted, self.supplied, self.tilted, self.pooled)
@@ -223,50 +246,116 @@ class SampleStream:
                 rng = np.random.default_rng([self.seed, len(plan.order), schema.tables[name].fk_index(fk)])
                 _fill_fk(gen.frames[name], schema.tables[name], fk, gen.frames[fk.ref_table],
                          model.fk_stats[fk_key(name, schema, fk)], rng)
-        for name in order:
-            frame = _finalize(gen.frames[name], schema.tables[name])
-            self.summary[name] = frame
-            yield name, frame
-        if len(order) == len(self.generated):
-            return
-        # Streamed tables: each entry table in partitions of whole families, with its descendants.
-        streamed = [n for n in plan.order if n not in self.materialized and n in self.generated]
-        children: dict[str, list[str]] = {n: [] for n in streamed}
-        entries = []
-        for name in streamed:
-            driver = plan.tables[name].driver
-            if driver is None or driver.ref_table in self.materialized:
-                entries.append(name)
-            else:
-                children[driver.ref_table].append(name)
-        for name in entries:
-            yield from self._entry(gen, name, children)
+        return gen, [(name, _finalize(gen.frames[name], schema.tables[name])) for name in order]
 
-    def _entry(self, gen: _Generator, name: str, children: dict[str, list[str]]) -> Iterator[tuple[str, pd.DataFrame]]:
-        plan, schema = self.plan, self.model.schema
-        position = plan.order.index(name)
-        linked, n_free = gen.parent_rows(name, np.random.default_rng([self.seed, position]))
-        family = self._family_rows(name, children)
-        per_part = max(1, int(self.partition_rows / family))
-        for k, (part, free) in enumerate(_partitions(linked, n_free, per_part)):
-            gen.generate(name, part, free, np.random.default_rng([self.seed, position, k]))
-            pieces = [name]
-            queue = list(children[name])
-            while queue:
-                child = queue.pop(0)
-                crng = np.random.default_rng([self.seed, plan.order.index(child), k])
-                gen.generate(child, *gen.parent_rows(child, crng), crng)
-                pieces.append(child)
-                queue.extend(children[child])
-            for piece in pieces:
-                frame = _finalize(gen.frames.pop(piece), schema.tables[piece])
-                gen.scores.pop(piece)
-                if k == 0:
-                    self.summary[piece] = frame
-                else:
-                    self.partial.add(piece)
-                yield piece, frame
-            self.partitions += 1
+    @property
+    def independent(self) -> bool:
+        """Whether every partition's key range and secondary-FK slots are known before any is
+        generated (:meth:`partition_plan`), so partitions can run anywhere in any order.
+
+        Not under targeted generation whose streamed children follow a targeted parent without
+        a size of their own (their number is whatever the conditioned parents' counts say, with
+        no bound to reserve keys by): such partitions are numbered on one after the other."""
+        return not any(self.plan.tables[name].driver.ref_table in self.targeted
+                       and _own_scale(self.model.tables[name], self.options.get(name)) is None
+                       for name in self._streamed() if name not in self._entries())
+
+    def partition_plan(self, gen: _Generator) -> list[Partition]:
+        """Every partition of the streamed tables, in output order, after :meth:`materialize`.
+
+        The rows of each entry table (one without a driver, or whose driver parent is
+        materialized) are cut into partitions of whole parent families (:func:`_partitions`).
+        A partition's rows per table are bounded before it is generated: the entry table's are
+        its rows, a child's follow from its parent's bound by the totals its children counts are
+        brought to (:meth:`_Generator.child_rows`), and rows dropped by CHECK or UNIQUE repair
+        only make them fewer. Prefix sums of these bounds give each partition its own key range
+        and its own slice of each secondary FK's slot pool (:class:`_SlotPool`), so no two
+        partitions can collide and each can be generated alone (:func:`generate_partition`)
+        with its own seed (``[seed, table position, partition]``). Where :attr:`independent`
+        is False the ranges are left empty, and filled from what the earlier partitions used.
+        """
+        schema = self.model.schema
+        children = self._children()
+        parts: list[Partition] = []
+        for name in self._entries():
+            position = self.plan.order.index(name)
+            linked, n_free = gen.parent_rows(name, np.random.default_rng([self.seed, position]))
+            per_part = max(1, int(self.partition_rows / self._family_rows(name, children)))
+            for k, (rows, free) in enumerate(_partitions(linked, n_free, per_part)):
+                parts.append(Partition(name, k, rows, free, self._family(name, children)))
+        if not self.independent:
+            gen.slots = {key: _SlotPool(stats, n, total, rng) for key, (stats, n, total, rng) in self._pools(gen).items()}
+            return parts
+        key_next: dict[str, int] = {}
+        slot_next: dict[str, int] = {}
+        for part in parts:
+            bound = {part.entry: part.linked.size + part.n_free}
+            for table in part.tables[1:]:
+                bound[table] = sum(gen.child_rows(table, bound[self.plan.tables[table].driver.ref_table]))
+            for table in part.tables:
+                part.key_starts[table] = key_next.get(table, 0)
+                key_next[table] = part.key_starts[table] + bound[table] * (PARENT_POOL if table in self.pooled else 1)
+                for fk in self.plan.tables[table].secondary:
+                    key = fk_key(table, schema, fk)
+                    part.slot_starts[key] = slot_next.get(key, 0)
+                    slot_next[key] = part.slot_starts[key] + _slot_share(bound[table], self._null_rate(table, fk))
+        gen.slots = {key: _SlotPool(stats, n, slot_next.get(key, 0), rng)
+                     for key, (stats, n, _, rng) in self._pools(gen).items()}
+        return parts
+
+    def record(self, part: Partition, pieces: list[tuple[str, pd.DataFrame | None]]) -> None:
+        """Note a generated partition: the first of each streamed table goes to :attr:`summary`
+        (the frames of later ones are not looked at)."""
+        for name, frame in pieces:
+            if part.index == 0:
+                self.summary[name] = frame
+            else:
+                self.partial.add(name)
+        self.partitions += 1
+
+    def _pools(self, gen: _Generator) -> dict[str, tuple[FKStats, int, int, np.random.Generator]]:
+        """Per secondary FK of a streamed table: its stats, its parent's rows, the slots the
+        table is expected to fill, and the pool's own generator."""
+        schema, out = self.model.schema, {}
+        expected = self.expected_rows()
+        for table in self._streamed():
+            for fk in self.plan.tables[table].secondary:
+                key = fk_key(table, schema, fk)
+                rng = np.random.default_rng([self.seed, len(self.plan.order) + 1, self.plan.order.index(table),
+                                             schema.tables[table].fk_index(fk)])
+                total = int(round(expected[table] * (1 - self._null_rate(table, fk))))
+                out[key] = (self.model.fk_stats[key], len(gen.frames[fk.ref_table]), total, rng)
+        return out
+
+    def _null_rate(self, table: str, fk: ForeignKey) -> float:
+        stats = self.model.fk_stats[fk_key(table, self.model.schema, fk)]
+        return stats.null_rate if self.model.schema.tables[table].fk_nullable(fk) else 0.0
+
+    def _streamed(self) -> list[str]:
+        return [n for n in self.plan.order if n not in self.materialized and n in self.generated]
+
+    def _entries(self) -> list[str]:
+        """Streamed tables without a driver, or whose driver parent is materialized."""
+        return [n for n in self._streamed()
+                if self.plan.tables[n].driver is None or self.plan.tables[n].driver.ref_table in self.materialized]
+
+    def _children(self) -> dict[str, list[str]]:
+        """Each streamed table's streamed children through their driver FK."""
+        children: dict[str, list[str]] = {n: [] for n in self._streamed()}
+        for name in self._streamed():
+            driver = self.plan.tables[name].driver
+            if driver is not None and driver.ref_table in children:
+                children[driver.ref_table].append(name)
+        return children
+
+    def _family(self, name: str, children: dict[str, list[str]]) -> list[str]:
+        """``name`` and its streamed descendants, each after its parent (the order they are generated in)."""
+        family, queue = [name], list(children[name])
+        while queue:
+            child = queue.pop(0)
+            family.append(child)
+            queue.extend(children[child])
+        return family
 
     def _family_rows(self, name: str, children: dict[str, list[str]]) -> float:
         """Expected output rows per row of ``name``: itself and every streamed descendant."""
@@ -277,6 +366,61 @@ class SampleStream:
             family += expected[table]
             queue.extend(children[table])
         return max(family / max(expected[name], 1), 1.0)
+
+
+@dataclass
+class Partition:
+    """One partition of a streamed entry table with its streamed descendants.
+
+    Attributes:
+        entry: The entry table.
+        index: The partition's number among the entry table's (part of its seed).
+        linked: For each of its entry rows with a parent, the parent's row in the materialized
+            driver parent (children of one parent adjacent).
+        n_free: Entry rows without a parent.
+        tables: The entry table and its streamed descendants, each after its parent.
+        key_starts: Per table, how many keys past the model's first key its keys start.
+        slot_starts: Per secondary FK (``fk_key``), where its rows' slots start in the FK's pool.
+    """
+
+    entry: str
+    index: int
+    linked: np.ndarray
+    n_free: int
+    tables: list[str]
+    key_starts: dict[str, int] = field(default_factory=dict)
+    slot_starts: dict[str, int] = field(default_factory=dict)
+
+    def starting_at(self, ends: tuple[dict[str, int], dict[str, int]]) -> Partition:
+        """This partition numbered on where earlier ones ended (``ends`` from :func:`generate_partition`)."""
+        return replace(self, key_starts=dict(ends[0]), slot_starts=dict(ends[1]))
+
+
+def generate_partition(gen: _Generator, part: Partition
+                       ) -> tuple[list[tuple[str, pd.DataFrame]], tuple[dict[str, int], dict[str, int]]]:
+    """Generate one partition: a pure function of the materialized tables in ``gen`` and ``part``
+    (its rows, seeds, key ranges and slot slices), so it gives the same frames in this process
+    or on any Dask worker. Returns the ``(table, frame)`` pieces, parents first, and where each
+    table's keys and each secondary FK's slots ended (what the next partition starts from when
+    the partitions are not :attr:`SampleStream.independent`)."""
+    work = gen.fork(part)
+    seed, order = gen.seed, gen.plan.order
+    entry_rng = np.random.default_rng([seed, order.index(part.entry), part.index])
+    work.generate(part.entry, part.linked, part.n_free, entry_rng)
+    for child in part.tables[1:]:
+        rng = np.random.default_rng([seed, order.index(child), part.index])
+        work.generate(child, *work.parent_rows(child, rng), rng)
+    pieces = [(name, _finalize(work.frames[name], gen.schema.tables[name])) for name in part.tables]
+    slot_ends = {key: cursor.start + cursor.used for key, cursor in work.cursors.items()}
+    return pieces, (dict(work.key_offset), slot_ends)
+
+
+def _slot_share(rows: int, null_rate: float) -> int:
+    """Slots reserved for a partition of at most ``rows`` rows of which each gets a parent with
+    probability 1 − ``null_rate``: the expected number plus four standard deviations (a
+    partition needing more draws the rest from the degrees, see :class:`_SlotPool`)."""
+    live = rows * (1 - null_rate)
+    return int(min(rows, np.ceil(live + 4 * np.sqrt(live * null_rate) + 1)))
 
 
 def _own_scale(tm: TableModel, options: TableOptions | None) -> float | None:
@@ -368,7 +512,7 @@ def _materialized(model: Model, plan) -> set[str]:  # noqa: ANN001 - relsynth.pl
             if driver_cols and driver_cols <= set(columns):
                 continue  # a parent's children are all in one partition
             if len(columns) == 1 and columns[0] in keys and _sequence_key(keys[columns[0]]):
-                continue  # numbered on from the previous partition, or random UUIDs
+                continue  # each partition has its own range (SampleStream.partition_plan), or random UUIDs
             whole.add(name)
     # A table whose personal values other tables draw from: they draw from all of its rows.
     whole |= {link.source_table for link in model.pii_links}
@@ -424,7 +568,10 @@ class _Generator:
         #: Per conditioned child table: the share of its draws under each parent row that
         #: satisfy its condition (see :meth:`_child_shares`).
         self.child_share: dict[str, np.ndarray] = {}
-        self.slots: dict[str, _Slots] = {}
+        #: Per secondary FK of a streamed table, its slot pool (set by ``SampleStream.partition_plan``) ...
+        self.slots: dict[str, _SlotPool] = {}
+        #: ... and, in a partition's generator (:meth:`fork`), where the partition takes from it.
+        self.cursors: dict[str, _SlotCursor] = {}
         self.schema = model.schema
         self.plan = model.plan
         self.frames: dict[str, pd.DataFrame] = {}
@@ -447,16 +594,34 @@ class _Generator:
                        + ([model.row_fingerprints[name].rule(t)] if name in model.row_fingerprints else [])
                        for name, t in self.schema.tables.items()}
 
-    def _slots(self, name: str, fk: ForeignKey, stats: FKStats) -> _Slots | None:
-        """The slot stream of a streamed table's secondary FK (None for a materialized table)."""
-        if name in self.materialized:
-            return None
-        key = fk_key(name, self.schema, fk)
-        if key not in self.slots:
-            expected = self.expected[name] * (1 - stats.null_rate)
-            rng = np.random.default_rng([self.seed, len(self.plan.order) + 1, self.schema.tables[name].fk_index(fk)])
-            self.slots[key] = _Slots(stats, len(self.frames[fk.ref_table]), int(round(expected)), rng)
-        return self.slots[key]
+    def fork(self, part: Partition) -> _Generator:
+        """A generator for one partition: the materialized tables shared (read only), its own
+        tables, key offsets, condition shares and slot cursors."""
+        work = copy.copy(self)
+        work.frames, work.scores, work.child_share = dict(self.frames), dict(self.scores), dict(self.child_share)
+        work.key_offset = {table: part.key_starts.get(table, 0) for table in part.tables}
+        work.cursors = {}
+        for table in part.tables:
+            position = self.plan.order.index(table)
+            for fk in self.plan.tables[table].secondary:
+                key = fk_key(table, self.schema, fk)
+                rng = np.random.default_rng([self.seed, len(self.plan.order) + 2, position,
+                                             self.schema.tables[table].fk_index(fk), part.index])
+                work.cursors[key] = _SlotCursor(self.slots[key], part.slot_starts.get(key, 0), rng)
+        return work
+
+    def child_rows(self, name: str, n_parent: int) -> tuple[int, int]:
+        """Rows of the child table ``name`` with a parent and without one under ``n_parent`` rows
+        of its driver parent: the totals :meth:`parent_rows` brings its children counts to."""
+        tm = self.model.tables[name]
+        own_scale = _own_scale(tm, self.options.get(name))
+        ratio = n_parent / tm.n_parent_rows if tm.n_parent_rows else self.scale
+        if own_scale is not None:
+            # This table's own size, shared out over its parents' rows (a partition's share of it
+            # when the parents come in partitions).
+            parent = self.plan.tables[name].driver.ref_table
+            ratio = own_scale if parent in self.materialized else own_scale * n_parent / max(self.expected[parent], 1)
+        return int(round((tm.n_rows - tm.n_unparented) * ratio)), int(round(tm.n_unparented * ratio))
 
     def parent_rows(self, name: str, rng: np.random.Generator) -> tuple[np.ndarray, int]:
         """For each child row with a parent, the parent's row (children of one parent adjacent),
@@ -475,11 +640,7 @@ class _Generator:
         follow = parent in self.targeted  # children of targeted rows: as many as those rows have
         counts = ptm.decode_counts(ptm.count_dim(name, table.fk_index(driver)), pz, self.frames[parent],
                                    stratified=not follow)
-        ratio = pz.shape[0] / tm.n_parent_rows if tm.n_parent_rows else self.scale
-        if own_scale is not None:
-            # This table's own size, shared out over its parents' rows (a partition's share of it
-            # when the parents come in partitions).
-            ratio = own_scale if parent in self.materialized else own_scale * pz.shape[0] / max(self.expected[parent], 1)
+        n_linked, n_free = self.child_rows(name, pz.shape[0])
         # Small parents (lookups) make the sum of sampled counts swing widely: bring it to the
         # expected total with the least change to each parent's count (not under targeted
         # parents, whose counts carry the target's shift, unless the table has its own size).
@@ -493,8 +654,8 @@ class _Generator:
             elif not counts.any():  # too rare for the trial draws to tell the parents apart
                 counts = ptm.decode_counts(ptm.count_dim(name, table.fk_index(driver)), pz, self.frames[parent])
         if not follow or own_scale is not None:
-            counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
-        return np.repeat(np.arange(pz.shape[0]), counts), int(round(tm.n_unparented * ratio))
+            counts = adjust_total(counts, n_linked, rng)
+        return np.repeat(np.arange(pz.shape[0]), counts), n_free
 
     @one_blas_thread
     def generate(self, name: str, parent_rows: np.ndarray, n_free: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -568,7 +729,7 @@ class _Generator:
                 bounds, checks = rows_of(bounds, keep), self.checks[name] + [rule.subset(keep)]
         for fk in tp.secondary:
             stats = model.fk_stats[fk_key(name, schema, fk)]
-            _fill_fk(frame, table, fk, frames[fk.ref_table], stats, rng, slots=self._slots(name, fk, stats))
+            _fill_fk(frame, table, fk, frames[fk.ref_table], stats, rng, slots=self.cursors.get(fk_key(name, schema, fk)))
         _number_within_key(tm, table, frame)
         redraw = _Redraw(model, name, driver, frames, scores, rng, own, bounds)
         frame, z, rows = _enforce_checks(frame, z, rows, checks, redraw)
@@ -688,7 +849,7 @@ def _fill_fk(
     stats: FKStats,
     rng: np.random.Generator,
     rows_mask: np.ndarray | None = None,
-    slots: _Slots | None = None,
+    slots: _SlotCursor | None = None,
 ) -> None:
     """Assign ``fk`` for all rows (or those in ``rows_mask``) from existing parent rows.
 
@@ -730,34 +891,55 @@ def _fill_fk(
             frame[col] = column
 
 
-class _Slots:
-    """Parent rows of one secondary FK for a streamed table, drawn for the whole expected output
-    and handed out in order, partition after partition.
+class _SlotPool:
+    """Parent rows of one secondary FK of a streamed table: ``total`` slots, each parent holding
+    as many as the degree drawn for it once for the whole output, in a shuffled order that is
+    never built (:func:`~relsynth.transform.keys.permuted`): a partition takes the slots of
+    its own range of positions, so it needs nothing another partition did.
 
     Degrees are drawn once per parent, as :func:`_fill_fk` does for a table generated whole;
     drawing them again in every partition would add up several draws per parent and flatten a
-    skewed degree distribution. One-to-one FKs hand out a permutation, so no parent repeats.
+    skewed degree distribution. One-to-one FKs hold every parent once, so no parent repeats.
     """
 
-    def __init__(self, stats: FKStats, n_parent: int, expected: int, rng: np.random.Generator) -> None:
-        self.stats, self.n_parent, self.expected, self.rng = stats, n_parent, max(int(expected), 1), rng
-        self.dtype = np.int32 if n_parent < 2**31 else np.int64
-        self.pool = np.zeros(0, dtype=self.dtype)
+    #: Feistel rounds of the shuffle.
+    ROUNDS = 4
+
+    def __init__(self, stats: FKStats, n_parent: int, total: int, rng: np.random.Generator) -> None:
+        self.unique = stats.unique
+        if stats.unique or not n_parent:
+            counts = np.ones(n_parent, dtype=np.int64)
+        else:
+            counts = adjust_total(stats.degree.decode(rng.standard_normal(n_parent)), max(int(total), 1), rng,
+                                  tail_power=2.0)
+        #: Cumulative slots per parent: slot ``i`` (in parent order) belongs to the first parent whose end exceeds it.
+        self.ends = np.cumsum(counts)
+        self.total = int(self.ends[-1]) if n_parent else 0
+        self.keys = rng.integers(0, 2**63, size=self.ROUNDS, dtype=np.uint64)
+
+    def parents(self, start: int, m: int, rng: np.random.Generator) -> np.ndarray:
+        """Parent rows of the ``m`` slots from position ``start`` on. Past the pool, a one-to-one
+        FK has no parent left (fewer rows come back: the rest stay NULL); any other draws its
+        parents by their degrees."""
+        stop = min(start + m, self.total)
+        inside = permuted(np.arange(min(start, stop), stop), self.total, self.keys)
+        rows = np.searchsorted(self.ends, inside, side="right")
+        if self.unique or rows.size == m or not self.total:
+            return rows
+        extra = np.searchsorted(self.ends, rng.integers(0, self.total, size=m - rows.size), side="right")
+        return np.concatenate([rows, extra])
+
+
+class _SlotCursor:
+    """A partition's place in a :class:`_SlotPool`: hands out the slots from ``start`` on, in order."""
+
+    def __init__(self, pool: _SlotPool, start: int, rng: np.random.Generator) -> None:
+        self.pool, self.start, self.rng = pool, start, rng
         self.used = 0
-        self.exhausted = False
 
     def take(self, m: int) -> np.ndarray:
-        while self.pool.size - self.used < m and not self.exhausted:
-            if self.stats.unique:
-                more = self.rng.permutation(self.n_parent).astype(self.dtype)
-                self.exhausted = True  # every parent handed out once: the rest stay NULL
-            else:
-                degrees = self.stats.degree.decode(self.rng.standard_normal(self.n_parent))
-                more = assign_parents(max(self.expected, m), degrees, self.rng).astype(self.dtype)
-            self.pool = np.concatenate([self.pool[self.used:], more])
-            self.used = 0
-        out = self.pool[self.used:self.used + m].astype(np.int64)
-        self.used += out.size
+        out = self.pool.parents(self.start + self.used, m, self.rng)
+        self.used += m
         return out
 
 

@@ -8,6 +8,10 @@ metadata file), :func:`verify_files` counts integrity violations in what was wri
 
 Any target or source that is not a ``scheme://`` URL is a directory (:func:`is_directory`).
 
+A table written in partitions (on Dask: :mod:`relsynth.distributed`) is a directory
+``<table>/`` of ``part-000000.csv`` / ``part-000000.parquet`` files instead, read back in the
+order of their numbers as one table.
+
 How values are stored:
 
 ============  ===================================  ======================================
@@ -61,6 +65,10 @@ __all__ = [
     "read_files",
     "verify_files",
     "write_files",
+    "write_table_file",
+    "part_file",
+    "prepare_directory",
+    "replace_files",
 ]
 
 log = logging.getLogger("relsynth")
@@ -181,10 +189,27 @@ def _arrow_table(frame: pd.DataFrame, table: Table) -> Any:
 
 
 def _table_files(directory: Path, name: str) -> list[Path]:
-    return [p for p in (directory / f"{name}.{fmt}" for fmt in FILE_FORMATS) if p.exists()]
+    """The files holding table ``name``: ``<name>.csv``, ``<name>.parquet``, or a ``<name>/``
+    directory of part files."""
+    files = [p for p in (directory / f"{name}.{fmt}" for fmt in FILE_FORMATS) if p.exists()]
+    return files + ([directory / name] if _parts(directory / name) else [])
+
+
+def _parts(path: Path) -> list[Path]:
+    """The part files of a partitioned table's directory, in order (none for anything else)."""
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.iterdir() if p.name.startswith("part-") and p.suffix[1:] in FILE_FORMATS)
+
+
+def part_file(directory: Path, name: str, number: int, file_format: FileFormat) -> Path:
+    """Where partition ``number`` of table ``name`` is written in a table directory."""
+    return directory / name / f"part-{number:06d}.{file_format}"
 
 
 def _existing_columns(path: Path) -> list[str]:
+    if path.is_dir():
+        path = _parts(path)[0]
     if path.suffix == ".parquet":
         return list(require_pyarrow("reading Parquet files").parquet.read_schema(path).names)
     with path.open(newline="", encoding="utf-8") as fh:
@@ -224,6 +249,43 @@ def write_files(
         ConfigError: ``file_format`` or ``if_exists`` is invalid.
         MissingExtraError: Parquet without pyarrow.
     """
+    frames = _check_frames(tables, schema)
+    directory, existing = prepare_directory(directory, schema, file_format, if_exists)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, table in schema.tables.items():
+            final = directory / f"{name}.{file_format}"
+            tmp = directory / f".{name}.{file_format}.tmp"
+            frame = frames[name]
+            if if_exists == "append" and final.exists():
+                _append_table_file(frame, table, final, tmp, file_format)
+            else:
+                write_table_file(frame, table, tmp, file_format)
+            staged.append((tmp, final))
+        meta_tmp = directory / f".{METADATA_FILE}.tmp"
+        written = {name: len(frames[name]) for name in schema.tables}
+        _write_metadata(meta_tmp, schema, written)
+        staged.append((meta_tmp, directory / METADATA_FILE))
+    except OSError as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise SinkError(f"writing to directory {directory} failed: {exc}; nothing was changed") from None
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    replace_files(staged, existing if if_exists != "append" else {})
+    log.info("wrote %d rows to %d %s files in %s", sum(written.values()), len(written), file_format, directory)
+    return written
+
+
+def prepare_directory(directory: str | Path, schema: Schema, file_format: str,
+                      if_exists: str) -> tuple[Path, dict[str, list[Path]]]:
+    """Check a target directory for :func:`write_files` (or a partitioned write) and create it.
+
+    Returns the directory and each table's existing files (see :func:`write_files` for what
+    ``if_exists`` allows; ``append`` is refused for a table written in parts).
+    """
     file_format = _check_format(file_format)
     if if_exists not in IF_EXISTS:
         raise ConfigError(f"if_exists={if_exists!r} is not valid{did_you_mean(str(if_exists), IF_EXISTS)}; "
@@ -231,7 +293,6 @@ def write_files(
     if file_format == "parquet":
         require_pyarrow("writing Parquet files")
     directory = _directory(directory, "target")
-    frames = _check_frames(tables, schema)
     if directory.exists() and not directory.is_dir():
         raise SinkError(f"target {directory} is a file, not a directory; give a directory path or a database URL")
     present = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
@@ -243,6 +304,8 @@ def write_files(
     if if_exists in ("truncate", "append"):
         for name, paths in existing.items():
             for path in paths:
+                if if_exists == "append" and path.is_dir():
+                    raise SinkError(f"cannot append to {path}, a table written in parts; use --if-exists replace")
                 if if_exists == "append" and path.suffix != f".{file_format}":
                     raise SinkError(f"cannot append {file_format} rows to {path}; use --file-format "
                                     f"{path.suffix[1:]} or --if-exists replace")
@@ -254,55 +317,49 @@ def write_files(
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SinkError(f"cannot create directory {directory}: {exc.strerror}; choose a writable path") from None
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for name, table in schema.tables.items():
-            final = directory / f"{name}.{file_format}"
-            tmp = directory / f".{name}.{file_format}.tmp"
-            frame = frames[name]
-            appending = if_exists == "append" and final.exists()
-            if file_format == "csv":
-                text = _csv_frame(frame, table)
-                if appending:
-                    shutil.copyfile(final, tmp)
-                    text = text[_existing_columns(final)]  # rows in the existing header's order
-                text.to_csv(tmp, index=False, mode="a" if appending else "w", header=not appending,
-                            lineterminator="\n")
+    return directory, existing
+
+
+def write_table_file(frame: pd.DataFrame, table: Table, path: Path, file_format: FileFormat) -> None:
+    """Write one frame (in the frame convention) as a CSV or Parquet file of ``table``."""
+    if file_format == "csv":
+        _csv_frame(frame, table).to_csv(path, index=False, lineterminator="\n")
+    else:
+        require_pyarrow("writing Parquet files").parquet.write_table(_arrow_table(frame, table), path)
+
+
+def _append_table_file(frame: pd.DataFrame, table: Table, final: Path, tmp: Path, file_format: FileFormat) -> None:
+    """Write ``final``'s rows followed by ``frame``'s to ``tmp``."""
+    if file_format == "csv":
+        shutil.copyfile(final, tmp)
+        text = _csv_frame(frame, table)[_existing_columns(final)]  # rows in the existing header's order
+        text.to_csv(tmp, index=False, mode="a", header=False, lineterminator="\n")
+    else:
+        pa = require_pyarrow("writing Parquet files")
+        arrow = _arrow_table(frame, table)
+        old = pa.parquet.read_table(final).select(arrow.column_names).cast(arrow.schema)
+        pa.parquet.write_table(pa.concat_tables([old, arrow]), tmp)
+
+
+def replace_files(staged: list[tuple[Path, Path]], existing: Mapping[str, list[Path]]) -> None:
+    """Remove the tables' ``existing`` files, then move each staged file or part directory to
+    its final path (the last step of a write, once everything is staged)."""
+    for paths in existing.values():
+        for path in paths:
+            if path.is_dir():
+                shutil.rmtree(path)
             else:
-                pa = require_pyarrow("writing Parquet files")
-                arrow = _arrow_table(frame, table)
-                if appending:
-                    old = pa.parquet.read_table(final).select(arrow.column_names).cast(arrow.schema)
-                    arrow = pa.concat_tables([old, arrow])
-                pa.parquet.write_table(arrow, tmp)
-            staged.append((tmp, final))
-        meta_tmp = directory / f".{METADATA_FILE}.tmp"
-        meta_tmp.write_text(json.dumps(_metadata(schema, frames), indent=1, default=str), encoding="utf-8")
-        staged.append((meta_tmp, directory / METADATA_FILE))
-    except OSError as exc:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise SinkError(f"writing to directory {directory} failed: {exc}; nothing was changed") from None
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    if if_exists != "append":
-        for paths in existing.values():
-            for path in paths:
                 path.unlink()  # e.g. patients.parquet when patients.csv replaces it
     for tmp, final in staged:
         os.replace(tmp, final)
-    written = {name: len(frames[name]) for name in schema.tables}
-    log.info("wrote %d rows to %d %s files in %s", sum(written.values()), len(written), file_format, directory)
-    return written
 
 
-def _metadata(schema: Schema, frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def _write_metadata(path: Path, schema: Schema, rows: Mapping[str, int]) -> None:
+    """The schema as ``metadata.json``, each table's row count what was written."""
     doc = schema.to_dict()
     for t in doc["tables"]:
-        t["row_count"] = len(frames[t["name"]]) if t["name"] in frames else t.get("row_count")
-    return doc
+        t["row_count"] = rows.get(t["name"], t.get("row_count"))
+    path.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------- reading
@@ -325,6 +382,14 @@ def _read_csv(path: Path, table: Table) -> pd.DataFrame:
                 raise SourceError(f"column {table.name}.{col.name} in {path} is binary but not base64 text; "
                                   "fix the file or declare the column's kind as string") from None
     return df
+
+
+def _read_table(path: Path, table: Table) -> pd.DataFrame:
+    """A table's file, or the part files of its directory one after the other."""
+    if path.is_dir():
+        frames = [_read_table(part, table) for part in _parts(path)]
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return _read_parquet(path) if path.suffix == ".parquet" else _read_csv(path, table)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -385,7 +450,7 @@ def read_files(
                               f"{did_you_mean(name, found)}; add the file or leave the table out of the metadata")
         if len(paths) > 1:
             raise SourceError(f"directory {directory} has both {paths[0].name} and {paths[1].name}; keep one")
-        raw = _read_parquet(paths[0]) if paths[0].suffix == ".parquet" else _read_csv(paths[0], table)
+        raw = _read_table(paths[0], table)
         frames[name] = coerce_frame(raw, table)
         tables[name] = replace(table, row_count=len(frames[name]))
     log.info("read %d tables from %s", len(frames), directory)

@@ -5,6 +5,7 @@
 - :func:`assign_parents` draws parent rows for child rows so each parent's number of children
   follows a learned degree distribution.
 - :func:`take_keys` copies the parent key columns of chosen parent rows into child FK columns.
+- :func:`permuted` evaluates a seeded random permutation at chosen positions, without building it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["match_rows", "adjust_total", "assign_parents", "pair_by_attribute", "take_keys", "null_any"]
+__all__ = ["match_rows", "adjust_total", "assign_parents", "pair_by_attribute", "take_keys", "null_any",
+           "permuted"]
 
 
 def null_any(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -103,6 +105,42 @@ def assign_parents(n_child: int, degrees: np.ndarray, rng: np.random.Generator) 
         return np.zeros(0, dtype=np.int64)
     counts = adjust_total(degrees, n_child, rng, tail_power=2.0)
     return rng.permutation(np.repeat(np.arange(degrees.size), counts))
+
+
+def permuted(positions: np.ndarray, n: int, keys: np.ndarray) -> np.ndarray:
+    """Where a random permutation of ``range(n)`` sends each of ``positions`` (all in ``range(n)``).
+
+    The permutation is a Feistel network over the smallest even number of bits that holds
+    ``n``, with one round per entry of ``keys`` (64-bit round keys) and a SplitMix64 finalizer
+    as round function; values that land at ``n`` or beyond are sent through it again (cycle
+    walking), which keeps it a permutation of ``range(n)``. Any slice of positions can be
+    evaluated on its own, so partitions take disjoint, shuffled parts of one large pool
+    (secondary-FK slots of a whole streamed table) without the pool ever being built.
+    """
+    x = np.asarray(positions, dtype=np.uint64)
+    if n <= 1 or x.size == 0:
+        return x.astype(np.int64)
+    bits = max(int(n - 1).bit_length(), 2)
+    half = (bits + 1) // 2
+    mask = np.uint64((1 << half) - 1)
+    shift = np.uint64(half)
+    round_keys = np.asarray(keys, dtype=np.uint64)
+    todo = np.arange(x.size)
+    while todo.size:
+        left, right = x[todo] >> shift, x[todo] & mask
+        for key in round_keys:
+            left, right = right, left ^ (_mix64(right ^ key) & mask)
+        y = (left << shift) | right
+        x[todo] = y
+        todo = todo[y >= np.uint64(n)]
+    return x.astype(np.int64)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer: every bit of the result depends on every bit of ``z``."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 def _rank_scores(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
