@@ -29,6 +29,7 @@ from scipy.special import ndtr, ndtri
 
 from relsynth.errors import ModelError
 from relsynth.models.conditioning import LatentBounds, rows_of, truncated_gaussian
+from relsynth.models.neural import NeuralModel
 from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import Column, Table
 from relsynth.transform.encoders import (
@@ -174,6 +175,9 @@ class TableModel:
         corr: Correlation of ``context + dims`` normal scores.
         split: Categorical column with a correlation matrix per category (``split_corr``, over
             ``context + dims`` without the split's own dims), or None.
+        neural: The neural synthesizer drawing the dims instead of the copula
+            (:mod:`relsynth.models.neural`), or None. The encoders, the count dims and
+            everything done with the drawn scores are the same either way.
     """
 
     name: str
@@ -189,6 +193,12 @@ class TableModel:
     split_categories: list[Any] = field(default_factory=list)
     split_corr: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
     count_givens: dict[str, str] = field(default_factory=dict)
+    neural: NeuralModel | None = None
+
+    @property
+    def synthesizer(self) -> str:
+        """``neural`` or ``copula``: what draws this table's dims."""
+        return "copula" if self.neural is None else "neural"
 
     # ------------------------------------------------------------------ fitting
     @classmethod
@@ -545,6 +555,8 @@ class TableModel:
         """
         k = len(self.context)
         ctx = context if context is not None else np.zeros((0, k))
+        if self.neural is not None:
+            return self.neural.sample(ctx, n_free, rng, bounds)
         n_ctx = ctx.shape[0]
         z = np.vstack([_conditional_draw(self.corr, k, ctx, rng, rows_of(bounds, slice(0, n_ctx))),
                        _conditional_draw(self.corr[k:, k:], 0, np.zeros((n_free, 0)), rng,
@@ -715,6 +727,7 @@ class TableModel:
             "split_categories": list(self.split_categories),
             "split_corr": self.split_corr,
             "count_givens": dict(self.count_givens),
+            "neural": self.neural.to_state() if self.neural is not None else None,
         }
 
     @classmethod
@@ -735,6 +748,7 @@ class TableModel:
             split_categories=list(state["split_categories"]),
             split_corr=np.asarray(state["split_corr"], dtype=np.float64),
             count_givens=dict(state.get("count_givens", {})),
+            neural=NeuralModel.from_state(state["neural"]) if state.get("neural") is not None else None,
         )
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from relsynth.errors import ConfigError, ModelError, SchemaError
 from relsynth.models.copula import ParentContext, TableModel, is_free_text, to_number
+from relsynth.models.neural import AUTO_MIN_GAIN, AUTO_MIN_ROWS, NeuralOptions, fit_neural, require_torch
 from relsynth.plan import Plan, make_plan
 from relsynth.schema.checks import compile_checks
 from relsynth.schema.model import ForeignKey, Schema, Table
@@ -50,7 +51,10 @@ __all__ = ["Model", "FKStats", "fit_model", "load_model", "FORMAT", "FORMAT_VERS
 log = logging.getLogger("relsynth")
 
 FORMAT = "relsynth-model"
-FORMAT_VERSION = 1
+#: Version 2 added a table's neural synthesizer (``tables.<name>.neural``); version 1 files
+#: (copula only) load as before.
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 
 @dataclass
@@ -274,7 +278,7 @@ def load_model(path: str | Path) -> Model:
         raise ModelError(f"'{path}' is not a readable relsynth model file ({type(exc).__name__}); refit it") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelError(f"'{path}' is not a relsynth model file; refit it with `relsynth fit`")
-    if doc.get("version") != FORMAT_VERSION:
+    if doc.get("version") not in _READABLE_VERSIONS:
         raise ModelError(
             f"'{path}' has model format version {doc.get('version')}, this relsynth reads version "
             f"{FORMAT_VERSION}; refit the model with this version"
@@ -341,7 +345,8 @@ def fk_key(table: str, schema: Schema, fk: ForeignKey) -> str:
 def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
               sample: FitSample | None = None, progress: Callable[[str], None] | None = None, *,
               pii: dict[str, str | None] | None = None,
-              locale: str = DEFAULT_LOCALE, rare_category_threshold: int = RARE_CATEGORY_THRESHOLD) -> Model:
+              locale: str = DEFAULT_LOCALE, rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
+              synthesizers: Mapping[str, str] | None = None, neural: NeuralOptions | None = None) -> Model:
     """Learn a :class:`Model` from ``frames`` (one per table of ``schema``, frame convention).
 
     Tables are fitted parent-first. A child's copula includes its driver parent's dimensions;
@@ -356,6 +361,12 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
     and the driver choice, children-per-row counts, secondary-FK degrees and NULL shares,
     dangling references and root row counts come from the key columns of all rows.
     ``progress`` is called with each table's name as its fit starts.
+
+    ``synthesizers`` names what draws each table's dims (:data:`relsynth.models.neural.SYNTHESIZERS`;
+    tables not named: ``copula``): ``neural`` adds a network trained with ``neural``'s settings
+    (:func:`~relsynth.models.neural.fit_neural`), ``auto`` trains one on tables of at least
+    :data:`~relsynth.models.neural.AUTO_MIN_ROWS` rows and two dims and keeps it where it beats
+    the copula on held-out rows by :data:`~relsynth.models.neural.AUTO_MIN_GAIN` nats per row.
     """
     missing = [t for t in schema.tables if t not in frames]
     if missing:
@@ -383,6 +394,9 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
         raise ConfigError(f"rare_category_threshold must be a whole number ≥ 0 (0 keeps every category), "
                           f"got {rare_category_threshold!r}")
     overrides = check_pii_overrides(schema, pii)
+    synthesizers = _check_synthesizers(schema, synthesizers)
+    if any(v != "copula" for v in synthesizers.values()):
+        require_torch()  # before any table is fitted
     drivers = sample.drivers if sample is not None else choose_drivers(schema, frames, matches)
     plan = make_plan(schema, drivers)
     rng = np.random.default_rng(seed)
@@ -438,6 +452,11 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
             driver_columns=driver.columns if driver is not None else [],
             pii=detected[name], locale=locale, min_count=rare_category_threshold, pii_avoid=personal,
         )
+        choice = synthesizers.get(name, "copula")
+        if choice == "neural" or (choice == "auto" and len(frames[name]) >= AUTO_MIN_ROWS
+                                  and len(models[name].dims) >= 2):
+            _fit_network(models[name], scores, name, driver.ref_table if driver is not None else None,
+                         parent_rows.get(name), neural or NeuralOptions(), seed, keep_if_better=choice == "auto")
         if sample is not None and name in sample.filters:
             if driver is None:
                 models[name].n_rows = sample.rows[name]  # roots are generated at their real size
@@ -493,6 +512,36 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
                  pii=pii_report, rare_categories=rare, locale=locale, rare_category_threshold=rare_category_threshold,
                  pii_fingerprints=personal,
                  row_fingerprints={name: f for name, f in row_prints.items() if f is not None})
+
+
+def _check_synthesizers(schema: Schema, synthesizers: Mapping[str, str] | None) -> dict[str, str]:
+    """``synthesizers`` checked against the schema's tables and the synthesizers' names."""
+    from relsynth.config import check_synthesizer, table_synthesizers
+
+    for name, value in (synthesizers or {}).items():
+        check_synthesizer(value, f"table {name}")
+    return table_synthesizers("copula", {n: {"synthesizer": v} for n, v in (synthesizers or {}).items()},
+                              list(schema.tables))
+
+
+def _fit_network(tm: TableModel, scores: dict[str, np.ndarray], name: str, parent: str | None,
+                 rows: np.ndarray | None, options: NeuralOptions, seed: int, keep_if_better: bool) -> None:
+    """Train ``tm``'s neural synthesizer on its own scores given its driver parent's (``rows``:
+    each row's parent row, -1 for none); ``keep_if_better``: keep it only where it beats the copula."""
+    own = scores[name]
+    if own.shape[1] == 0:
+        return
+    context = has_parent = None
+    if parent is not None and rows is not None:
+        has_parent = rows >= 0
+        context = scores[parent][np.where(has_parent, rows, 0)]
+    table_seed = int(np.random.default_rng([seed, *name.encode()]).integers(2**62))
+    network = fit_neural(context, own, tm.dims, tm.encoders, has_parent, options, table_seed, name, tm.corr)
+    log.info("%s: neural synthesizer trained for %d epoch(s) in %.1fs, held-out gain over the copula %s nats/row",
+             name, network.epochs, network.seconds, "n/a" if network.gain is None else f"{network.gain:.3f}")
+    if keep_if_better and (network.gain is None or network.gain < AUTO_MIN_GAIN):
+        return
+    tm.neural = network
 
 
 def _how_made(model: TableModel, column: str) -> str:
