@@ -461,7 +461,7 @@ def check_synthesizer(value: Any, where: str) -> str:
     """``value`` if it names a synthesizer, else a ConfigError listing them."""
     if not isinstance(value, str) or value not in SYNTHESIZERS:
         hint = did_you_mean(value, SYNTHESIZERS) if isinstance(value, str) else ""
-        raise ConfigError(f"{where}: synthesizer must be one of {', '.join(SYNTHESIZERS)}, got {value!r}{hint}")
+        raise ConfigError(f"{where} must be one of {', '.join(SYNTHESIZERS)}, got {value!r}{hint}")
     return value
 
 

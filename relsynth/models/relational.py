@@ -519,7 +519,7 @@ def _check_synthesizers(schema: Schema, synthesizers: Mapping[str, str] | None) 
     from relsynth.config import check_synthesizer, table_synthesizers
 
     for name, value in (synthesizers or {}).items():
-        check_synthesizer(value, f"table {name}")
+        check_synthesizer(value, f"synthesizer of table {name}")
     return table_synthesizers("copula", {n: {"synthesizer": v} for n, v in (synthesizers or {}).items()},
                               list(schema.tables))
 
