@@ -556,7 +556,7 @@ class TableModel:
         k = len(self.context)
         ctx = context if context is not None else np.zeros((0, k))
         if self.neural is not None:
-            return self.neural.sample(ctx, n_free, rng, bounds)
+            return self.neural.sample(ctx, n_free, rng, bounds, self.category_edges(parent_frame, ctx.shape[0] + n_free))
         n_ctx = ctx.shape[0]
         z = np.vstack([_conditional_draw(self.corr, k, ctx, rng, rows_of(bounds, slice(0, n_ctx))),
                        _conditional_draw(self.corr[k:, k:], 0, np.zeros((n_free, 0)), rng,
@@ -590,6 +590,24 @@ class TableModel:
                 z[np.ix_(free, own_keep)] = _conditional_draw(corr[k_keep:, k_keep:], 0, np.zeros((free.size, 0)), rng,
                                                               rows_of(split_bounds, free))
         return z
+
+    def category_edges(self, parent_frame: pd.DataFrame | None, n: int) -> dict[int, np.ndarray]:
+        """For each own dim of a category whose frequencies follow a parent column, every row's
+        category slices on the uniform axis (rows × categories+1), read from its parent row
+        (``parent_frame``, aligned with the rows; missing: the slices of rows without a parent).
+
+        The neural synthesizer draws such a dim one category per cell: an equal-probability bin
+        of the score would hold a different category for each parent diagnosis.
+        """
+        out = {}
+        for cm in self.columns:
+            enc = self.encoders.get(cm.value_dim)
+            if cm.role != "copula" or not isinstance(enc, ConditionalCategoricalEncoder) \
+                    or not (cm.given or "").startswith("parent:") or not enc.categories:
+                continue
+            cum = enc.cum[enc.bins(_given_numbers(cm.given, enc, {}, parent_frame, n))]
+            out[self.dims.index(cm.value_dim)] = np.hstack([np.zeros((n, 1)), np.clip(cum, 0.0, 1.0)])
+        return out
 
     def decode(
         self,

@@ -10,10 +10,12 @@ decoding, CHECK/UNIQUE repair and targeted generation still work on the same sco
 The model, in the spirit of MOSTLY AI's TabularARGN: each dim is discretized into cells of its
 uniform score ``u = Φ(z)`` (equal-probability bins, or a categorical's own category slices when
 it has few), and the network predicts the cells one dim after another, each given the context
-(the parent row's dims, continuous) and the cells of the dims before it. One masked MLP (MADE:
-two hidden layers whose units each see only the dims before their *degree*) gives every dim's
-logits in one pass when training; sampling goes dim by dim, adding each drawn cell's embedding
-to the first layer. Within its cell a score is uniform in ``u``, so every dim's marginal is the
+(the parent row's dims, continuous) and the dims before it, each as its cell's embedding and
+its score (a linear path, what the copula has, beside the cells' free shape: on 2,000 patients
+cell embeddings alone left children-per-patient untied from age). One masked MLP (MADE: two
+hidden layers whose units each see only the dims before their *degree*) gives every dim's
+logits in one pass when training; sampling goes dim by dim, adding each drawn dim's input to
+the first layer. Within its cell a score is uniform in ``u``, so every dim's marginal is the
 learned one and the encoders decode it as for the copula.
 
 Training uses torch (``pip install "relsynth[neural]"``), seeded, with Adam, a validation split
@@ -70,9 +72,17 @@ VALIDATION_SHARE = 0.1
 VALIDATION_MAX_ROWS = 10_000
 #: Epochs without a better validation loss before training stops.
 PATIENCE = 4
+#: Rows per optimizer step: at most :data:`_BATCH`, fewer for small tables so that an epoch
+#: takes at least :data:`_MIN_STEPS` steps (2,000 patients in batches of 512 were 4 steps an
+#: epoch: 8 epochs left the children-per-patient counts unlearned).
 _BATCH = 512
+_MIN_STEPS = 32
+_MIN_BATCH = 32
 _LR = 3e-3
+_WEIGHT_DECAY = 0.01
 _TINY = 1e-12
+#: The lowest normal score an encoder gives (:func:`~relsynth.transform.encoders.to_normal` of 0).
+_Z_MIN = float(to_normal(np.zeros(1))[0])
 
 
 @dataclass
@@ -91,7 +101,7 @@ class NeuralOptions:
 
     epochs: int = NEURAL_EPOCHS
     seconds: float | None = NEURAL_SECONDS
-    bins: int = 32
+    bins: int = 16
     hidden: int = 192
     max_rows: int = 200_000
 
@@ -134,12 +144,23 @@ def cell_edges(dims: list[str], encoders: dict[str, Any], bins: int) -> list[np.
     return out
 
 
-def _cells(z: np.ndarray, edges: list[np.ndarray]) -> np.ndarray:
+#: Per dim, the cell edges of each row on the uniform axis (rows × cells+1), for a category
+#: whose slices depend on the row's parent (:meth:`relsynth.models.copula.TableModel.category_edges`).
+RowEdges = dict[int, np.ndarray]
+
+
+def _edges_of(edges: list[np.ndarray], row_edges: RowEdges, j: int) -> np.ndarray:
+    """Dim ``j``'s cell edges as a (rows or 1) × cells+1 array."""
+    return row_edges[j] if j in row_edges else edges[j][None, :]
+
+
+def _cells(z: np.ndarray, edges: list[np.ndarray], row_edges: RowEdges) -> np.ndarray:
     """The cell of every score (rows × dims → int64)."""
     u = ndtr(z)
     out = np.empty(z.shape, dtype=np.int64)
-    for j, e in enumerate(edges):
-        out[:, j] = np.clip(np.searchsorted(e, u[:, j], side="right") - 1, 0, e.size - 2)
+    for j in range(len(edges)):
+        e = _edges_of(edges, row_edges, j)
+        out[:, j] = np.clip((u[:, j, None] >= e[:, 1:-1]).sum(axis=1), 0, e.shape[1] - 2)
     return out
 
 
@@ -153,6 +174,7 @@ class NeuralModel:
         n_context: Context dims (the parent's) the network takes, plus one has-a-parent flag.
         weights: The masked layers as float32 arrays (masks applied): ``w_ctx`` (context+1 ×
             hidden), ``b1``, ``embed`` (dims·cells × hidden: each cell's first-layer input),
+            ``w_own`` (dims × hidden: each dim's score's first-layer weights),
             ``w2``, ``b2``, ``w_out`` (hidden × dims·cells), ``b_out``.
         epochs: Epochs trained.
         seconds: Seconds the training took.
@@ -178,11 +200,13 @@ class NeuralModel:
 
     # ---------------------------------------------------------------- sampling
     def sample(self, context: np.ndarray | None, n_free: int, rng: np.random.Generator,
-               bounds: LatentBounds | None = None) -> np.ndarray:
+               bounds: LatentBounds | None = None, row_edges: RowEdges | None = None) -> np.ndarray:
         """Own normal scores: one row per context row (given it), then ``n_free`` rows without a parent.
 
         ``bounds`` (rows as the output's) keeps dims within intervals, as the copula's draw does.
+        ``row_edges``: the rows' own cell edges of the dims that have them (rows as the output's).
         """
+        row_edges = row_edges or {}
         k = self.n_context - 1
         ctx = context if context is not None else np.zeros((0, k))
         n = ctx.shape[0] + n_free
@@ -192,19 +216,22 @@ class NeuralModel:
         if n == 0 or not self.edges:
             return np.zeros((n, len(self.edges)))
         if not bounds:
-            z, _ = self._draw(inputs, rng, {})
+            z, _ = self._draw(inputs, rng, {}, row_edges)
             return z
         m = RESAMPLE_CANDIDATES
-        many = {j: (np.repeat(lo, m, axis=0) if lo.shape[0] > 1 else lo,
-                    np.repeat(hi, m, axis=0) if hi.shape[0] > 1 else hi) for j, (lo, hi) in bounds.items()}
-        z, log_w = self._draw(np.repeat(inputs, m, axis=0), rng, many)
+
+        def repeat(a: np.ndarray) -> np.ndarray:
+            return np.repeat(a, m, axis=0) if a.shape[0] > 1 else a
+
+        many = {j: (repeat(lo), repeat(hi)) for j, (lo, hi) in bounds.items()}
+        z, log_w = self._draw(np.repeat(inputs, m, axis=0), rng, many, {j: repeat(e) for j, e in row_edges.items()})
         log_w = log_w.reshape(n, m)
         w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
         pick = (np.cumsum(w, axis=1) < (rng.random(n) * w.sum(axis=1))[:, None]).sum(axis=1)
         return z.reshape(n, m, -1)[np.arange(n), np.minimum(pick, m - 1)]
 
-    def _draw(self, inputs: np.ndarray, rng: np.random.Generator,
-              bounds: LatentBounds) -> tuple[np.ndarray, np.ndarray]:
+    def _draw(self, inputs: np.ndarray, rng: np.random.Generator, bounds: LatentBounds,
+              row_edges: RowEdges) -> tuple[np.ndarray, np.ndarray]:
         """One autoregressive pass: scores of every row, and the log of the model's mass inside
         the bounds (0 where a row has none)."""
         w = self.weights
@@ -213,28 +240,32 @@ class NeuralModel:
         pre = inputs @ w["w_ctx"] + w["b1"]
         z = np.empty((n, d))
         log_mass = np.zeros(n)
-        for j, e in enumerate(self.edges):
+        for j in range(d):
+            e = _edges_of(self.edges, row_edges, j)
             h1 = np.maximum(pre, 0.0)
             h2 = np.maximum(h1 @ w["w2"] + w["b2"], 0.0)
             logits = h2 @ w["w_out"][:, j * c:(j + 1) * c] + w["b_out"][j * c:(j + 1) * c] + pad[j]
             p = np.exp(logits - logits.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
-            lo_e, hi_e = e[:-1], e[1:]
+            lo_e, hi_e = e[:, :-1], e[:, 1:]
+            # An empty cell (a category no row of its parent's bin has) cannot be drawn.
+            p = p[:, :lo_e.shape[1]] * (hi_e > lo_e)
             if j in bounds:
                 allowed = _allowed(lo_e, hi_e, *bounds[j], n)  # rows × cells, share of each cell allowed
-                q = p[:, :lo_e.size] * allowed
-                total = q.sum(axis=1)
+                q = p * allowed
+                total = q.sum(axis=1) / np.maximum(p.sum(axis=1), _TINY)
                 log_mass += np.log(np.maximum(total, _TINY))
-                q = np.where(total[:, None] > 0, q, p[:, :lo_e.size])
-                cell = _pick(q, rng)
-                u = _within(lo_e[cell], hi_e[cell], *bounds[j], rng)
+                cell = _pick(np.where(total[:, None] > 0, q, p), rng)
+                lo_c, hi_c = _at(lo_e, cell), _at(hi_e, cell)
+                u = _within(lo_c, hi_c, *bounds[j], rng)
             else:
-                cell = _pick(p[:, :lo_e.size], rng)
-                u = lo_e[cell] + rng.random(n) * (hi_e[cell] - lo_e[cell])
+                cell = _pick(p, rng)
+                lo_c, hi_c = _at(lo_e, cell), _at(hi_e, cell)
+                u = lo_c + rng.random(n) * (hi_c - lo_c)
             z[:, j] = to_normal(u)
-            if j in bounds:
-                z[:, j] = _snap(z[:, j], *bounds[j])
-            pre = pre + w["embed"][j * c + cell]
+            if j in bounds:  # on the bounds, within the scores the encoders make (a point may be ±inf)
+                z[:, j] = np.clip(_snap(z[:, j], *bounds[j]), _Z_MIN, -_Z_MIN)
+            pre = pre + w["embed"][j * c + cell] + z[:, j:j + 1].astype(np.float32) * w["w_own"][j]
         return z, log_mass
 
     def _padding(self) -> np.ndarray:
@@ -247,23 +278,28 @@ class NeuralModel:
             self._cache["pad"] = pad
         return self._cache["pad"]
 
-    def log_density(self, inputs: np.ndarray, z: np.ndarray) -> np.ndarray:
+    def log_density(self, inputs: np.ndarray, z: np.ndarray, row_edges: RowEdges | None = None) -> np.ndarray:
         """Log-density of each row's own scores ``z`` in normal-score space, given its network
         inputs (context dims and has-a-parent flag, as :func:`network_inputs` makes them)."""
+        row_edges = row_edges or {}
         n = z.shape[0]
-        cells = _cells(z, self.edges)
-        logp = self.cell_log_probs(inputs, cells)
-        widths = np.stack([np.diff(e)[cells[:, j]] for j, e in enumerate(self.edges)], axis=1) if self.edges \
-            else np.zeros((n, 0))
+        cells = _cells(z, self.edges, row_edges)
+        logp = self.cell_log_probs(inputs, z, row_edges)
+        widths = np.zeros((n, len(self.edges)))
+        for j in range(len(self.edges)):
+            e = _edges_of(self.edges, row_edges, j)
+            widths[:, j] = _at(e[:, 1:], cells[:, j]) - _at(e[:, :-1], cells[:, j])
         # Uniform within a cell on the u axis: density p / width there, times φ(z) for z.
         return (logp - np.log(widths) - 0.5 * z**2 - 0.5 * math.log(2 * math.pi)).sum(axis=1)
 
-    def cell_log_probs(self, inputs: np.ndarray, cells: np.ndarray) -> np.ndarray:
-        """Log-probability of each row's cell of each dim (rows × dims), the whole pass at once."""
+    def cell_log_probs(self, inputs: np.ndarray, z: np.ndarray, row_edges: RowEdges | None = None) -> np.ndarray:
+        """Log-probability of the cell of each row's score of each dim (rows × dims), the whole pass at once."""
         w = self.weights
         c = self.n_cells
         d = len(self.edges)
-        pre = inputs @ w["w_ctx"] + w["b1"] + w["embed"][cells + np.arange(d) * c].sum(axis=1)
+        cells = _cells(z, self.edges, row_edges or {})
+        pre = (inputs @ w["w_ctx"] + w["b1"] + w["embed"][cells + np.arange(d) * c].sum(axis=1)
+               + z.astype(np.float32) @ w["w_own"])
         h2 = np.maximum(np.maximum(pre, 0.0) @ w["w2"] + w["b2"], 0.0)
         logits = (h2 @ w["w_out"] + w["b_out"]).reshape(-1, d, c) + self._padding()[None]
         top = logits.max(axis=2, keepdims=True)
@@ -297,6 +333,11 @@ class NeuralModel:
         )
 
 
+def _at(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[row, idx[row]]`` for every row (``a``: rows or 1 × columns)."""
+    return a[np.arange(idx.size) if a.shape[0] > 1 else 0, idx]
+
+
 def _pick(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One column per row, with probabilities proportional to the row of ``p`` (inverse CDF)."""
     cum = np.cumsum(p, axis=1)
@@ -304,14 +345,15 @@ def _pick(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _allowed(lo_e: np.ndarray, hi_e: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
-    """Share of each cell (rows × cells) inside the rows' intervals (``lo``/``hi``: rows or 1 × pieces,
-    normal scores); a point counts as a sliver so that its cell stays possible."""
+    """Share of each cell (rows × cells; edges ``lo_e``/``hi_e`` rows or 1 × cells) inside the rows'
+    intervals (``lo``/``hi``: rows or 1 × pieces, normal scores); a point counts as a sliver so
+    that its cell stays possible."""
     ulo, uhi = _uniform_pieces(lo, hi)
-    overlap = np.clip(np.minimum(uhi[:, None, :], hi_e[None, :, None])
-                      - np.maximum(ulo[:, None, :], lo_e[None, :, None]), 0.0, None)
-    point = (ulo == uhi)[:, None, :] & (ulo[:, None, :] >= lo_e[None, :, None]) & (ulo[:, None, :] <= hi_e[None, :, None])
-    share = (overlap + point * 1e-9).sum(axis=2) / (hi_e - lo_e)[None, :]
-    return np.broadcast_to(np.minimum(share, 1.0), (n, lo_e.size))
+    a, b = lo_e[:, :, None], hi_e[:, :, None]
+    overlap = np.clip(np.minimum(uhi[:, None, :], b) - np.maximum(ulo[:, None, :], a), 0.0, None)
+    point = (ulo == uhi)[:, None, :] & (ulo[:, None, :] >= a) & (ulo[:, None, :] <= b)
+    share = (overlap + point * 1e-9).sum(axis=2) / np.maximum(hi_e - lo_e, _TINY)
+    return np.broadcast_to(np.minimum(share, 1.0), (n, lo_e.shape[1]))
 
 
 def _uniform_pieces(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -377,10 +419,23 @@ def _masks(n_in_dims: int, cells: int, k: int, hidden: int) -> tuple[np.ndarray,
     d = n_in_dims
     degree = np.arange(hidden) % max(d, 1)
     dim_of = np.repeat(np.arange(d), cells)
-    embed = (degree[None, :] >= dim_of[:, None] + 1).astype(np.float32)
+    own = (degree[None, :] >= np.arange(d)[:, None] + 1).astype(np.float32)
+    embed = own[dim_of]
     hidden_mask = (degree[None, :] >= degree[:, None]).astype(np.float32)
     out = (degree[:, None] <= dim_of[None, :]).astype(np.float32)
-    return embed, hidden_mask, out
+    return embed, own, hidden_mask, out
+
+
+def torch_logits(torch: Any, weights: dict[str, Any], x: Any, z: Any, y: Any, pad: Any) -> Any:
+    """The network's logits (rows × dims × cells) in torch, from masked ``weights``, inputs ``x``,
+    own scores ``z`` and their cells ``y`` (rows × dims); ``pad`` (dims × cells) is -inf-like
+    past each dim's cells.
+    :meth:`NeuralModel.cell_log_probs` is the same pass in numpy."""
+    d, c = pad.shape
+    offsets = torch.arange(d, device=x.device) * c
+    pre = x @ weights["w_ctx"] + weights["b1"] + weights["embed"][y + offsets].sum(dim=1) + z @ weights["w_own"]
+    h2 = torch.relu(torch.relu(pre) @ weights["w2"] + weights["b2"])
+    return (h2 @ weights["w_out"] + weights["b_out"]).view(-1, d, c) + pad
 
 
 def network_inputs(context: np.ndarray | None, has_parent: np.ndarray | None, n: int, k: int) -> np.ndarray:
@@ -395,12 +450,14 @@ def network_inputs(context: np.ndarray | None, has_parent: np.ndarray | None, n:
 
 def fit_neural(context: np.ndarray | None, z: np.ndarray, dims: list[str], encoders: dict[str, Any],
                has_parent: np.ndarray | None, options: NeuralOptions, seed: int, name: str = "",
-               corr: np.ndarray | None = None) -> NeuralModel:
+               corr: np.ndarray | None = None, row_edges: RowEdges | None = None) -> NeuralModel:
     """Train the network on a table's own scores ``z`` (rows × dims), given each row's parent
     dims ``context`` (rows × k, rows aligned; ignored where ``has_parent`` is False) or none.
 
     With the table's copula ``corr`` (over ``context + dims``), the held-out rows' mean
     log-density under the network less under the copula is stored as the model's ``gain``.
+    ``row_edges``: the rows' own cells of the dims that have them (a category per cell, its
+    slice following the parent row).
 
     Returns:
         The fitted :class:`NeuralModel` (weights copied out of torch, masks applied).
@@ -409,9 +466,12 @@ def fit_neural(context: np.ndarray | None, z: np.ndarray, dims: list[str], encod
     t0 = time.perf_counter()
     n, d = z.shape
     k = 0 if context is None else context.shape[1]
+    row_edges = row_edges or {}
     edges = cell_edges(dims, encoders, options.bins)
+    for j, e in row_edges.items():
+        edges[j] = np.linspace(0.0, 1.0, e.shape[1])  # as many cells as categories; each row's own slices
     c = max((e.size - 1 for e in edges), default=1)
-    cells = _cells(z, edges)
+    cells = _cells(z, edges, row_edges)
     inputs = network_inputs(context, has_parent, n, k)
     rng = np.random.default_rng([seed, 11])
     order = rng.permutation(n)
@@ -423,7 +483,7 @@ def fit_neural(context: np.ndarray | None, z: np.ndarray, dims: list[str], encod
     device = "cuda" if torch.cuda.is_available() else "cpu"
     gen = torch.Generator(device="cpu").manual_seed(int(seed) % (2**63))
     torch.manual_seed(int(seed) % (2**63))
-    m_embed, m_hidden, m_out = (torch.from_numpy(m).to(device) for m in _masks(d, c, k, options.hidden))
+    m_embed, m_own, m_hidden, m_out = (torch.from_numpy(m).to(device) for m in _masks(d, c, k, options.hidden))
     pad = np.zeros((d, c), dtype=np.float32)
     for j, e in enumerate(edges):
         pad[j, e.size - 1:] = -1e9
@@ -437,37 +497,40 @@ def fit_neural(context: np.ndarray | None, z: np.ndarray, dims: list[str], encod
         "w_ctx": param(k + 1, h, scale=1 / math.sqrt(k + 1)),
         "b1": torch.nn.Parameter(torch.zeros(h, device=device)),
         "embed": param(d * c, h, scale=1 / math.sqrt(max(d, 1))),
+        "w_own": param(d, h, scale=1 / math.sqrt(max(d, 1))),
         "w2": param(h, h, scale=math.sqrt(2 / h)),
         "b2": torch.nn.Parameter(torch.zeros(h, device=device)),
         "w_out": param(h, d * c, scale=1 / math.sqrt(h)),
         "b_out": torch.nn.Parameter(torch.zeros(d * c, device=device)),
     }
-    offsets = torch.arange(d, device=device) * c
+    masks = {"embed": m_embed, "w_own": m_own, "w2": m_hidden, "w_out": m_out}
 
-    def loss_of(x: Any, y: Any) -> Any:
-        pre = x @ params["w_ctx"] + params["b1"] + (params["embed"] * m_embed)[y + offsets].sum(dim=1)
-        h2 = torch.relu(torch.relu(pre) @ (params["w2"] * m_hidden) + params["b2"])
-        logits = (h2 @ (params["w_out"] * m_out) + params["b_out"]).view(-1, d, c) + pad_t
+    def loss_of(x: Any, zz: Any, y: Any) -> Any:
+        masked = {key: p * masks[key] if key in masks else p for key, p in params.items()}
+        logits = torch_logits(torch, masked, x, zz, y, pad_t)
         return torch.nn.functional.cross_entropy(logits.reshape(-1, c), y.reshape(-1), reduction="sum") / x.shape[0]
 
     x_all = torch.from_numpy(inputs).to(device)
+    z_all = torch.from_numpy(z.astype(np.float32)).to(device)
     y_all = torch.from_numpy(cells).to(device)
-    x_val, y_val = x_all[torch.from_numpy(val).to(device)], y_all[torch.from_numpy(val).to(device)]
-    optimizer = torch.optim.Adam(params.values(), lr=_LR)
+    at_val = torch.from_numpy(val).to(device)
+    x_val, z_val, y_val = x_all[at_val], z_all[at_val], y_all[at_val]
+    optimizer = torch.optim.AdamW(params.values(), lr=_LR, weight_decay=_WEIGHT_DECAY)
+    batch_size = int(np.clip(train.size // _MIN_STEPS, _MIN_BATCH, _BATCH))
     best = (math.inf, {key: p.detach().clone() for key, p in params.items()}, 0)
     stale = epochs = 0
     with _training_settings(torch):
         for epoch in range(options.epochs):
             perm = torch.from_numpy(train[rng.permutation(train.size)]).to(device)
-            for start in range(0, perm.numel(), _BATCH):
-                batch = perm[start:start + _BATCH]
+            for start in range(0, perm.numel(), batch_size):
+                batch = perm[start:start + batch_size]
                 optimizer.zero_grad()
-                loss_of(x_all[batch], y_all[batch]).backward()
+                loss_of(x_all[batch], z_all[batch], y_all[batch]).backward()
                 optimizer.step()
             epochs = epoch + 1
             if n_val:
                 with torch.no_grad():
-                    current = float(loss_of(x_val, y_val))
+                    current = float(loss_of(x_val, z_val, y_val))
                 if current < best[0] - 1e-4:
                     best, stale = (current, {key: p.detach().clone() for key, p in params.items()}, epochs), 0
                 else:
@@ -481,7 +544,8 @@ def fit_neural(context: np.ndarray | None, z: np.ndarray, dims: list[str], encod
                 break
     kept = best[1]
     weights = {
-        "w_ctx": kept["w_ctx"], "b1": kept["b1"], "embed": kept["embed"] * m_embed, "w2": kept["w2"] * m_hidden,
+        "w_ctx": kept["w_ctx"], "b1": kept["b1"], "embed": kept["embed"] * m_embed, "w_own": kept["w_own"] * m_own,
+        "w2": kept["w2"] * m_hidden,
         "b2": kept["b2"], "w_out": kept["w_out"] * m_out, "b_out": kept["b_out"],
     }
     model = NeuralModel(edges, k + 1, {key: v.detach().cpu().numpy().astype(np.float32) for key, v in weights.items()},
@@ -492,7 +556,8 @@ def fit_neural(context: np.ndarray | None, z: np.ndarray, dims: list[str], encod
         copula = np.empty(n_val)
         copula[linked] = copula_log_density(corr, k, context[val[linked]] if context is not None else None, z[val[linked]])
         copula[~linked] = copula_log_density(corr, k, None, z[val[~linked]])
-        model.gain = float(np.mean(model.log_density(inputs[val], z[val]) - copula))
+        model.gain = float(np.mean(model.log_density(inputs[val], z[val], {j: e[val] for j, e in row_edges.items()})
+                                   - copula))
     return model
 
 

@@ -455,7 +455,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
         choice = synthesizers.get(name, "copula")
         if choice == "neural" or (choice == "auto" and len(frames[name]) >= AUTO_MIN_ROWS
                                   and len(models[name].dims) >= 2):
-            _fit_network(models[name], scores, name, driver.ref_table if driver is not None else None,
+            _fit_network(models[name], scores, frames, name, driver.ref_table if driver is not None else None,
                          parent_rows.get(name), neural or NeuralOptions(), seed, keep_if_better=choice == "auto")
         if sample is not None and name in sample.filters:
             if driver is None:
@@ -524,19 +524,23 @@ def _check_synthesizers(schema: Schema, synthesizers: Mapping[str, str] | None) 
                               list(schema.tables))
 
 
-def _fit_network(tm: TableModel, scores: dict[str, np.ndarray], name: str, parent: str | None,
+def _fit_network(tm: TableModel, scores: dict[str, np.ndarray], frames: dict[str, pd.DataFrame], name: str,
+                 parent: str | None,
                  rows: np.ndarray | None, options: NeuralOptions, seed: int, keep_if_better: bool) -> None:
     """Train ``tm``'s neural synthesizer on its own scores given its driver parent's (``rows``:
     each row's parent row, -1 for none); ``keep_if_better``: keep it only where it beats the copula."""
     own = scores[name]
     if own.shape[1] == 0:
         return
-    context = has_parent = None
+    context = has_parent = parent_frame = None
     if parent is not None and rows is not None:
         has_parent = rows >= 0
         context = scores[parent][np.where(has_parent, rows, 0)]
+        parent_frame = frames[parent].iloc[np.where(has_parent, rows, 0)].reset_index(drop=True)
+        parent_frame = parent_frame.astype(object).where(pd.Series(has_parent), None)
     table_seed = int(np.random.default_rng([seed, *name.encode()]).integers(2**62))
-    network = fit_neural(context, own, tm.dims, tm.encoders, has_parent, options, table_seed, name, tm.corr)
+    network = fit_neural(context, own, tm.dims, tm.encoders, has_parent, options, table_seed, name, tm.corr,
+                         tm.category_edges(parent_frame, own.shape[0]))
     log.info("%s: neural synthesizer trained for %d epoch(s) in %.1fs, held-out gain over the copula %s nats/row",
              name, network.epochs, network.seconds, "n/a" if network.gain is None else f"{network.gain:.3f}")
     if keep_if_better and (network.gain is None or network.gain < AUTO_MIN_GAIN):
