@@ -16,15 +16,16 @@ seed 0, the default neural budget unless ``--epochs``/``--seconds`` say otherwis
   similarity of the synthetic 2-D histogram to the real one (1 - total variation, on the real
   data's bins), and the mean over them.
 
-and draws one non-monotone pair (the demo's patients.age × patients.bmi: BMI peaks in middle age)
-real vs copula vs neural into a PNG (needs matplotlib).
+and draws a non-monotone pair (the demo's treatments.dose_mg × cost: each drug its own doses and
+price per day; chinook's Track.Milliseconds × Bytes: bytes per second by media type) real vs
+copula vs neural into a PNG per input (needs matplotlib).
 
 Inputs: ``demo`` (the hospital, 5,000 patients) and the sample databases' subsets that SDV's
 evaluator accepts (``northwind``, ``sakila``, ``chinook``, ``adventureworkslt``; see
 benchmarks/sdv_compare.py), all read from ``shared/datasets``.
 
     python benchmarks/bench_neural.py [--inputs demo,northwind,sakila] [--epochs 40] [--seconds 60]
-        [--out benchmarks/results/bench_neural.json] [--plot benchmarks/results/neural_pair.png]
+        [--out benchmarks/results/bench_neural.json] [--plots benchmarks/results]
 
 Figures, not assertions.
 """
@@ -54,13 +55,14 @@ from sdv_compare import load_input, sdv_frames, sdv_metadata, sdv_score  # noqa:
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "bench_neural.json"
-DEFAULT_PLOT = ROOT / "benchmarks" / "results" / "neural_pair.png"
+DEFAULT_PLOTS = ROOT / "benchmarks" / "results"
 SYNTHESIZERS = ("copula", "neural", "auto")
 NUMERIC = {"integer", "float", "decimal", "date", "datetime"}
 #: A pair is non-monotone where its binned mutual information exceeds the monotone share by this.
 NONLINEAR_MIN_NATS = 0.05
 BINS = 10
-PLOT_PAIR = ("demo", "patients", "age", "bmi")
+#: One non-monotone pair per input, drawn real vs copula vs neural into ``neural_pair_<input>.png``.
+PLOT_PAIRS = {"demo": ("treatments", "dose_mg", "cost"), "chinook": ("Track", "Milliseconds", "Bytes")}
 
 
 def numbers(s: pd.Series) -> np.ndarray:
@@ -197,7 +199,9 @@ def plot_pair(frames: dict[str, dict[str, pd.DataFrame]], table: str, a: str, b:
         return
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharex=True, sharey=True)
     real = frames["real"][table]
-    ex = np.quantile(numbers(real[a]), np.linspace(0, 1, 21))
+    ex = np.unique(np.quantile(numbers(real[a]), np.linspace(0, 1, 21)))
+    rx, ry = numbers(real[a]), numbers(real[b])
+    skewed = all(np.nanmin(v) > 0 and np.nanmax(v) > 100 * np.nanmin(v) for v in (rx, ry))
     for ax, label in zip(axes, ("real", "copula", "neural")):
         f = frames[label][table]
         x, y = numbers(f[a]), numbers(f[b])
@@ -205,10 +209,12 @@ def plot_pair(frames: dict[str, dict[str, pd.DataFrame]], table: str, a: str, b:
         idx = np.clip(np.searchsorted(ex, x, side="right") - 1, 0, ex.size - 2)
         means = [np.nanmean(y[idx == i]) if (idx == i).any() else np.nan for i in range(ex.size - 1)]
         ax.plot((ex[:-1] + ex[1:]) / 2, means, color="black", lw=2, label=f"mean {b} per {a} bin")
-        rx, ry = numbers(real[a]), numbers(real[b])
         ridx = np.clip(np.searchsorted(ex, rx, side="right") - 1, 0, ex.size - 2)
         ax.plot((ex[:-1] + ex[1:]) / 2, [np.nanmean(ry[ridx == i]) for i in range(ex.size - 1)],
                 color="tab:blue", lw=1.5, ls="--", label="real mean")
+        if skewed:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
         ax.set_title(f"{label}: {table}.{a} × {b}")
         ax.set_xlabel(a)
         ax.legend(loc="lower center", fontsize=8)
@@ -225,7 +231,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=NEURAL_EPOCHS)
     parser.add_argument("--seconds", type=float, default=NEURAL_SECONDS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT)
+    parser.add_argument("--plots", type=Path, default=DEFAULT_PLOTS, help="folder of the PNG plots")
     args = parser.parse_args()
     logging.getLogger("relsynth").setLevel(logging.ERROR)
     try:
@@ -243,8 +249,8 @@ def main() -> None:
     for name in args.inputs.split(","):
         row, frames = run_input(name, options, has_sdv)
         rows.append(row)
-        if name == PLOT_PAIR[0]:
-            plot_pair(frames, *PLOT_PAIR[1:], args.plot)
+        if name in PLOT_PAIRS:
+            plot_pair(frames, *PLOT_PAIRS[name], args.plots / f"neural_pair_{name}.png")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"epochs": args.epochs, "seconds": args.seconds, "inputs": rows}, indent=1, default=str))
     print(f"\nresults written to {args.out}\n")
