@@ -33,6 +33,7 @@ Figures, not assertions.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import sys
@@ -234,11 +235,8 @@ def main() -> None:
     parser.add_argument("--plots", type=Path, default=DEFAULT_PLOTS, help="folder of the PNG plots")
     args = parser.parse_args()
     logging.getLogger("relsynth").setLevel(logging.ERROR)
-    try:
-        import sdv  # noqa: F401
-        has_sdv = True
-    except ImportError:
-        has_sdv = False
+    has_sdv = importlib.util.find_spec("sdv") is not None
+    if not has_sdv:
         print('SDV is not installed: no SDV evaluator scores (pip install "relsynth[sdv]", torch==2.13.0 first)')
     import torch
 
@@ -261,11 +259,11 @@ def main() -> None:
         for synthesizer, run in row["runs"].items():
             slowest = max(run["fit_s_per_table"].items(), key=lambda kv: kv[1])
             neural = ", ".join(n for n, s in run["learned_by"].items() if s == "neural") or "none"
-            sdv = run.get("sdv") or {}
+            scored = run.get("sdv") or {}
             print(f"| {row['input']} | {synthesizer} | {neural} | {run['fit_s']:.1f} | {slowest[0]} {slowest[1]:.1f} | "
                   f"{run['integrity_violations']} | {_f(run['relsynth_report']['overall'])} | "
                   f"{_f(run['relsynth_report']['column_pair_trends'])} | {_f(run['relsynth_report']['parent_child_trends'])} | "
-                  f"{_f(sdv.get('score'))} | {_f((sdv.get('properties') or {}).get('Column Pair Trends'))} | "
+                  f"{_f(scored.get('score'))} | {_f((scored.get('properties') or {}).get('Column Pair Trends'))} | "
                   f"{_f(run['nonmonotone_similarity_mean'])} ({len(run['nonmonotone_similarity'])}) |")
 
 

@@ -222,8 +222,12 @@ def test_children_follow_given_parents_with_extreme_attributes(model, real) -> N
 
 
 @needs_torch
-def test_conditions_hold_and_children_shift(model, real) -> None:
-    """A condition on a neural table's column (latent bounds, masked cells, importance resampling)."""
+def test_conditions_hold_and_children_shift(model, real, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A condition on a neural table's column (latent bounds, masked cells, importance resampling),
+    drawn in pieces of rows (a small piece size here, so that several are drawn)."""
+    import relsynth.models.neural as neural
+
+    monkeypatch.setattr(neural, "CHUNK_ROWS", 1024)
     out = model.sample(seed=2, conditions={"patients": {"age": (75, None)}}, size={"patients": 300})
     assert (out["patients"]["age"] >= 75).all() and len(out["patients"]) == 300
     assert violations(frame_integrity(model.schema, out)) == 0

@@ -36,17 +36,16 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy.special import ndtr
 
 from relsynth.config import NEURAL_EPOCHS, NEURAL_SECONDS
 from relsynth.errors import ConfigError, MissingExtraError
+from relsynth.models.conditioning import LatentBounds, rows_of
 from relsynth.transform.encoders import CategoricalEncoder, ConditionalCategoricalEncoder, to_normal
 
-if TYPE_CHECKING:
-    from relsynth.models.conditioning import LatentBounds
 
 __all__ = [
     "NeuralModel",
@@ -67,6 +66,8 @@ AUTO_MIN_ROWS = 1000
 AUTO_MIN_GAIN = 0.02
 #: Candidates drawn per row under latent bounds, one kept (sampling-importance-resampling).
 RESAMPLE_CANDIDATES = 16
+#: Rows (candidates included) drawn at a time: 65,536 × 192 hidden units is 50 MB a layer.
+CHUNK_ROWS = 65_536
 #: Share of the rows held out for early stopping (at most :data:`VALIDATION_MAX_ROWS`).
 VALIDATION_SHARE = 0.1
 VALIDATION_MAX_ROWS = 10_000
@@ -216,6 +217,21 @@ class NeuralModel:
         inputs[:ctx.shape[0], k] = 1.0
         if n == 0 or not self.edges:
             return np.zeros((n, len(self.edges)))
+        # In pieces of rows, so memory (rows × hidden units, × candidates under bounds) stays bounded.
+        step = max(1, CHUNK_ROWS // (RESAMPLE_CANDIDATES if bounds else 1))
+        if n <= step:
+            return self._sample_rows(inputs, rng, bounds or {}, row_edges)
+        out = np.empty((n, len(self.edges)))
+        for start in range(0, n, step):
+            rows = slice(start, min(start + step, n))
+            out[rows] = self._sample_rows(inputs[rows], rng, rows_of(bounds or {}, rows),
+                                          {j: e[rows] if e.shape[0] > 1 else e for j, e in row_edges.items()})
+        return out
+
+    def _sample_rows(self, inputs: np.ndarray, rng: np.random.Generator, bounds: LatentBounds,
+                     row_edges: RowEdges) -> np.ndarray:
+        """:meth:`sample` of one piece of rows, given their network inputs."""
+        n = inputs.shape[0]
         if not bounds:
             z, _ = self._draw(inputs, rng, {}, row_edges)
             return z

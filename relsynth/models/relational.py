@@ -280,8 +280,8 @@ def load_model(path: str | Path) -> Model:
         raise ModelError(f"'{path}' is not a relsynth model file; refit it with `relsynth fit`")
     if doc.get("version") not in _READABLE_VERSIONS:
         raise ModelError(
-            f"'{path}' has model format version {doc.get('version')}, this relsynth reads version "
-            f"{FORMAT_VERSION}; refit the model with this version"
+            f"'{path}' has model format version {doc.get('version')}, this relsynth reads versions "
+            f"{min(_READABLE_VERSIONS)} to {FORMAT_VERSION}; refit the model with this version"
         )
     try:
         state = _unpack(doc, arrays)
