@@ -1304,7 +1304,8 @@ def validate_config(config: Config) -> Validation:
     foreign key counted (all of them: a problem); then the source is fitted on at most
     :data:`TRIAL_FIT_ROWS` rows per table and every table sampled at its configured scale, but
     at most :data:`TRIAL_ROWS` rows, with the column overrides applied, and the sample's keys
-    and constraints are checked in memory. Nothing is written.
+    and constraints are checked in memory. Nothing is written. The trial fit is the copula's
+    whatever ``synthesizer`` says (a neural one only needs torch, which is checked).
 
     Raises:
         ConfigError: The configuration has no ``source``.
@@ -1332,6 +1333,13 @@ def validate_config(config: Config) -> Validation:
         check_pii_overrides(add_foreign_keys(schema, config.foreign_keys, config.include, config.exclude), pii)
     except ConfigError as exc:
         result.problems.append(str(exc))
+    if {config.synthesizer, *(o.synthesizer for o in config.tables.values())} - {"copula", None}:
+        from relsynth.models.neural import require_torch
+
+        try:
+            require_torch()
+        except ImportError as exc:
+            result.problems.append(f"synthesizer: {exc}")
     if result.problems:
         return result
     for table, label, n in _virtual_dangling(config, schema):

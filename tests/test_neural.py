@@ -253,7 +253,10 @@ def test_auto_keeps_the_network_only_where_it_pays(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------- the contract
-def test_missing_torch_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_torch_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from relsynth.config import validate_config
+    from relsynth.data import write_hospital_sqlite
+
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(MissingExtraError, match=r'pip install "relsynth\[neural\]"'):
         require_torch()
@@ -263,6 +266,10 @@ def test_missing_torch_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPa
     with pytest.raises(MissingExtraError, match=r"relsynth\[neural\]"):
         relsynth.fit(real, schema=hospital_schema(), tables={"patients": {"synthesizer": "auto"}})
     assert relsynth.fit(real, schema=hospital_schema()).tables["patients"].synthesizer == "copula"
+    write_hospital_sqlite(str(tmp_path / "h.db"), n_patients=50, seed=0)
+    problems = validate_config(Config.from_dict({"source": f"sqlite:///{tmp_path / 'h.db'}", "synthesizer": "auto"})).problems
+    assert problems == ["synthesizer: the neural synthesizer needs the 'torch' package, which is not installed: "
+                        'run pip install "relsynth[neural]"']
 
 
 def test_synthesizer_options_are_checked() -> None:
