@@ -150,6 +150,18 @@ def cell_edges(dims: list[str], encoders: dict[str, Any], bins: int) -> list[np.
 RowEdges = dict[int, np.ndarray]
 
 
+def prior_logits(e: np.ndarray, cells: int) -> np.ndarray:
+    """A row-edged dim's prior: the log of each cell's width (rows × ``cells``; -1e9 where a
+    cell is empty or padding). The network's logits of the dim are added to it, so a network
+    that has learned nothing draws each category with its frequency in the row's parent bin,
+    as the copula's encoder does, and what it learns is the departure from that."""
+    width = np.diff(e, axis=1)
+    out = np.full((e.shape[0], cells), -1e9, dtype=np.float32)
+    with np.errstate(divide="ignore"):
+        out[:, :width.shape[1]] = np.where(width > 0, np.log(np.maximum(width, _TINY)), -1e9)
+    return out
+
+
 def _edges_of(edges: list[np.ndarray], row_edges: RowEdges, j: int) -> np.ndarray:
     """Dim ``j``'s cell edges as a (rows or 1) × cells+1 array."""
     return row_edges[j] if j in row_edges else edges[j][None, :]
@@ -262,6 +274,8 @@ class NeuralModel:
             h1 = np.maximum(pre, 0.0)
             h2 = np.maximum(h1 @ w["w2"] + w["b2"], 0.0)
             logits = h2 @ w["w_out"][:, j * c:(j + 1) * c] + w["b_out"][j * c:(j + 1) * c] + pad[j]
+            if j in row_edges:
+                logits = logits + prior_logits(e, c)
             p = np.exp(logits - logits.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
             lo_e, hi_e = e[:, :-1], e[:, 1:]
@@ -315,11 +329,14 @@ class NeuralModel:
         w = self.weights
         c = self.n_cells
         d = len(self.edges)
-        cells = _cells(z, self.edges, row_edges or {})
+        row_edges = row_edges or {}
+        cells = _cells(z, self.edges, row_edges)
         pre = (inputs @ w["w_ctx"] + w["b1"] + w["embed"][cells + np.arange(d) * c].sum(axis=1)
                + z.astype(np.float32) @ w["w_own"])
         h2 = np.maximum(np.maximum(pre, 0.0) @ w["w2"] + w["b2"], 0.0)
         logits = (h2 @ w["w_out"] + w["b_out"]).reshape(-1, d, c) + self._padding()[None]
+        for j, e in (row_edges or {}).items():
+            logits[:, j] += prior_logits(e, c)
         top = logits.max(axis=2, keepdims=True)
         lse = np.log(np.exp(logits - top).sum(axis=2)) + top[:, :, 0]
         return np.take_along_axis(logits, cells[:, :, None], axis=2)[:, :, 0] - lse
@@ -443,16 +460,17 @@ def _masks(n_in_dims: int, cells: int, k: int, hidden: int) -> tuple[np.ndarray,
     return embed, own, hidden_mask, out
 
 
-def torch_logits(torch: Any, weights: dict[str, Any], x: Any, z: Any, y: Any, pad: Any) -> Any:
+def torch_logits(torch: Any, weights: dict[str, Any], x: Any, z: Any, y: Any, pad: Any, prior: Any = None) -> Any:
     """The network's logits (rows × dims × cells) in torch, from masked ``weights``, inputs ``x``,
     own scores ``z`` and their cells ``y`` (rows × dims); ``pad`` (dims × cells) is -inf-like
-    past each dim's cells.
+    past each dim's cells; ``prior`` (rows × dims × cells, or None) is added (:func:`prior_logits`).
     :meth:`NeuralModel.cell_log_probs` is the same pass in numpy."""
     d, c = pad.shape
     offsets = torch.arange(d, device=x.device) * c
     pre = x @ weights["w_ctx"] + weights["b1"] + weights["embed"][y + offsets].sum(dim=1) + z @ weights["w_own"]
     h2 = torch.relu(torch.relu(pre) @ weights["w2"] + weights["b2"])
-    return (h2 @ weights["w_out"] + weights["b_out"]).view(-1, d, c) + pad
+    logits = (h2 @ weights["w_out"] + weights["b_out"]).view(-1, d, c) + pad
+    return logits if prior is None else logits + prior
 
 
 def network_inputs(context: np.ndarray | None, has_parent: np.ndarray | None, n: int, k: int) -> np.ndarray:
@@ -522,11 +540,18 @@ def fit_neural(context: np.ndarray | None, z: np.ndarray, dims: list[str], encod
     }
     masks = {"embed": m_embed, "w_own": m_own, "w2": m_hidden, "w_out": m_out}
 
-    def loss_of(x: Any, zz: Any, y: Any) -> Any:
+    def loss_of(x: Any, zz: Any, y: Any, at: Any) -> Any:
         masked = {key: p * masks[key] if key in masks else p for key, p in params.items()}
-        logits = torch_logits(torch, masked, x, zz, y, pad_t)
+        prior = None
+        if prior_dims:
+            prior = torch.zeros((x.shape[0], d, c), device=device)
+            prior[:, prior_dims] = prior_all[at]
+        logits = torch_logits(torch, masked, x, zz, y, pad_t, prior)
         return torch.nn.functional.cross_entropy(logits.reshape(-1, c), y.reshape(-1), reduction="sum") / x.shape[0]
 
+    prior_dims = sorted(row_edges)
+    prior_all = torch.from_numpy(np.stack([prior_logits(row_edges[j], c) for j in prior_dims], axis=1)).to(device) \
+        if prior_dims else None
     x_all = torch.from_numpy(inputs).to(device)
     z_all = torch.from_numpy(z.astype(np.float32)).to(device)
     y_all = torch.from_numpy(cells).to(device)
@@ -542,12 +567,12 @@ def fit_neural(context: np.ndarray | None, z: np.ndarray, dims: list[str], encod
             for start in range(0, perm.numel(), batch_size):
                 batch = perm[start:start + batch_size]
                 optimizer.zero_grad()
-                loss_of(x_all[batch], z_all[batch], y_all[batch]).backward()
+                loss_of(x_all[batch], z_all[batch], y_all[batch], batch).backward()
                 optimizer.step()
             epochs = epoch + 1
             if n_val:
                 with torch.no_grad():
-                    current = float(loss_of(x_val, z_val, y_val))
+                    current = float(loss_of(x_val, z_val, y_val, at_val))
                 if current < best[0] - 1e-4:
                     best, stale = (current, {key: p.detach().clone() for key, p in params.items()}, epochs), 0
                 else:
