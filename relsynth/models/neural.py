@@ -9,7 +9,9 @@ decoding, CHECK/UNIQUE repair and targeted generation still work on the same sco
 
 The model, in the spirit of MOSTLY AI's TabularARGN: each dim is discretized into cells of its
 uniform score ``u = Φ(z)`` (equal-probability bins, or a categorical's own category slices when
-it has few), and the network predicts the cells one dim after another, each given the context
+it has few; a category whose frequencies follow a parent column has one cell per category, its
+slice read from the parent row, and starts from its frequency there: the log of the slice's
+width is added to its logits), and the network predicts the cells one dim after another, each given the context
 (the parent row's dims, continuous) and the dims before it, each as its cell's embedding and
 its score (a linear path, what the copula has, beside the cells' free shape: on 2,000 patients
 cell embeddings alone left children-per-patient untied from age). One masked MLP (MADE: two
