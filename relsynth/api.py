@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -51,8 +50,7 @@ from relsynth.sinks.sql import check_target
 from relsynth.sinks import write as _write
 from relsynth.sampling.relational import SampleStream, check_scale, check_seed, collect
 from relsynth.subsample import FIT_ROWS, FitSample, key_columns, plan_sample
-from relsynth.schema.reader import RowFilter
-from relsynth.transform.pii import DEFAULT_LOCALE, SAMPLE_VALUES, detect_pii
+from relsynth.transform.pii import DEFAULT_LOCALE, SAMPLE_VALUES, detect_pii, personal_links
 from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD
 from relsynth.urls import same_database
 
@@ -84,12 +82,17 @@ class Inspection:
             matches no parent row (None when not checked).
         pii: Per table, per column found to hold personal data: ``{"kind", "reason"}``, from
             the first :data:`~relsynth.transform.pii.SAMPLE_VALUES` rows (None when not checked).
+        pii_links: Personal columns holding, in a share of their rows, the values of another
+            table without an FK path between them (:func:`~relsynth.transform.pii.personal_links`
+            on the same rows): ``{"table", "columns", "source_table", "source_columns", "share"}``
+            each (None when not checked).
     """
 
     schema: Schema
     plan: Plan
     dangling: dict[str, dict[str, int]] | None = None
     pii: dict[str, dict[str, dict[str, str]]] | None = None
+    pii_links: list[dict[str, Any]] | None = None
 
     @property
     def dangling_rows(self) -> int:
@@ -115,7 +118,7 @@ class Inspection:
                                          for t, fks in (self.dangling or {}).items() for label, n in fks.items()
                                      ]}
         return {"dialect": self.schema.dialect, "tables": tables, "plan": self.plan.to_dict(),
-                "source_integrity": integrity, "pii": self.pii}
+                "source_integrity": integrity, "pii": self.pii, "pii_links": self.pii_links}
 
 
 @dataclass
@@ -235,8 +238,10 @@ def inspect(
         metadata: A metadata file or dict (relsynth's schema JSON or SDV metadata) to use
             instead of the database's declared schema (foreign keys it does not declare
             included); for a directory, instead of its ``metadata.json``.
-        pii: Also find the columns holding personal data, from the first rows of each table's
-            text columns (:func:`relsynth.transform.pii.detect_pii`).
+        pii: Also find the columns holding personal data, from the first
+            :data:`~relsynth.transform.pii.SAMPLE_VALUES` rows of each table's text columns (a
+            ``LIMIT`` in the statement: a large table is not read whole;
+            :func:`relsynth.transform.pii.detect_pii`).
     """
     schema = _schema_of(None, metadata)
     if is_directory(source):
@@ -250,34 +255,26 @@ def inspect(
         return Inspection(schema, make_plan(schema), dangling)
     schema = read_schema(source, include=include, exclude=exclude) if schema is None else schema.select(include, exclude)
     dangling = dangling_references(source, schema) if integrity else None
-    return Inspection(schema, make_plan(schema), dangling, _detect_pii(source, schema) if pii else None)
+    plan = make_plan(schema)
+    found, links = _detect_pii(source, schema, plan) if pii else (None, None)
+    return Inspection(schema, plan, dangling, found, links)
 
 
-def _detect_pii(source: str | sa.Engine, schema: Schema) -> dict[str, dict[str, dict[str, str]]]:
-    """Personal-data columns per table, from the first rows of the text columns."""
+def _detect_pii(source: str | sa.Engine, schema: Schema, plan: Plan
+                ) -> tuple[dict[str, dict[str, dict[str, str]]], list[dict[str, Any]]]:
+    """Personal-data columns per table, and the links between tables' personal columns, from
+    the first rows of the text columns."""
     columns = {n: [c.name for c in t.columns if c.kind == "string"] for n, t in schema.tables.items()}
     names = [n for n, cols in columns.items() if cols]
     if not names:
-        return {}
+        return {}, []
 
-    filters = {}
-    for n in names:
-        taken = [0]
-
-        def keep(chunk: pd.DataFrame, taken: list[int] = taken) -> np.ndarray:
-            mask = np.arange(len(chunk)) < SAMPLE_VALUES - taken[0]
-            taken[0] += int(mask.sum())
-            return mask
-
-        filters[n] = RowFilter(columns[n][:1], keep)
-    frames = read_tables(source, schema, tables=names, columns=columns, filters=filters)
-    out = {}
-    for n in names:
-        table = schema.tables[n]
-        found = detect_pii(table, frames[n], set(table.primary_key) | table.fk_columns)
-        if found:
-            out[n] = {c: {"kind": p.kind, "reason": p.reason} for c, p in found.items()}
-    return out
+    frames = read_tables(source, schema, tables=names, columns=columns, limits={n: SAMPLE_VALUES for n in names})
+    detected = {n: detect_pii(schema.tables[n], frames[n], set(schema.tables[n].primary_key) | schema.tables[n].fk_columns)
+                for n in names}
+    out = {n: {c: {"kind": p.kind, "reason": p.reason} for c, p in found.items()} for n, found in detected.items() if found}
+    links = personal_links(schema, [n for n in plan.order if n in frames], detected, frames)
+    return out, [link.to_state() for link in links]
 
 
 def fit(

@@ -8,7 +8,7 @@
     scale: 0.5
     seed: 7
     if_exists: replace
-    fit_rows: 250000
+    fit_rows: 100000
     metadata: schema.json                              # SDV or relsynth metadata instead of the declared schema
     file_format: parquet                               # for a directory target (default csv)
     pii: {patients.notes: text, patients.city: null}   # personal-data detection overridden (null: not personal)

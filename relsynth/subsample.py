@@ -13,7 +13,7 @@ then reads each table in chunks and keeps only the chosen rows, so memory follow
 not the source's size.
 
     keys = read_tables(source, schema, columns=key_columns(schema))
-    sample = plan_sample(schema, keys, fit_rows=250_000)
+    sample = plan_sample(schema, keys, fit_rows=100_000)
     frames = read_tables(source, schema, filters=sample.filters) if sample else ...
     model = fit_model(schema, frames, sample=sample)
 """
@@ -32,8 +32,11 @@ from relsynth.transform.keys import _text_key, match_rows, null_any
 
 __all__ = ["FIT_ROWS", "FitSample", "key_columns", "key_hash", "plan_sample"]
 
-#: Default budget: a table with more rows is fitted on a sample of about this many.
-FIT_ROWS = 250_000
+#: Default budget: a table with more rows is fitted on a sample of about this many. A copula of a
+#: few dozen dimensions is learned as well from 100,000 rows as from more (TPC-H SF 0.1: the same
+#: fidelity summary, 99.1-99.2% shapes and 95.8% pairs, at 100,000 and at 250,000), while reading
+#: and fitting grow with the rows: 20% less CPU for the whole clone at 100,000.
+FIT_ROWS = 100_000
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SPAN = float(2**64)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,11 @@ def _fresh_database(server: str, what: str) -> Iterator[str]:
             else:
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
         admin.dispose()
+
+
+#: ``with fresh_database(SERVER, what) as url:`` a new, empty database on a server, dropped at
+#: the end (for tests that need several, e.g. one per Hypothesis example).
+fresh_database = contextmanager(_fresh_database)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from relsynth.cli import app
 from relsynth.data import build_hospital, hospital_schema, write_hospital_sqlite
 from relsynth.errors import ConfigError, MissingExtraError, SinkError, SourceError, TargetNotEmptyError
 from relsynth.schema import Column, ForeignKey, Schema, Table, coerce_frame
-from relsynth.sinks.files import METADATA_FILE, is_directory, read_files, verify_files, write_files
+from relsynth.sinks.files import METADATA_FILE, is_directory, read_files, verify_files
 
 runner = CliRunner()
 

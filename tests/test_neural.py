@@ -170,19 +170,19 @@ def test_save_and_load_give_the_same_sample(model, tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as zf:
         doc = json.loads(zf.read("model.json"))
         names = set(np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False).files)
-    assert doc["version"] == 2
+    assert doc["version"] == 3
     weights = doc["tables"]["lab_results"]["neural"]["weights"]
     assert {v["__array__"] for v in weights.values()} <= names  # tensors as arrays, no pickle
     loaded = load_model(path)
     a, b = model.sample(seed=5), loaded.sample(seed=5)
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name])
-    # A version-1 file (before the network) still loads, as a copula model.
+    # A version-2 file (before the network) still loads, as a copula model.
     copula = fit_model(hospital_schema(), build_hospital(300, 1), seed=0)
     old = copula.save(tmp_path / "old.rsm")
     with zipfile.ZipFile(old) as zf:
         doc, arrays = json.loads(zf.read("model.json")), zf.read("arrays.npz")
-    doc["version"] = 1
+    doc["version"] = 2
     for t in doc["tables"].values():
         del t["neural"]
     with zipfile.ZipFile(old, "w") as zf:

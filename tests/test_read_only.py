@@ -218,3 +218,39 @@ def test_the_write_detector() -> None:
     for sql in ("SELECT 1", "COPY (SELECT * FROM t) TO STDOUT", "SET SESSION TRANSACTION READ ONLY",
                 "PRAGMA table_info(t)", "BEGIN", "SHOW TABLES", "SELECT 'INSERT INTO' AS x", "PRAGMA foreign_keys=ON"):
         assert not writes(sql), sql
+
+
+def _row_reads(statements: list[str]) -> list[str]:
+    """The statements that read a table's rows (not its row count, not the catalog)."""
+    return [s for s in statements if re.match(r"\s*(COPY\s*\()?\s*SELECT\b", s, re.IGNORECASE)
+            and re.search(r'\bFROM\s+(ONLY\s+)?"', s, re.IGNORECASE) and "count(" not in s.lower()]
+
+
+def test_inspect_reads_a_bounded_sample_for_personal_data(recorder: Recorder) -> None:
+    url = f"sqlite:///{dataset('chinook')}"
+    recorder.statements.clear()
+    info = relsynth.inspect(url, integrity=False)
+    assert info.pii["Customer"]["Email"]["kind"] == "email"
+    reads = _row_reads(recorder.statements)
+    # One read per table with text columns (Track has 3,503 rows), each with its LIMIT.
+    assert any('FROM "Track"' in s for s in reads), recorder.statements
+    assert reads and all(re.search(r"\bLIMIT 1000\b", s) for s in reads), reads
+
+
+@pytest.mark.postgres
+def test_postgres_inspect_reads_a_bounded_sample(recorder: Recorder, pg_url: str) -> None:
+    relsynth.write(build_hospital(1500, seed=0), pg_url, hospital_schema())
+    relsynth.inspect(pg_url, integrity=False)
+    sent, _, _ = recorder.pg_messages()
+    reads = _row_reads(sent)
+    assert any('"patients"' in s for s in reads), sent
+    assert all(re.search(r"\bLIMIT 1000\b", s) for s in reads), reads
+
+
+@pytest.mark.mysql
+def test_mariadb_inspect_reads_a_bounded_sample(recorder: Recorder, mysql_url: str) -> None:
+    relsynth.write(build_hospital(1500, seed=0), mysql_url, hospital_schema())
+    relsynth.inspect(mysql_url, integrity=False)
+    reads = [s for s in recorder.statements if re.match(r"\s*SELECT\b", s, re.IGNORECASE)
+             and re.search(r"\bFROM\s+`?patients`?", s, re.IGNORECASE) and "count(" not in s.lower()]
+    assert reads and all(re.search(r"\bLIMIT 1000\b", s) for s in reads), recorder.statements

@@ -586,6 +586,29 @@ def test_verify_integrity_counts_known_violations(tmp_path: Path) -> None:
     assert report["region"]["rows"] == 2 and report["region"]["pk_duplicates"] == 0
 
 
+def test_verify_integrity_counts_fks_the_file_does_not_declare(tmp_path: Path) -> None:
+    # SQLite's own check knows only the file's FKs; one the schema adds (a virtual FK from the
+    # config) is counted with an anti-join.
+    path = tmp_path / "virtual.db"
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE parent (id INTEGER PRIMARY KEY);
+        CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER);
+        INSERT INTO parent VALUES (1), (2);
+        INSERT INTO child VALUES (1, 1), (2, 7), (3, NULL), (4, 8);
+        """)
+    con.commit()
+    con.close()
+    schema = Schema({
+        "parent": Table("parent", [Column("id", "integer", False)], primary_key=["id"]),
+        "child": Table("child", [Column("id", "integer", False), Column("parent_id", "integer")], primary_key=["id"],
+                       foreign_keys=[ForeignKey(["parent_id"], "parent", ["id"])]),
+    })
+    report = verify_integrity(f"sqlite:///{path}", schema)
+    assert report["child"]["fk_violations:(parent_id) -> parent(id)"] == 2
+    assert report["child"]["fk_violations"] == 2 and report["child"]["sqlite_fk_check"] == 0
+
+
 def test_verify_integrity_names_missing_tables(sqlite_url: str) -> None:
     with pytest.raises(SinkError, match=r"has no table\(s\) p, c"):
         verify_integrity(sqlite_url, simple_schema())

@@ -46,6 +46,7 @@ from relsynth.errors import ConfigError, RelsynthError
 from relsynth.sinks.files import is_directory
 from relsynth.sinks.integrity import total_violations
 from relsynth.subsample import FIT_ROWS
+from relsynth.transform.pii import PiiLink
 
 __all__ = ["app", "main"]
 
@@ -467,6 +468,12 @@ def inspect(
     for table, cols in (info.pii or {}).items():
         out.print(f"personal data in {table}: " + "; ".join(f"{c} ({v['kind']}: {v['reason']})" for c, v in cols.items()),
                   markup=False, highlight=False)
+    if info.pii_links is not None:
+        for link in info.pii_links:
+            out.print(f"personal data shared between tables: {PiiLink.from_state(link).describe()}: a clone "
+                      "draws that share from the synthetic rows of the first", markup=False, highlight=False)
+        if info.pii and not info.pii_links:
+            out.print("personal data shared between tables without a foreign key: none")
 
 
 def _write_json(path: Path, doc: dict) -> None:

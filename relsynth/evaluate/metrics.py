@@ -156,15 +156,38 @@ def learned_kinds(table: Table, real: pd.DataFrame) -> dict[str, str]:
     return {c: table.column(c).kind for c in comparable_columns(table, real)}
 
 
-def _codes(s: pd.Series, kind: str, edges: np.ndarray | None) -> np.ndarray:
-    """Category labels of a column for a contingency table (numbers cut by ``edges``; NULL is a category)."""
-    if kind in NUMERIC_KINDS and edges is not None:
-        x = numeric_values(s)
-        codes = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2).astype(object)
-        codes[np.isnan(x)] = "∅"
-        return codes
-    out = s.astype(object).where(s.notna(), "∅").astype(str).to_numpy(dtype=object)
-    return out
+@dataclass
+class _PairColumn:
+    """One column of both sides, encoded once for every pair it is in.
+
+    ``codes``: integer labels on a scale shared by both sides (numbers cut into :data:`_BINS`
+    equal-width bins of the real range, categories as their text; NULL a label of its own);
+    ``numbers``: the values of a number-like column (NaN for NULL), else None.
+    """
+
+    kind: str
+    codes: tuple[np.ndarray, np.ndarray]
+    numbers: tuple[np.ndarray, np.ndarray] | None
+
+    @classmethod
+    def of(cls, real: pd.Series, synth: pd.Series, kind: str) -> _PairColumn:
+        if kind in NUMERIC_KINDS:
+            xr, xs = numeric_values(real), numeric_values(synth)
+            edges = _edges(real)
+            if edges is None:  # no real number: every value one label, NULL another
+                return cls(kind, (np.isnan(xr).astype(np.int64), np.isnan(xs).astype(np.int64)), (xr, xs))
+            codes = [np.where(np.isnan(x), _BINS, np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _BINS - 1))
+                     for x in (xr, xs)]
+            return cls(kind, (codes[0], codes[1]), (xr, xs))
+        both = pd.concat([real, synth], ignore_index=True)
+        labels = both.astype(object).where(both.notna(), "\u2205").astype(str).to_numpy(dtype=object)
+        joint = pd.factorize(labels)[0].astype(np.int64)
+        return cls(kind, (joint[: len(real)], joint[len(real):]), None)
+
+    def side(self, i: int) -> _PairColumn:
+        """Side ``i`` (0 real, 1 synthetic) alone, as both sides (for one-sided statistics)."""
+        numbers = None if self.numbers is None else (self.numbers[i], self.numbers[i])
+        return _PairColumn(self.kind, (self.codes[i], self.codes[i]), numbers)
 
 
 def _edges(real: pd.Series) -> np.ndarray | None:
@@ -177,14 +200,16 @@ def _edges(real: pd.Series) -> np.ndarray | None:
     return np.linspace(lo, hi, _BINS + 1)
 
 
-def _contingency_tv(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> float:
-    """Total variation distance between the joint distributions of (a, b) and (c, d)."""
-    first, n_first = pd.factorize(np.concatenate([a, c]))
-    second, n_second = pd.factorize(np.concatenate([b, d]))
-    cell = first.astype(np.int64) * len(n_second) + second
-    size = len(n_first) * len(n_second)
-    p = np.bincount(cell[: len(a)], minlength=size) / max(len(a), 1)
-    q = np.bincount(cell[len(a):], minlength=size) / max(len(c), 1)
+def _cells(a: np.ndarray, b: np.ndarray, n_b: int, size: int) -> np.ndarray:
+    return np.bincount(a * n_b + b, minlength=size).astype(np.float64)
+
+
+def _contingency_tv(a: _PairColumn, b: _PairColumn) -> float:
+    """Total variation distance between the real and the synthetic joint distribution of (a, b)."""
+    n_a = int(max(a.codes[0].max(initial=0), a.codes[1].max(initial=0))) + 1
+    n_b = int(max(b.codes[0].max(initial=0), b.codes[1].max(initial=0))) + 1
+    p = _cells(a.codes[0], b.codes[0], n_b, n_a * n_b) / max(a.codes[0].size, 1)
+    q = _cells(a.codes[1], b.codes[1], n_b, n_a * n_b) / max(a.codes[1].size, 1)
     return float(0.5 * np.abs(p - q).sum())
 
 
@@ -210,22 +235,24 @@ def pair_score(real_a: pd.Series, real_b: pd.Series, synth_a: pd.Series, synth_b
     """
     if len(real_a) < 3 or len(synth_a) < 3:
         return None
-    if kind_a in NUMERIC_KINDS and kind_b in NUMERIC_KINDS:
-        r = _pearson(numeric_values(real_a), numeric_values(real_b))
-        s = _pearson(numeric_values(synth_a), numeric_values(synth_b))
+    return _pair_score(_PairColumn.of(real_a, synth_a, kind_a), _PairColumn.of(real_b, synth_b, kind_b))
+
+
+def _pair_score(a: _PairColumn, b: _PairColumn) -> dict[str, Any] | None:
+    """:func:`pair_score` of two encoded columns."""
+    if a.kind in NUMERIC_KINDS and b.kind in NUMERIC_KINDS:
+        r = _pearson(a.numbers[0], b.numbers[0])
+        s = _pearson(a.numbers[1], b.numbers[1])
         if r is None:
             return None
         s = 0.0 if s is None else s
         return {"metric": "correlation", "statistic": "pearson", "real": round(r, 4), "synthetic": round(s, 4),
                 "score": float(1.0 - abs(r - s) / 2.0)}
-    ea = _edges(real_a) if kind_a in NUMERIC_KINDS else None
-    eb = _edges(real_b) if kind_b in NUMERIC_KINDS else None
-    tv = _contingency_tv(_codes(real_a, kind_a, ea), _codes(real_b, kind_b, eb),
-                         _codes(synth_a, kind_a, ea), _codes(synth_b, kind_b, eb))
-    statistic = "cramers_v" if kind_a not in NUMERIC_KINDS and kind_b not in NUMERIC_KINDS else "eta"
+    tv = _contingency_tv(a, b)
+    statistic = "cramers_v" if a.kind not in NUMERIC_KINDS and b.kind not in NUMERIC_KINDS else "eta"
     return {"metric": "contingency", "statistic": statistic,
-            "real": round(_association(real_a, real_b, kind_a, kind_b), 4),
-            "synthetic": round(_association(synth_a, synth_b, kind_a, kind_b), 4), "score": 1.0 - tv}
+            "real": round(_association_of(a, b, 0), 4),
+            "synthetic": round(_association_of(a, b, 1), 4), "score": 1.0 - tv}
 
 
 def _sample(frame: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
@@ -244,11 +271,11 @@ def pair_trends(real: pd.DataFrame, synth: pd.DataFrame, table: Table,
     if len(cols) < 2 or len(real) < 3 or len(synth) < 3:
         return None, []
     r, s = _sample(real, PAIR_SAMPLE_ROWS), _sample(synth, PAIR_SAMPLE_ROWS)
+    encoded = {c: _PairColumn.of(r[c], s[c], table.column(c).kind) for c in cols}
     pairs = []
     for i, a in enumerate(cols):
         for b in cols[i + 1:]:
-            ka, kb = table.column(a).kind, table.column(b).kind
-            scored = pair_score(r[a], r[b], s[a], s[b], ka, kb)
+            scored = _pair_score(encoded[a], encoded[b])
             if scored is not None:
                 pairs.append({"columns": [a, b], **scored})
     pairs.sort(key=lambda p: p["score"])
@@ -257,22 +284,29 @@ def pair_trends(real: pd.DataFrame, synth: pd.DataFrame, table: Table,
 
 def _association(x: pd.Series, y: pd.Series, kx: str, ky: str) -> float:
     """Pearson ρ of two numbers; Cramér's V of two categories; the correlation ratio η otherwise."""
-    if kx in NUMERIC_KINDS and ky in NUMERIC_KINDS:
-        return _pearson(numeric_values(x), numeric_values(y)) or 0.0
-    if kx in NUMERIC_KINDS or ky in NUMERIC_KINDS:
-        num, cat = (x, y) if kx in NUMERIC_KINDS else (y, x)
-        v = numeric_values(num)
+    return _association_of(_PairColumn.of(x, x, kx), _PairColumn.of(y, y, ky), 0)
+
+
+def _association_of(a: _PairColumn, b: _PairColumn, side: int) -> float:
+    """:func:`_association` of side ``side`` (0 real, 1 synthetic) of two encoded columns."""
+    if a.kind in NUMERIC_KINDS and b.kind in NUMERIC_KINDS:
+        return _pearson(a.numbers[side], b.numbers[side]) or 0.0
+    if a.kind in NUMERIC_KINDS or b.kind in NUMERIC_KINDS:
+        num, cat = (a, b) if a.kind in NUMERIC_KINDS else (b, a)
+        v = num.numbers[side]
         ok = ~np.isnan(v)
         if ok.sum() < 3 or v[ok].std() == 0:
             return 0.0
-        codes = pd.factorize(cat.astype(object).where(cat.notna(), "∅").to_numpy()[ok])[0]
+        codes = cat.codes[side][ok]
         v = v[ok]
         counts = np.bincount(codes)
         means = np.bincount(codes, weights=v) / np.maximum(counts, 1)
         between = (counts * (means - v.mean()) ** 2).sum()
         return float(np.sqrt(between / ((v - v.mean()) ** 2).sum()))
-    table = pd.crosstab(x.astype(object).where(x.notna(), "∅").astype(str),
-                        y.astype(object).where(y.notna(), "∅").astype(str)).to_numpy(dtype=np.float64)
+    ca, cb = a.codes[side], b.codes[side]
+    n_a, n_b = int(ca.max(initial=0)) + 1, int(cb.max(initial=0)) + 1
+    table = _cells(ca, cb, n_b, n_a * n_b).reshape(n_a, n_b)
+    table = table[table.sum(1) > 0][:, table.sum(0) > 0]  # the labels this side has
     n = table.sum()
     if n == 0 or min(table.shape) < 2:
         return 0.0

@@ -30,7 +30,7 @@ import pandas as pd
 from relsynth.evaluate.metrics import NUMERIC_KINDS, comparable_columns
 from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import Schema, Table
-from relsynth.transform.copies import copy_columns, domain_forced, written_rows
+from relsynth.transform.copies import copy_columns, domain_forced, row_hashes
 from relsynth.transform.pii import detect_pii
 
 __all__ = ["PRIVACY_ROWS", "table_privacy", "privacy_section", "exact_copies", "nearest_distances", "pii_leaks"]
@@ -89,7 +89,7 @@ def nearest_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def exact_copies(table: Table, real: pd.DataFrame, synth: pd.DataFrame) -> dict[str, Any]:
     """Synthetic rows equal to a real row on every non-key, non-binary column (NULL equals NULL),
-    values compared as they are written (:func:`relsynth.transform.copies.written_rows`).
+    values compared as they are written (:func:`relsynth.transform.copies.row_hashes`).
 
     Returns:
         ``{"columns", "copies", "rate", "domain_forced"}``: ``domain_forced`` when the real rows
@@ -100,8 +100,8 @@ def exact_copies(table: Table, real: pd.DataFrame, synth: pd.DataFrame) -> dict[
     columns = copy_columns(table, real, synth)
     if not columns or not len(synth) or not len(real):
         return {"columns": len(columns), "copies": 0, "rate": 0.0, "domain_forced": False}
-    real_rows = written_rows(table, real, columns)
-    copies = int(pd.Series(written_rows(table, synth, columns)).isin(real_rows).sum())
+    real_rows = row_hashes(table, real, columns)
+    copies = int(np.isin(row_hashes(table, synth, columns), real_rows).sum())
     return {"columns": len(columns), "copies": copies, "rate": round(copies / len(synth), 6),
             "domain_forced": domain_forced(real, columns, pd.unique(real_rows).size)}
 

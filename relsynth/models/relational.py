@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from relsynth.blas import one_blas_thread
 from relsynth.errors import ConfigError, ModelError, SchemaError
 from relsynth.models.copula import ParentContext, TableModel, is_free_text, to_number
 from relsynth.models.neural import AUTO_MIN_GAIN, AUTO_MIN_ROWS, NeuralOptions, fit_neural, require_torch
@@ -34,9 +35,11 @@ from relsynth.transform.native import generated_style
 from relsynth.transform.pii import (
     DEFAULT_LOCALE,
     PiiColumn,
+    PiiLink,
     check_pii_overrides,
     detect_pii,
     personal_fingerprints,
+    personal_links,
     personal_values,
 )
 from relsynth.transform.rare import RARE_CATEGORY_THRESHOLD, suppress_rare_categories
@@ -51,10 +54,10 @@ __all__ = ["Model", "FKStats", "fit_model", "load_model", "FORMAT", "FORMAT_VERS
 log = logging.getLogger("relsynth")
 
 FORMAT = "relsynth-model"
-#: Version 2 added a table's neural synthesizer (``tables.<name>.neural``); version 1 files
-#: (copula only) load as before.
-FORMAT_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+#: 2: row fingerprints hash whole columns (:func:`relsynth.transform.copies.row_hashes`).
+#: 3: a table's neural synthesizer (``tables.<name>.neural``); version 2 files (copula only) load as before.
+FORMAT_VERSION = 3
+_READABLE_VERSIONS = (2, 3)
 
 
 @dataclass
@@ -123,6 +126,10 @@ class Model:
             never fewer than 16 possible rows per bucket): a synthetic row falling on one is
             redrawn, so none equals a source row. Tables whose domain forces copies, or where
             no row can be one, have none; so have models saved before they were learned.
+        pii_links: Personal columns of a table that hold another table's row's values (the same
+            person's email in ``customer`` and ``newsletter``, no FK between them;
+            :func:`~relsynth.transform.pii.personal_links`): that share of the table's rows
+            takes its values from the other table's synthetic rows. Names and shares only.
     """
 
     schema: Schema
@@ -137,6 +144,7 @@ class Model:
     rare_category_threshold: int = RARE_CATEGORY_THRESHOLD
     pii_fingerprints: tuple[int, np.ndarray] = (0, np.zeros(0, dtype=np.uint64))
     row_fingerprints: dict[str, RowFingerprints] = field(default_factory=dict)
+    pii_links: list[PiiLink] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for tm in self.tables.values():
@@ -240,6 +248,7 @@ class Model:
             "rare_category_threshold": self.rare_category_threshold,
             "pii_fingerprints": {"bits": self.pii_fingerprints[0], "values": self.pii_fingerprints[1]},
             "row_fingerprints": {n: f.to_state() for n, f in self.row_fingerprints.items()},
+            "pii_links": [link.to_state() for link in self.pii_links],
         }
         doc = json.dumps(_pack(state, arrays), indent=1, allow_nan=False)
         buf = io.BytesIO()
@@ -299,6 +308,7 @@ def load_model(path: str | Path) -> Model:
             rare_category_threshold=int(state.get("rare_category_threshold", RARE_CATEGORY_THRESHOLD)),
             pii_fingerprints=_fingerprint_state(state.get("pii_fingerprints")),
             row_fingerprints={n: RowFingerprints.from_state(f) for n, f in state.get("row_fingerprints", {}).items()},
+            pii_links=[PiiLink.from_state(link) for link in state.get("pii_links", [])],
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, SchemaError) as exc:
         raise ModelError(f"'{path}' is damaged ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
@@ -342,6 +352,7 @@ def fk_key(table: str, schema: Schema, fk: ForeignKey) -> str:
     return f"{table}#{schema.tables[table].fk_index(fk)}"
 
 
+@one_blas_thread
 def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
               sample: FitSample | None = None, progress: Callable[[str], None] | None = None, *,
               pii: dict[str, str | None] | None = None,
@@ -463,6 +474,11 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
             else:
                 models[name].n_parent_rows = sample.covered[name]
 
+    # Personal columns holding another table's values (the same person's email in two tables
+    # without an FK between them): drawn from that table's synthetic rows at sampling.
+    copied = {name: {cm.name for cm in models[name].columns if cm.role == "pii" and cm.given} for name in plan.order}
+    links = personal_links(schema, plan.order, detected, frames, copied)
+
     # The source rows as written, fingerprinted, so the sampler can redraw rows equal to one;
     # columns made anew (personal data, UUIDs, generated keys) count as NULL or a value.
     row_prints = {name: RowFingerprints.fit(table, source[name], {cm.name for cm in models[name].columns
@@ -505,13 +521,14 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
             )
     for note in notes:
         log.warning(note)
-    pii_report = {name: {col: {"kind": found.kind, "reason": found.reason, "generator": _how_made(models[name], col)}
+    pii_report = {name: {col: {"kind": found.kind, "reason": found.reason,
+                               "generator": _how_made(models[name], col, links)}
                          for col, found in cols.items()}
                   for name, cols in detected.items() if cols}
     return Model(schema=schema, tables=models, fk_stats=fk_stats, seed=seed, notes=notes, drivers=drivers,
                  pii=pii_report, rare_categories=rare, locale=locale, rare_category_threshold=rare_category_threshold,
                  pii_fingerprints=personal,
-                 row_fingerprints={name: f for name, f in row_prints.items() if f is not None})
+                 row_fingerprints={name: f for name, f in row_prints.items() if f is not None}, pii_links=links)
 
 
 def _check_synthesizers(schema: Schema, synthesizers: Mapping[str, str] | None) -> dict[str, str]:
@@ -548,11 +565,15 @@ def _fit_network(tm: TableModel, scores: dict[str, np.ndarray], frames: dict[str
     tm.neural = network
 
 
-def _how_made(model: TableModel, column: str) -> str:
+def _how_made(model: TableModel, column: str, links: list[PiiLink] = ()) -> str:
     cm = next(c for c in model.columns if c.name == column)
     if cm.role != "pii":
         return f"not generated as personal data: the column is a {cm.role} column"
     how = cm.generator.describe()
+    for link in links:
+        if link.table == model.name and column in link.columns:
+            source = link.source_columns[link.columns.index(column)]
+            return f"in {link.share:.0%} of rows a generated {link.source_table} row's {source}, else {how}"
     return f"the parent row's {cm.given.removeprefix('parent:')}, else {how}" if cm.given else how
 
 

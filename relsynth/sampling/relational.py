@@ -12,9 +12,15 @@ For each table in plan order:
    existing parents following each parent's degree distribution; self-references form a forest;
 4. CHECK constraints are enforced, and rows equal to a source row avoided (``Model.row_fingerprints``):
    rows that break one or fall on a source row's fingerprint get fresh values under the same parent;
-5. UNIQUE sets (the primary key included) are enforced: colliding FK draws are redrawn, rows that
-   still collide are dropped before any child is generated under them (and, for both steps,
-   before the table's self-references are drawn, so no row points at a dropped one).
+5. personal columns linked to an earlier table's (``Model.pii_links``: the same person's email in
+   two tables without an FK between them) take that share of their rows from the earlier
+   table's synthetic rows, every linked column from the same row (after the copy redraws of
+   step 4, before keys are set);
+6. UNIQUE sets (the primary key included) are enforced: colliding learned names get unused
+   ones, colliding FK draws are redrawn, and the rows so changed are checked against step 4's
+   rules again; rows that still collide are dropped before any child is generated under them
+   (and, for all steps, before the table's self-references are drawn, so no row points at a
+   dropped one).
 
 FKs cut to break a cycle are filled after every table exists.
 """
@@ -28,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from relsynth.blas import one_blas_thread
 from relsynth.config import TableOptions, parse_tables, require_valid
 from relsynth.errors import ConfigError
 from relsynth.models.conditioning import LatentBounds, TableTarget, known_row_bounds, rows_of
@@ -40,6 +47,7 @@ from relsynth.schema.model import ForeignKey, Table
 from relsynth.transform.copies import NotACopy
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
 from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, take_keys
+from relsynth.transform.pii import PiiLink
 from relsynth.transform.trees import grow_forest, random_forest
 
 __all__ = ["PARTITION_ROWS", "SampleStream", "check_scale", "check_seed", "collect", "sample_model"]
@@ -362,6 +370,8 @@ def _materialized(model: Model, plan) -> set[str]:  # noqa: ANN001 - relsynth.pl
             if len(columns) == 1 and columns[0] in keys and _sequence_key(keys[columns[0]]):
                 continue  # numbered on from the previous partition, or random UUIDs
             whole.add(name)
+    # A table whose personal values other tables draw from: they draw from all of its rows.
+    whole |= {link.source_table for link in model.pii_links}
     changed = True
     while changed:  # a materialized table's driver parent is materialized too
         changed = False
@@ -420,6 +430,16 @@ class _Generator:
         self.frames: dict[str, pd.DataFrame] = {}
         self.scores: dict[str, np.ndarray] = {}
         self.key_offset: dict[str, int] = {}
+        #: Per table, its personal columns drawn from an earlier table's synthetic rows (but
+        #: those the user's column options set).
+        self.links: dict[str, PiiLink] = {}
+        for link in model.pii_links:
+            own = options.get(link.table)
+            overridden = {c for c, o in own.columns.items() if o.active} if own is not None else set()
+            kept = [i for i, c in enumerate(link.columns) if c not in overridden]
+            if kept and kept[0] == 0:
+                self.links[link.table] = PiiLink(link.table, [link.columns[i] for i in kept], link.source_table,
+                                                 [link.source_columns[i] for i in kept], link.share)
         #: Per table, the row rules enforced by redrawing: CHECK constraints, the ``rule`` overrides
         #: of its columns, and no copy of a source row.
         self.checks = {name: [r for r in compile_checks(t, self.schema.dialect)
@@ -476,6 +496,7 @@ class _Generator:
             counts = adjust_total(counts, int(round((tm.n_rows - tm.n_unparented) * ratio)), rng)
         return np.repeat(np.arange(pz.shape[0]), counts), int(round(tm.n_unparented * ratio))
 
+    @one_blas_thread
     def generate(self, name: str, parent_rows: np.ndarray, n_free: int, rng: np.random.Generator) -> pd.DataFrame:
         """Generate ``name``'s rows under ``parent_rows`` (plus ``n_free`` without a parent), store
         them (and their normal scores) for the children, and return the frame."""
@@ -533,6 +554,8 @@ class _Generator:
             _redraw_broken(frame, z, rows, rules, redraw)
             if before is not None and not np.array_equal(z, before):
                 frame, z = redraw.restratified(frame, z, rows, rules)
+        if name in self.links:
+            _draw_linked(frame, table, self.links[name], frames.get(self.links[name].source_table), rng)
         offset = self.key_offset.get(name, 0)
         _fill_keys(tm, table, frame, rng, rows, offset)
         self.key_offset[name] = offset + len(frame)
@@ -547,8 +570,9 @@ class _Generator:
             stats = model.fk_stats[fk_key(name, schema, fk)]
             _fill_fk(frame, table, fk, frames[fk.ref_table], stats, rng, slots=self._slots(name, fk, stats))
         _number_within_key(tm, table, frame)
-        frame, z = _enforce_checks(frame, z, rows, checks, _Redraw(model, name, driver, frames, scores, rng, own, bounds))
-        frame, z = _enforce_unique(frame, z, table, tp.secondary, frames, model, rng)
+        redraw = _Redraw(model, name, driver, frames, scores, rng, own, bounds)
+        frame, z, rows = _enforce_checks(frame, z, rows, checks, redraw)
+        frame, z = _enforce_unique(frame, z, rows, table, tp.secondary, frames, model, rng, checks, redraw)
         if name in self.pooled:
             frame, z = self._choose_parents(name, frame, z, wanted, rng)
         elif name in self.tilted:
@@ -830,34 +854,78 @@ class _Redraw:
         return frame, z
 
 
+def _draw_linked(frame: pd.DataFrame, table: Table, link: PiiLink, source: pd.DataFrame | None,
+                 rng: np.random.Generator) -> None:
+    """Give ``link.share`` of the rows of ``frame`` (those with a value in the link's first column)
+    the values of a random row of ``source``, the earlier table's synthetic rows, in every linked
+    column (a person's fields together; a column left NULL stays NULL). In a UNIQUE column no
+    value repeats: source rows whose value the table's other rows hold, or an earlier drawn
+    row's, are not drawn, and rows are drawn without replacement."""
+    if source is None or not len(source) or not len(frame):
+        return
+    take = frame[link.columns[0]].notna().to_numpy() & (rng.random(len(frame)) < link.share)
+    candidates = source[link.source_columns].notna().all(axis=1).to_numpy()
+    unique = [c for c in link.columns if [c] in table.unique_sets]
+    for column, source_column in zip(link.columns, link.source_columns):
+        length = table.column(column).length
+        values = source[source_column].astype(str)
+        if length:  # a value cut to fit could equal another
+            candidates = candidates & (values.str.len() <= length).to_numpy()
+        if column in unique:
+            folded = values.str.casefold()
+            kept = frame[column][~take].dropna().astype(str).str.casefold()
+            candidates = candidates & ~folded.isin(kept).to_numpy() & ~folded.duplicated().to_numpy()
+    pool = np.flatnonzero(candidates)
+    rows = np.flatnonzero(take)
+    if not pool.size or not rows.size:
+        return
+    if unique:
+        rows = rows[: pool.size]
+        drawn = rng.choice(pool, rows.size, replace=False)
+    else:
+        drawn = pool[rng.integers(0, pool.size, rows.size)]
+    for column, source_column in zip(link.columns, link.source_columns):
+        values = frame[column].astype(object)
+        here = values.iloc[rows].notna().to_numpy()
+        values.iloc[rows[here]] = source[source_column].to_numpy(dtype=object)[drawn[here]]
+        frame[column] = values
+
+
 def _enforce_checks(
     frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, rules: list[Any], redraw: _Redraw
-) -> tuple[pd.DataFrame, np.ndarray]:
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Make every row satisfy the table's CHECK constraints (and the rule against copies of
     source rows).
 
     Rows that break one get fresh values (same parent) up to :data:`_REDRAWS` times; the few that
-    still break a CHECK are dropped, before any child is generated under them. Rows that are
-    still a source row's copy are kept: the learned values leave them no other choice (a table
-    whose every column the model learned as the source's few values), and dropping them would
-    empty the table.
+    still break a CHECK are dropped (:func:`_drop_broken`), before any child is generated under
+    them. Returns the frame, its scores and its parent rows.
     """
     if not rules or len(frame) == 0:
-        return frame, z
+        return frame, z, parent_rows
     bad = _redraw_broken(frame, z, parent_rows, rules, redraw)
+    return _drop_broken(frame, z, parent_rows, bad, rules, redraw.name)
+
+
+def _drop_broken(frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, bad: np.ndarray, rules: list[Any],
+                 name: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Drop the ``bad`` rows that break a CHECK (or another rule but the one against copies).
+    Rows that are only a source row's copy are kept: the learned values leave them no other
+    choice (a table whose every column the model learned as the source's few values), and
+    dropping them would empty the table."""
     copy_rules = [r for r in rules if isinstance(r, NotACopy)]
     if bad.any() and copy_rules:
         forced = bad.copy()
         forced[bad] = ~_broken(frame[bad], [r for r in rules if not isinstance(r, NotACopy)])
         if forced.any():
             log.info("%s: kept %d row(s) equal to a source row that %d redraws could not change",
-                     redraw.name, int(forced.sum()), _REDRAWS)
-            bad &= ~forced
+                     name, int(forced.sum()), _REDRAWS)
+            bad = bad & ~forced
     if bad.any():
         log.info("%s: dropped %d row(s) that kept breaking a CHECK constraint or equalling a source row",
-                 redraw.name, int(bad.sum()))
-        frame, z = frame[~bad].reset_index(drop=True), z[~bad]
-    return frame, z
+                 name, int(bad.sum()))
+        frame, z, parent_rows = frame[~bad].reset_index(drop=True), z[~bad], parent_rows[~bad]
+    return frame, z, parent_rows
 
 
 def _redraw_broken(frame: pd.DataFrame, z: np.ndarray, parent_rows: np.ndarray, rules: list[Any],
@@ -884,46 +952,75 @@ def _broken(frame: pd.DataFrame, rules: list[Any]) -> np.ndarray:
 def _enforce_unique(
     frame: pd.DataFrame,
     z: np.ndarray,
+    parent_rows: np.ndarray,
     table: Table,
     secondary: list[ForeignKey],
     frames: dict[str, pd.DataFrame],
     model: Model,
     rng: np.random.Generator,
+    rules: list[Any] = (),
+    redraw: _Redraw | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Make every UNIQUE set (PK included) unique.
+    """Make every UNIQUE set (PK included) unique, without breaking the row rules again.
 
     Colliding values of a single learned text column are replaced by unused categories, then by
-    new pattern-generated text; colliding secondary FKs are redrawn; rows still colliding are
-    dropped (before any child row is generated under them).
+    new pattern-generated text; colliding secondary FKs are redrawn (:func:`_repair_unique`).
+    A row so changed is checked again against ``rules`` (CHECKs, no copy of a source row: an
+    unused department name can make a row equal to that department's source row, a pattern
+    name break a CHECK listing the names); one that breaks one gets fresh values and is
+    repaired again, up to :data:`_REDRAWS` times, then dropped as :func:`_enforce_checks` does.
+    Rows still colliding are dropped (before any child row is generated under them).
     """
+    check = _repair_unique(frame, table, secondary, frames, model, rng)
+    if rules and redraw is not None:
+        for attempt in range(_REDRAWS + 1):
+            bad = np.zeros(len(frame), dtype=bool)
+            if check.any():
+                bad[check] = _broken(frame[check], rules)
+            if not bad.any() or attempt == _REDRAWS:
+                break
+            redraw(frame, z, parent_rows, np.flatnonzero(bad))
+            check = bad | _repair_unique(frame, table, secondary, frames, model, rng)
+        frame, z, parent_rows = _drop_broken(frame, z, parent_rows, bad, rules, table.name)
+    for columns in table.unique_sets:
+        dup = _duplicates(frame, columns)
+        if dup.any():
+            frame, z, parent_rows = frame[~dup].reset_index(drop=True), z[~dup], parent_rows[~dup]
+    return frame, z
+
+
+def _repair_unique(frame: pd.DataFrame, table: Table, secondary: list[ForeignKey], frames: dict[str, pd.DataFrame],
+                   model: Model, rng: np.random.Generator) -> np.ndarray:
+    """Give rows colliding on a UNIQUE set other values where the set has a learned text column
+    or a secondary FK (in place); the rows changed."""
     tm = model.tables[table.name]
+    changed = np.zeros(len(frame), dtype=bool)
     for columns in table.unique_sets:
         if len(columns) == 1:
-            _repair_unique_text(frame, tm, columns[0], rng)
-        for _ in range(_REDRAWS):
+            changed |= _repair_unique_text(frame, tm, columns[0], rng)
+        movable = [fk for fk in secondary if set(fk.columns) & set(columns)]
+        for _ in range(_REDRAWS if movable else 0):
             dup = _duplicates(frame, columns)
             if not dup.any():
-                break
-            movable = [fk for fk in secondary if set(fk.columns) & set(columns)]
-            if not movable:
                 break
             for fk in movable:
                 _fill_fk(frame, table, fk, frames[fk.ref_table],
                          model.fk_stats[fk_key(table.name, model.schema, fk)], rng, rows_mask=dup)
-        dup = _duplicates(frame, columns)
-        if dup.any():
-            frame, z = frame[~dup].reset_index(drop=True), z[~dup]
-    return frame, z
+            changed |= dup
+    return changed
 
 
-def _repair_unique_text(frame: pd.DataFrame, tm: TableModel, column: str, rng: np.random.Generator) -> None:
+def _repair_unique_text(frame: pd.DataFrame, tm: TableModel, column: str, rng: np.random.Generator) -> np.ndarray:
+    """Replace repeated values of a learned text column by unused categories, then by new
+    pattern-generated text (in place); the rows changed."""
+    changed = np.zeros(len(frame), dtype=bool)
     cm = next(c for c in tm.columns if c.name == column)
     enc = tm.encoders.get(cm.value_dim)
     if cm.role != "copula" or not isinstance(enc, CategoricalEncoder):
-        return
+        return changed
     dup = _duplicates(frame, [column])
     if not dup.any():
-        return
+        return changed
     rows = np.flatnonzero(dup)
     used = set(frame[column].dropna())
     unused = [c for c in enc.categories if c not in used]
@@ -937,6 +1034,8 @@ def _repair_unique_text(frame: pd.DataFrame, tm: TableModel, column: str, rng: n
         column_values = frame[column].astype(object)
         column_values.iloc[rows[: len(fill)]] = fill
         frame[column] = column_values
+        changed[rows[: len(fill)]] = True
+    return changed
 
 
 def _duplicates(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:

@@ -848,6 +848,7 @@ def read_tables(
     *,
     columns: dict[str, list[str]] | None = None,
     filters: dict[str, RowFilter] | None = None,
+    limits: dict[str, int] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Read the rows of ``schema``'s tables into frames in the frame convention.
 
@@ -862,6 +863,8 @@ def read_tables(
         schema_name: Database schema the tables live in (default: the connection's default).
         columns: Per table, only these columns (in schema order); other tables are read whole.
         filters: Per table, the rows to keep (:class:`RowFilter`); other tables are read whole.
+        limits: Per table, the most rows to read: the first ones the database returns (a
+            ``LIMIT`` in the statement, so no more rows are fetched or scanned than that).
 
     Returns:
         ``{table name: DataFrame}`` with each table's columns in schema order.
@@ -887,12 +890,13 @@ def read_tables(
                 table = replace(table, columns=[c for c in table.columns if c.name in wanted])
             row_filter = (filters or {}).get(name)
             chunk_rows = READ_CHUNK_ROWS if row_filter else None
+            limit = (limits or {}).get(name)
             try:
                 within = row_filter.within if row_filter else None
                 if use_copy:
-                    chunks = _read_pg_copy(conn, table, schema_name, relkinds.get(name, "r"), chunk_rows, within)
+                    chunks = _read_pg_copy(conn, table, schema_name, relkinds.get(name, "r"), chunk_rows, within, limit)
                 else:
-                    chunks = _read_select(conn, table, schema_name, relkinds.get(name), chunk_rows, within)
+                    chunks = _read_select(conn, table, schema_name, relkinds.get(name), chunk_rows, within, limit)
                 if row_filter:
                     raw = _filtered(chunks, table, row_filter)
                 else:
@@ -971,10 +975,11 @@ def _within_sql(within: tuple[str, np.ndarray, bool], quote: Callable[[str], str
 
 def _read_select(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str | None,
                  chunk_rows: int | None = None,
-                 within: tuple[str, np.ndarray, bool] | None = None) -> Iterator[pd.DataFrame]:
+                 within: tuple[str, np.ndarray, bool] | None = None,
+                 limit: int | None = None) -> Iterator[pd.DataFrame]:
     """Rows through SELECT with untyped columns, so SQLAlchemy hands over the driver's raw values;
     one frame, or frames of ``chunk_rows`` rows read as the cursor streams them; only rows
-    ``within`` the given values of a column when set (see :class:`RowFilter`)."""
+    ``within`` the given values of a column when set (see :class:`RowFilter`); at most ``limit`` rows."""
     names = table.column_names
     if not names:
         yield empty_frame(table)
@@ -985,11 +990,13 @@ def _read_select(conn: sa.Connection, table: Table, schema_name: str | None, rel
         stmt = stmt.where(sa.text(_within_sql(within, conn.dialect.identifier_preparer.quote)))
     if relkind == "r":  # PostgreSQL through another driver: inheritance children are separate tables
         stmt = stmt.with_hint(source, "ONLY", "postgresql")
+    if limit is not None:
+        stmt = stmt.limit(int(limit))
     if conn.dialect.name == "sqlite":
         # The sqlite3 cursor itself: SQLAlchemy's row objects cost more than SQLite's own reading.
         cur = conn.connection.driver_connection.cursor()
         try:
-            cur.execute(str(stmt.compile(dialect=conn.dialect)))
+            cur.execute(str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})))
             batches = iter([cur.fetchall()]) if chunk_rows is None else iter(lambda: cur.fetchmany(chunk_rows), [])
             yield from _frames(conn, table, batches)
         finally:
@@ -1046,9 +1053,10 @@ def _pg_unescape(s: pd.Series) -> pd.Series:
 
 def _read_pg_copy(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str,
                   chunk_rows: int | None = None,
-                  within: tuple[str, np.ndarray, bool] | None = None) -> Iterator[pd.DataFrame]:
+                  within: tuple[str, np.ndarray, bool] | None = None,
+                  limit: int | None = None) -> Iterator[pd.DataFrame]:
     """Rows through ``COPY (SELECT ...) TO STDOUT`` (text format) parsed by ``pd.read_csv``: one
-    frame, or frames of about ``chunk_rows`` rows parsed as the text streams in.
+    frame, or frames of about ``chunk_rows`` rows parsed as the text streams in; at most ``limit`` rows.
 
     Text format is used instead of CSV because it tells NULL (``\\N``) from an empty string:
     a literal backslash in the data is always doubled, so ``\\N`` can only mean NULL.
@@ -1077,6 +1085,8 @@ def _read_pg_copy(conn: sa.Connection, table: Table, schema_name: str | None, re
     where = psql.SQL("")
     if within is not None:
         where = psql.SQL(" WHERE ") + psql.SQL(_within_sql(within, lambda c: psql.Identifier(c).as_string(conn.connection.driver_connection)))
+    if limit is not None:
+        where = where + psql.SQL(" LIMIT {}").format(psql.Literal(int(limit)))
     query = psql.SQL("COPY (SELECT {} FROM {}{}{}) TO STDOUT").format(psql.SQL(", ").join(exprs), only, target, where)
     raw = conn.connection.driver_connection
     # A chunk is cut at the last row end once it holds about chunk_rows rows (COPY text has one

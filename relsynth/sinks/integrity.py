@@ -139,11 +139,12 @@ def _table_report(conn: sa.Connection, table: Table, sqlite_counts: dict[str, in
         out[f"unique_duplicates:({', '.join(uq.columns)})"] = n
         total += n
     out["unique_duplicates"] = total
-    per_fk = _fk_counts(conn, table)
+    checked = sqlite_counts.get(table.name) if sqlite_counts is not None else None
+    per_fk = checked[1] if checked is not None and checked[1] is not None else _fk_counts(conn, table)
     out.update({f"fk_violations:{label}": n for label, n in per_fk.items()})
     out["fk_violations"] = sum(per_fk.values())
     if sqlite_counts is not None:
-        out["sqlite_fk_check"] = sqlite_counts.get(table.name, 0)
+        out["sqlite_fk_check"] = checked[0] if checked is not None else 0
     return out
 
 
@@ -184,17 +185,33 @@ def dangling_references(source: str | sa.Engine, schema: Schema) -> dict[str, di
     return report
 
 
-def _sqlite_fk_check(conn: sa.Connection, schema: Schema) -> dict[str, int]:
-    """Rows per table reported by SQLite's own ``PRAGMA foreign_key_check`` (-1: cannot check)."""
+def _sqlite_fk_check(conn: sa.Connection, schema: Schema) -> dict[str, tuple[int, dict[str, int] | None]]:
+    """Per table, the rows SQLite's own ``PRAGMA foreign_key_check`` reports (-1: cannot check),
+    and the same by FK label where every FK SQLite checked is one of the schema's (else None:
+    the caller counts with anti-joins). SQLite's check is the target's own word, and one pass
+    per table; the anti-joins would repeat it."""
     preparer = conn.dialect.identifier_preparer
-    counts: dict[str, int] = {}
-    for name in schema.tables:
+    counts: dict[str, tuple[int, dict[str, int] | None]] = {}
+    for name, table in schema.tables.items():
+        quoted = preparer.quote(name)
         try:
-            rows = conn.exec_driver_sql(f"PRAGMA foreign_key_check({preparer.quote(name)})").fetchall()
+            rows = conn.exec_driver_sql(f"PRAGMA foreign_key_check({quoted})").fetchall()
+            listed = conn.exec_driver_sql(f"PRAGMA foreign_key_list({quoted})").fetchall()
         except sa.exc.DBAPIError as exc:
             # e.g. "foreign key mismatch": the parent key is not PRIMARY KEY/UNIQUE in that file.
             log.warning("PRAGMA foreign_key_check(%s) failed: %s", name, db_error_line(exc))
-            counts[name] = -1
+            counts[name] = (-1, None)
             continue
-        counts[name] = len(rows)
+        # foreign_key_list: (id, seq, parent, from, to, ...) per column of each FK.
+        declared: dict[int, tuple[str, list[str]]] = {}
+        for fk_id, _seq, parent, column, *_ in sorted(listed, key=lambda r: (r[0], r[1])):
+            declared.setdefault(fk_id, (parent, []))[1].append(column)
+        labels = {(fk.ref_table, tuple(fk.columns)): fk.label for fk in table.foreign_keys}
+        by_id = {fk_id: labels.get((parent, tuple(columns))) for fk_id, (parent, columns) in declared.items()}
+        per_fk: dict[str, int] | None = None
+        if len(declared) == len(table.foreign_keys) and None not in by_id.values():
+            per_fk = dict.fromkeys(labels.values(), 0)
+            for row in rows:  # (table, rowid, parent, fkid)
+                per_fk[by_id[row[3]]] += 1
+        counts[name] = (len(rows), per_fk)
     return counts

@@ -2,17 +2,16 @@
 
 A synthetic row is a *copy* when it equals a source row on every non-key, non-binary column
 (:func:`copy_columns`; NULL equals NULL), compared as the values are written
-(:func:`written_rows`: integers as integers, floats rounded to the column's scale, dates as
+(:func:`row_hashes`: integers as integers, floats rounded to the column's scale, dates as
 dates, datetimes to the microsecond), so a copy in the target database is a copy here.
 
 Where the source rows already take up most of the possible combinations of the columns'
 values (:func:`domain_forced`: a table of two booleans), a synthetic row can hardly avoid
 being one, and nothing is done about it.
 
-Elsewhere the model keeps :class:`RowFingerprints`: the keyed-hash fingerprints of the source
-rows' written form (:func:`relsynth.transform.encoders.fingerprints`, the scheme the
-personal-data generators use), cut to few bits: about :data:`ROW_BUCKETS` buckets per source
-row, so a fresh row falls on a source row's bucket by chance about once in 64, and never
+Elsewhere the model keeps :class:`RowFingerprints`: the keyed hashes of the source rows'
+written form (:func:`row_hashes`, whole columns at a time), cut to few bits: about
+:data:`ROW_BUCKETS` buckets per source row, so a fresh row falls on a source row's bucket by chance about once in 64, and never
 fewer than :data:`ROWS_PER_BUCKET` possible rows per bucket, so the set does not spell out
 the rows. The sampler redraws a row whose fingerprint is a source row's (see
 ``relsynth.sampling.relational``). *Fresh* columns (personal data, UUIDs, generated unique
@@ -30,7 +29,6 @@ import pandas as pd
 
 from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import Column, Table
-from relsynth.transform.encoders import fingerprints
 
 __all__ = [
     "ROW_BUCKETS",
@@ -40,7 +38,7 @@ __all__ = [
     "domain_forced",
     "domain_size",
     "possible_rows",
-    "written_rows",
+    "row_hashes",
 ]
 
 #: Fingerprint buckets per distinct source row: the share of fresh rows redrawn by chance is about 1/64.
@@ -51,8 +49,13 @@ ROWS_PER_BUCKET = 16
 #: redrawn (and dropped, where the model makes few other rows), and the table is left alone.
 MAX_OCCUPANCY = 0.125
 
-_NULL = "\x00null"
-_SEP = "\x1f"
+#: The hash of NULL, in any column.
+_NULL = np.uint64(0x6A09E667F3BCC908)
+#: Key of the text hash (SipHash, :func:`pandas.util.hash_array`); fixed so that fitting the same
+#: data twice gives the same model.
+_TEXT_KEY = "relsynth.rows.v2"
+#: Key mixed into a row's hash before it is cut to a fingerprint.
+_ROW_KEY = np.uint64(0x3C6EF372FE94F82B)
 
 
 def copy_columns(table: Table, *frames: pd.DataFrame) -> list[str]:
@@ -63,38 +66,51 @@ def copy_columns(table: Table, *frames: pd.DataFrame) -> list[str]:
             if c.name not in keys and c.kind != "binary" and all(c.name in f for f in frames)]
 
 
-def _written(column: Column, values: pd.Series, fresh: bool) -> np.ndarray:
-    """One column's values as the target writes them, as text (NULL as a marker); each distinct
-    value is written once."""
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer: a well-spread 64-bit hash of each 64-bit value (vectorized)."""
+    with np.errstate(over="ignore"):
+        z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _column_hashes(column: Column, values: pd.Series, fresh: bool) -> np.ndarray:
+    """A 64-bit hash of each of one column's values in the written form (equal hashes: equal
+    values in the target database); NULL has its own. Each distinct value is hashed once."""
     codes, uniques = pd.factorize(values)
     distinct = pd.Series(uniques, dtype=values.dtype if len(uniques) else object)
     kind = column.kind
     if fresh:  # made anew: only NULL, blank or "a value" can be the same
-        text = np.where(distinct.astype(str).str.strip().to_numpy() == "", "\x00blank", "\x00value")
+        h = np.where(distinct.astype(str).str.strip().to_numpy() == "", np.uint64(1), np.uint64(2))
     elif kind in ("integer", "float", "decimal", "boolean"):
         x = numeric_values(distinct)
         digits = 0 if kind in ("integer", "boolean") else column.scale
         if digits is not None:
             x = np.round(x, digits)
-        text = (x + 0.0).astype(str)  # + 0.0: -0.0 is written as 0
+        h = _mix((np.asarray(x, dtype=np.float64) + 0.0).view(np.uint64))  # + 0.0: -0.0 is written as 0
     elif kind in ("date", "datetime"):
-        stamps = pd.to_datetime(distinct.astype(object), errors="coerce", utc=column.timezone)
-        if column.timezone:
-            stamps = stamps.dt.tz_localize(None)
-        text = stamps.to_numpy(dtype="datetime64[D]" if kind == "date" else "datetime64[us]").astype(str)
+        stamps = distinct
+        if not (pd.api.types.is_datetime64_dtype(distinct) and distinct.dt.tz is None):  # naive stamps as they are
+            stamps = pd.to_datetime(distinct.astype(object), errors="coerce", utc=column.timezone)
+            if column.timezone:
+                stamps = stamps.dt.tz_localize(None)
+        h = _mix(stamps.to_numpy(dtype="datetime64[D]" if kind == "date" else "datetime64[us]").view(np.int64))
     else:
-        text = distinct.astype(str).to_numpy()
-    return np.append(text.astype(object), _NULL)[codes]  # code -1 (NULL): the marker
+        # Text, and anything else as its text (the hash takes str() of what is not a string).
+        h = pd.util.hash_array(distinct.to_numpy(dtype=object), hash_key=_TEXT_KEY, categorize=False)
+    return np.append(h.astype(np.uint64), _NULL)[codes]  # code -1 (NULL): its own hash
 
 
-def written_rows(table: Table, frame: pd.DataFrame, columns: list[str], fresh: set[str] = frozenset()) -> np.ndarray:
-    """Each row of ``frame`` on ``columns`` as one text, in the written form of every value
-    (equal texts: equal rows in the target database); ``fresh`` columns count only as NULL,
-    blank or a value."""
-    if not len(frame):
-        return np.empty(0, dtype=object)
-    parts = [pd.Series(_written(table.column(c), frame[c], c in fresh), dtype=object) for c in columns]
-    return parts[0].str.cat(parts[1:], sep=_SEP).to_numpy(dtype=object)
+def row_hashes(table: Table, frame: pd.DataFrame, columns: list[str], fresh: set[str] = frozenset()) -> np.ndarray:
+    """A 64-bit hash of each row of ``frame`` on ``columns``, every value in its written form
+    (equal hashes: equal rows in the target database, but for a chance of about 2**-64 a pair);
+    ``fresh`` columns count only as NULL, blank or a value. Vectorized: no Python per row."""
+    h = np.zeros(len(frame), dtype=np.uint64)
+    for position, c in enumerate(columns):
+        with np.errstate(over="ignore"):
+            h = _mix(h ^ _column_hashes(table.column(c), frame[c], c in fresh) + np.uint64(position))
+    return h
 
 
 def domain_size(real: pd.DataFrame, columns: list[str]) -> float:
@@ -169,8 +185,7 @@ class RowFingerprints:
         for c in fresh:  # every source row has a value there, and no generated value is one
             if not ((real[c].isna()) | (real[c].astype(str).str.strip() == "")).any():
                 return None
-        texts = written_rows(table, real, columns, fresh)
-        distinct = pd.unique(texts)
+        distinct = pd.unique(row_hashes(table, real, columns, fresh))
         if domain_forced(real, columns, distinct.size):
             return None
         # About ROW_BUCKETS buckets per row (rounded up: at most 1/64 of fresh rows redrawn by
@@ -178,7 +193,7 @@ class RowFingerprints:
         bits = min(np.ceil(np.log2(ROW_BUCKETS * distinct.size)),
                    np.floor(np.log2(max(possible_rows(table, real, columns) / ROWS_PER_BUCKET, 2.0))))
         bits = int(np.clip(bits, 1, 62))
-        values = np.unique(fingerprints(distinct, bits))
+        values = np.unique(_cut(distinct, bits))
         if values.size > MAX_OCCUPANCY * 2**bits:
             return None
         return cls(columns, sorted(fresh), bits, values)
@@ -187,8 +202,8 @@ class RowFingerprints:
         """True where a row of ``frame`` falls on a source row's fingerprint (it may be a copy)."""
         if not len(frame):
             return np.zeros(0, dtype=bool)
-        texts = written_rows(table, frame, self.columns, set(self.fresh))
-        return np.isin(fingerprints(texts, self.bits), self.values)
+        prints = _cut(row_hashes(table, frame, self.columns, set(self.fresh)), self.bits)
+        return np.isin(prints, self.values)
 
     def rule(self, table: Table) -> NotACopy:
         """A row rule (``holds(frame)``) for the sampler's redraws."""
@@ -202,6 +217,11 @@ class RowFingerprints:
     def from_state(cls, state: dict[str, Any]) -> RowFingerprints:
         return cls(list(state["columns"]), list(state["fresh"]), int(state["bits"]),
                    np.asarray(state["values"], dtype=np.uint64))
+
+
+def _cut(hashes: np.ndarray, bits: int) -> np.ndarray:
+    """Row hashes as keyed fingerprints of ``bits`` bits."""
+    return _mix(hashes ^ _ROW_KEY) & np.uint64((1 << bits) - 1)
 
 
 @dataclass

@@ -747,19 +747,18 @@ def cramers_v(values: np.ndarray, x: np.ndarray, n_bins: int = 10) -> float:
     Rows where either side is missing are left out; at most :data:`ASSOCIATION_ROWS` rows are used.
     """
     at = _subset(len(x))
-    x, values = np.asarray(x, dtype=np.float64)[at], np.asarray(values, dtype=object)[at]
-    ok = ~np.isnan(x) & pd.notna(pd.Series(values, dtype=object)).to_numpy()
+    x = np.asarray(x, dtype=np.float64)[at]
+    codes, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object)[at], dtype=object), sort=False)
+    ok = ~np.isnan(x) & (codes >= 0)  # code -1: a missing value
     if ok.sum() < 2:
         return 0.0
-    codes, uniques = _factorize(np.asarray(values, dtype=object)[ok])
-    xs = x[ok]
+    codes, xs = codes[ok], x[ok]
     edges = np.unique(np.quantile(xs, np.linspace(0, 1, n_bins + 1)[1:-1]))
     b = np.searchsorted(edges, xs, side="right")
     r, k, n = len(uniques), edges.size + 1, codes.size
     if r < 2 or k < 2:
         return 0.0
-    table = np.zeros((k, r))
-    np.add.at(table, (b, codes), 1.0)
+    table = np.bincount(b * r + codes, minlength=k * r).reshape(k, r).astype(np.float64)
     rows, cols = table.sum(axis=1), table.sum(axis=0)
     rows, cols = rows[rows > 0], cols[cols > 0]
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]

@@ -34,13 +34,18 @@ from relsynth.schema.model import Schema, Table
 from relsynth.transform.encoders import NumericEncoder, TextGenerator, fingerprints, source_fingerprints
 
 __all__ = [
+    "LINK_KINDS",
+    "LINK_MIN_SHARE",
+    "LINK_MIN_VALUES",
     "PII_KINDS",
     "PiiColumn",
+    "PiiLink",
     "PiiGenerator",
     "detect_pii",
     "check_pii_overrides",
     "name_tokens",
     "personal_fingerprints",
+    "personal_links",
     "personal_values",
     "DEFAULT_LOCALE",
 ]
@@ -317,6 +322,152 @@ def personal_values(detected: dict[str, dict[str, PiiColumn]], frames: dict[str,
         for column, found in columns.items():
             if found.kind != "text":
                 yield from pd.unique(frames[name][column].dropna())
+
+
+#: Kinds whose value names one person: the same value in two tables' columns is the same person.
+LINK_KINDS = ("email", "phone", "full_name", "national_id", "credit_card", "iban", "street_address")
+#: A column is linked to an earlier table's column of its kind when at least this share of its
+#: rows with a value hold one of that column's values ...
+LINK_MIN_SHARE = 0.2
+#: ... and at least this many distinct values are shared (a few coincidences link nothing).
+LINK_MIN_VALUES = 5
+
+
+@dataclass
+class PiiLink:
+    """Personal columns of a table that hold, in a share of its rows, the values of an earlier
+    table's row (the same person's email, name and phone in ``customer`` and ``newsletter``,
+    with no foreign key between them).
+
+    The sampler draws that share of ``table``'s rows from ``source_table``'s *synthetic* rows
+    (every column of the link from the same row, so a person's fields stay together); the
+    others get fresh values. Only the column names and the share are kept, no value.
+
+    Attributes:
+        table: The later table (in generation order).
+        columns: Its linked columns.
+        source_table: The earlier table.
+        source_columns: Its columns, aligned with ``columns`` (each of the same kind).
+        share: The share of ``table``'s rows (with a value in ``columns[0]``) whose value is one
+            of ``source_table``'s.
+    """
+
+    table: str
+    columns: list[str]
+    source_table: str
+    source_columns: list[str]
+    share: float
+
+    def describe(self) -> str:
+        """The link in words: ``"newsletter.email, name ← customer.email, name (62% of rows)"``."""
+        return (f"{self.table}.{', '.join(self.columns)} ← {self.source_table}.{', '.join(self.source_columns)} "
+                f"({self.share:.0%} of rows)")
+
+    def to_state(self) -> dict[str, Any]:
+        return {"table": self.table, "columns": list(self.columns), "source_table": self.source_table,
+                "source_columns": list(self.source_columns), "share": self.share}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PiiLink:
+        return cls(str(state["table"]), [str(c) for c in state["columns"]], str(state["source_table"]),
+                   [str(c) for c in state["source_columns"]], float(state["share"]))
+
+
+def personal_links(schema: Schema, order: list[str], detected: Mapping[str, Mapping[str, PiiColumn]],
+                   frames: Mapping[str, pd.DataFrame],
+                   skip: Mapping[str, set[str]] | None = None) -> list[PiiLink]:
+    """The personal columns whose values another table's rows share (see :class:`PiiLink`).
+
+    A column of a :data:`LINK_KINDS` kind is linked to the earlier table (in ``order``) whose
+    column of the same kind holds the values of the largest share of its rows, when that share
+    is at least :data:`LINK_MIN_SHARE` and :data:`LINK_MIN_VALUES` distinct values are shared
+    (compared stripped and case-folded, in memory; nothing of them is kept). One table is linked
+    to at most one earlier table; its other personal columns whose kind the earlier table has
+    (first and last names, city, ...) join the link where they share values at the same rate.
+    Tables joined by a chain of foreign keys are never linked: there a child's value is its
+    parent's row's (the model copies it along the FK, see ``TableModel.fit``).
+
+    Args:
+        schema: The tables (their foreign keys).
+        order: Table names in generation order.
+        detected: Per table, the personal-data columns.
+        frames: The source rows (or a sample of each table).
+        skip: Per table, columns never linked (copied from a parent row).
+    """
+    skip = skip or {}
+    normed: dict[tuple[str, str], pd.Series] = {}
+
+    def values(table: str, column: str) -> pd.Series:  # stripped, case-folded, blanks as NULL
+        if (table, column) not in normed:
+            s = frames[table][column].dropna().astype(str).str.strip().str.casefold()
+            normed[(table, column)] = s[s != ""]
+        return normed[(table, column)]
+
+    def overlap(table: str, column: str, source: str, source_column: str) -> tuple[float, int]:
+        ours, theirs = values(table, column), values(source, source_column)
+        if not len(ours) or not len(theirs):
+            return 0.0, 0
+        inside = ours.isin(pd.unique(theirs)).to_numpy()
+        return float(inside.mean()), int(pd.unique(ours[inside]).size)
+
+    def linkable(table: str) -> dict[str, PiiColumn]:
+        return {c: p for c, p in detected.get(table, {}).items()
+                if c in frames.get(table, {}) and c not in skip.get(table, set())}
+
+    related = _fk_related(schema)
+    links: list[PiiLink] = []
+    for i, name in enumerate(order):
+        mine = linkable(name)
+        best: tuple[float, str, str] | None = None
+        for source in order[:i]:
+            if source in related[name]:
+                continue
+            theirs = linkable(source)
+            for column, found in mine.items():
+                if found.kind not in LINK_KINDS:
+                    continue
+                for other, kind in ((c, p.kind) for c, p in theirs.items()):
+                    if kind != found.kind:
+                        continue
+                    share, shared = overlap(name, column, source, other)
+                    if share >= LINK_MIN_SHARE and shared >= LINK_MIN_VALUES and (best is None or share > best[0]):
+                        best = (share, source, column)
+        if best is None:
+            continue
+        share, source, identifying = best
+        theirs = linkable(source)
+        columns: list[str] = []
+        source_columns: list[str] = []
+        # The identifying column first (the sampler takes the rows that have a value there), then
+        # the table's other personal columns whose kind the earlier table has, sharing values as often.
+        for column in [identifying] + [c for c in mine if c != identifying]:
+            fits = []
+            for other in (c for c, p in theirs.items() if p.kind == mine[column].kind and c not in source_columns):
+                rate, shared = overlap(name, column, source, other)
+                if rate >= LINK_MIN_SHARE and shared >= min(LINK_MIN_VALUES, len(values(name, column))):
+                    fits.append((rate, other))
+            if fits:
+                columns.append(column)
+                source_columns.append(max(fits)[1])
+        links.append(PiiLink(name, columns, source, source_columns, round(share, 4)))
+    return links
+
+
+def _fk_related(schema: Schema) -> dict[str, set[str]]:
+    """Per table, the tables above it or below it through chains of foreign keys (itself included)."""
+    related: dict[str, set[str]] = {name: set() for name in schema.tables}
+    for name in schema.tables:
+        queue = [name]
+        while queue:  # every ancestor of ``name``
+            table = queue.pop()
+            if table in related[name] or table not in schema.tables:
+                continue
+            related[name].add(table)
+            queue += [fk.ref_table for fk in schema.tables[table].foreign_keys]
+    for name, ups in list(related.items()):
+        for up in ups:
+            related[up].add(name)
+    return related
 
 
 def personal_fingerprints(values: Any) -> tuple[int, np.ndarray]:
