@@ -20,12 +20,24 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from relsynth.config import add_foreign_keys, check_if_exists, parse_tables, pii_overrides, require_valid
+from relsynth.config import (
+    NEURAL_EPOCHS,
+    NEURAL_SECONDS,
+    Synthesizer,
+    add_foreign_keys,
+    check_if_exists,
+    check_synthesizer,
+    parse_tables,
+    pii_overrides,
+    require_valid,
+    table_synthesizers,
+)
 from relsynth.errors import ConfigError, SourceError
 from relsynth.evaluate.integrity import frame_integrity
 from relsynth.evaluate.metrics import TableScores, at_most, fidelity_summary
 from relsynth.evaluate.privacy import exact_copies
 from relsynth.transform.copies import copy_columns
+from relsynth.models.neural import NeuralOptions, require_torch
 from relsynth.models.relational import Model, fit_model, load_model
 from relsynth.plan import Plan, make_plan
 from relsynth.schema import mask_url, read_schema, read_tables, schema_from_dataframes, schema_from_metadata
@@ -279,6 +291,10 @@ def fit(
     pii: dict[str, str | None] | None = None,
     locale: str = DEFAULT_LOCALE,
     rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
+    synthesizer: Synthesizer = "copula",
+    tables: Mapping[str, Any] | None = None,
+    neural_epochs: int = NEURAL_EPOCHS,
+    neural_seconds: float | None = NEURAL_SECONDS,
     progress: Progress | None = None,
 ) -> Model:
     """Learn a model of a database.
@@ -307,6 +323,14 @@ def fit(
         locale: Faker locale of the generated personal data (``en_US``, ``de_DE``, ...).
         rare_category_threshold: Categories fewer source rows hold are not reproduced
             verbatim (0 keeps them all).
+        synthesizer: What learns every table: ``copula`` (default), ``neural`` (a conditional
+            autoregressive network, :mod:`relsynth.models.neural`; needs ``relsynth[neural]``)
+            or ``auto`` (the network where it beats the copula on held-out rows).
+        tables: Per-table options; here only a table's own ``synthesizer`` is used
+            (``{"lab_results": {"synthesizer": "neural"}}``).
+        neural_epochs: Most training epochs of a neural synthesizer.
+        neural_seconds: Most training seconds of a neural synthesizer, per table (None: no
+            limit; with a limit, how far training gets depends on the machine's speed).
         progress: Called as ``progress(stage, table, 0, None)`` with stage ``read``, then
             ``fit`` as each table's fit starts (see :data:`Progress`).
 
@@ -315,13 +339,28 @@ def fit(
         ``model.save(path)`` stores it.
     """
     check_seed(seed)
+    neural = _neural_options(synthesizer, tables, neural_epochs, neural_seconds)
     report = progress or _log_progress
     report("read", None, 0, None)
     schema, frames, sample = _load_source(source, _schema_of(schema, metadata), include, exclude, fit_rows, foreign_keys)
     if not schema.tables:
         raise SourceError("the source has no tables to learn from; check the URL or the include/exclude lists")
     return fit_model(schema, frames, seed=seed, sample=sample, progress=_fit_progress(report), pii=pii, locale=locale,
-                     rare_category_threshold=rare_category_threshold)
+                     rare_category_threshold=rare_category_threshold,
+                     synthesizers=table_synthesizers(synthesizer, tables, list(schema.tables)),
+                     neural=neural)
+
+
+def _neural_options(synthesizer: Any, tables: Mapping[str, Any] | None, epochs: int,
+                    seconds: float | None) -> NeuralOptions:
+    """The neural training settings, checked before the source is read, as is torch where a
+    table may be learned by the network (the one-line ``pip install`` error, not after the read)."""
+    options = NeuralOptions(epochs=epochs, seconds=seconds)
+    chosen = {check_synthesizer(synthesizer, "synthesizer")}
+    chosen |= {o.synthesizer for o in parse_tables(tables).values() if o.synthesizer is not None}
+    if chosen - {"copula"}:
+        require_torch()
+    return options
 
 
 def _fit_progress(report: Progress) -> Callable[[str], None]:
@@ -474,6 +513,9 @@ def clone(
     pii: dict[str, str | None] | None = None,
     locale: str = DEFAULT_LOCALE,
     rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
+    synthesizer: Synthesizer = "copula",
+    neural_epochs: int = NEURAL_EPOCHS,
+    neural_seconds: float | None = NEURAL_SECONDS,
 ) -> CloneResult:
     """Read ``source``, learn it, sample a synthetic copy and write it to ``target``.
 
@@ -512,6 +554,10 @@ def clone(
             option in ``tables`` adds one.
         locale: Faker locale of the generated personal data.
         rare_category_threshold: Categories fewer source rows hold are not reproduced (see :func:`fit`).
+        synthesizer: What learns every table (see :func:`fit`); a table's ``synthesizer`` in
+            ``tables`` wins.
+        neural_epochs: Most training epochs of a neural synthesizer.
+        neural_seconds: Most training seconds of a neural synthesizer, per table.
 
     All of these are keyword arguments a configuration file's keys map to;
     ``relsynth.load_config(path).clone()`` runs one.
@@ -530,6 +576,7 @@ def clone(
         check_target(target)  # a wrong password or host fails now, not after the read and fit
     tables = parse_tables(tables)
     pii = pii_overrides(pii, tables)
+    neural = _neural_options(synthesizer, tables, neural_epochs, neural_seconds)
     report = progress or _log_progress
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -541,7 +588,8 @@ def clone(
     seconds["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = fit_model(schema, frames, seed=0, sample=sample, progress=_fit_progress(report),
-                      pii=pii, locale=locale, rare_category_threshold=rare_category_threshold)
+                      pii=pii, locale=locale, rare_category_threshold=rare_category_threshold,
+                      synthesizers=table_synthesizers(synthesizer, tables, list(schema.tables)), neural=neural)
     seconds["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     stream = model.stream(scale=scale, seed=seed, partition_rows=partition_rows, tables=tables)

@@ -45,7 +45,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -96,7 +96,15 @@ __all__ = [
 
 _PLACEHOLDER = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _COLUMN_KEYS = ("skip", "value", "values", "min", "max", "rule", "faker")
-_TABLE_KEYS = ("scale", "size", "columns", "condition", "rebalance")
+_TABLE_KEYS = ("scale", "size", "columns", "condition", "rebalance", "synthesizer")
+
+Synthesizer = Literal["copula", "neural", "auto"]
+#: What can learn a table (:mod:`relsynth.models.neural` for the network).
+SYNTHESIZERS: tuple[str, ...] = ("copula", "neural", "auto")
+#: Default training budget of a neural synthesizer, per table: most epochs and most seconds.
+NEURAL_EPOCHS = 40
+NEURAL_SECONDS = 60.0
+
 _CONDITION_KEYS = ("values", "min", "max", "above", "below")
 _FK_KEYS = ("table", "columns", "ref_table", "ref_columns", "name")
 _NUMERIC = ("integer", "float", "decimal")
@@ -267,13 +275,15 @@ class TableOptions:
     global scale or its parent's; its children follow) or ``size`` (this many rows), column
     overrides by name, and targeted generation: ``condition`` (what every row's values must
     be) and ``rebalance`` (target category shares of one column); children of such rows follow
-    them as real children follow such parents."""
+    them as real children follow such parents. ``synthesizer`` (a fit option) is what learns
+    the table, instead of the configuration's ``synthesizer``."""
 
     scale: float | None = None
     columns: dict[str, ColumnOptions] = field(default_factory=dict)
     size: int | None = None
     condition: dict[str, Condition] = field(default_factory=dict)
     rebalance: Rebalance | None = None
+    synthesizer: Synthesizer | None = None
 
     @property
     def targeted(self) -> bool:
@@ -312,6 +322,11 @@ class Config:
         pii: Overrides of the personal-data detection, ``{"Table.Column": kind or None}``.
         locale: Faker locale of the generated personal data.
         rare_category_threshold: Categories fewer source rows hold are not reproduced (0: all are).
+        synthesizer: What learns every table: ``copula`` (default), ``neural`` (needs
+            ``relsynth[neural]``) or ``auto`` (neural where it beats the copula); a table's own
+            ``synthesizer`` in ``tables`` wins.
+        neural_epochs: Most training epochs of a neural synthesizer.
+        neural_seconds: Most training seconds of a neural synthesizer, per table.
         tables: Per-table options (:class:`TableOptions`).
         foreign_keys: Foreign keys the database does not declare, learned and written like
             declared ones.
@@ -337,6 +352,9 @@ class Config:
     pii: dict[str, str | None] | None = None
     locale: str = DEFAULT_LOCALE
     rare_category_threshold: int = RARE_CATEGORY_THRESHOLD
+    synthesizer: Synthesizer = "copula"
+    neural_epochs: int = NEURAL_EPOCHS
+    neural_seconds: float = NEURAL_SECONDS
     given: frozenset[str] = frozenset()
     path: Path | None = None
 
@@ -394,6 +412,14 @@ class Config:
         if data.get("rare_category_threshold") is not None:
             values["rare_category_threshold"] = _count(data["rare_category_threshold"], f"{where}: rare_category_threshold",
                                                        "0 (keep every category) or a number of rows")
+        if data.get("synthesizer") is not None:
+            values["synthesizer"] = check_synthesizer(data["synthesizer"], f"{where}: synthesizer")
+        if data.get("neural_epochs") is not None:
+            values["neural_epochs"] = _count(data["neural_epochs"], f"{where}: neural_epochs", "a whole number ≥ 1")
+            if values["neural_epochs"] < 1:
+                raise ConfigError(f"{where}: neural_epochs must be a whole number ≥ 1, got 0")
+        if data.get("neural_seconds") is not None:
+            values["neural_seconds"] = _positive(data["neural_seconds"], f"{where}: neural_seconds")
         values["tables"] = parse_tables(data.get("tables"), f"{where}: tables")
         values["foreign_keys"] = parse_foreign_keys(data.get("foreign_keys"), f"{where}: foreign_keys")
         return cls(**values, given=frozenset(k for k, v in data.items() if v is not None))
@@ -410,7 +436,7 @@ class Config:
         """Run :func:`relsynth.fit` on ``source`` with this configuration's tables and keys."""
         from relsynth.api import fit
 
-        kwargs = {k: v for k, v in self.clone_kwargs().items() if k in FIT_KEYS} | overrides
+        kwargs = {k: v for k, v in self.clone_kwargs().items() if k in FIT_KEYS} | {"tables": self.tables} | overrides
         kwargs["pii"] = pii_overrides(kwargs.get("pii"), self.tables)
         return fit(self._url(kwargs, "source"), **kwargs)
 
@@ -437,10 +463,37 @@ class Config:
 
 #: The top-level keys of a configuration file (the keyword arguments of :func:`relsynth.clone`).
 KEYS = ("source", "target", "include", "exclude", "scale", "seed", "if_exists", "fit_rows", "partition_rows",
-        "workers", "scheduler", "tables", "foreign_keys", "metadata", "file_format", "pii", "locale", "rare_category_threshold")
+        "workers", "scheduler", "tables", "foreign_keys", "metadata", "file_format", "pii", "locale",
+        "rare_category_threshold", "synthesizer", "neural_epochs", "neural_seconds")
 #: The keys :func:`relsynth.fit` takes (:meth:`Config.fit` passes these).
 FIT_KEYS = ("source", "include", "exclude", "fit_rows", "foreign_keys", "metadata", "pii", "locale",
-            "rare_category_threshold")
+            "rare_category_threshold", "synthesizer", "neural_epochs", "neural_seconds")
+
+
+def check_synthesizer(value: Any, where: str) -> str:
+    """``value`` if it names a synthesizer, else a ConfigError listing them."""
+    if not isinstance(value, str) or value not in SYNTHESIZERS:
+        hint = did_you_mean(value, SYNTHESIZERS) if isinstance(value, str) else ""
+        raise ConfigError(f"{where} must be one of {', '.join(SYNTHESIZERS)}, got {value!r}{hint}")
+    return value
+
+
+def table_synthesizers(synthesizer: Any, tables: Mapping[str, Any] | None, names: list[str]) -> dict[str, str]:
+    """Per table of ``names``, what learns it: its own ``synthesizer`` in ``tables``, else ``synthesizer``.
+
+    Raises:
+        ConfigError: An unknown synthesizer, or one given for a table not in ``names``.
+    """
+    default = check_synthesizer(synthesizer, "synthesizer")
+    out = dict.fromkeys(names, default)
+    for name, options in parse_tables(tables).items():
+        if options.synthesizer is None:
+            continue
+        if name not in out:
+            raise ConfigError(f"tables.{name}.synthesizer: there is no table {name!r} to learn"
+                              f"{did_you_mean(name, names)}; tables: {', '.join(names)}")
+        out[name] = options.synthesizer
+    return out
 
 
 # ---------------------------------------------------------------------------- loading
@@ -563,6 +616,8 @@ def parse_tables(data: Any, where: str = "tables") -> dict[str, TableOptions]:
             options.condition[str(column)] = parse_condition(str(column), cspec, f"{here}.condition.{column}")
         if spec.get("rebalance") is not None:
             options.rebalance = _rebalance(spec["rebalance"], f"{here}.rebalance")
+        if spec.get("synthesizer") is not None:
+            options.synthesizer = check_synthesizer(spec["synthesizer"], f"{here}.synthesizer")
         for column, cspec in _mapping(spec.get("columns") or {}, f"{here}.columns").items():
             options.columns[str(column)] = _column_options(cspec, f"{here}.columns.{column}")
         out[str(name)] = options
@@ -652,7 +707,7 @@ def merge_targets(tables: Mapping[str, Any] | None, conditions: Mapping[str, Any
     become the ``condition``, ``size`` and ``rebalance`` of those tables' options, next to what
     ``tables`` already sets (a keyword wins over the same key in ``tables``).
     """
-    out = {name: TableOptions(o.scale, dict(o.columns), o.size, dict(o.condition), o.rebalance)
+    out = {name: TableOptions(o.scale, dict(o.columns), o.size, dict(o.condition), o.rebalance, o.synthesizer)
            for name, o in parse_tables(tables).items()}
     for name, spec in _mapping(conditions or {}, "conditions").items():
         options = out.setdefault(name, TableOptions())
@@ -1262,7 +1317,8 @@ def validate_config(config: Config) -> Validation:
     foreign key counted (all of them: a problem); then the source is fitted on at most
     :data:`TRIAL_FIT_ROWS` rows per table and every table sampled at its configured scale, but
     at most :data:`TRIAL_ROWS` rows, with the column overrides applied, and the sample's keys
-    and constraints are checked in memory. Nothing is written.
+    and constraints are checked in memory. Nothing is written. The trial fit is the copula's
+    whatever ``synthesizer`` says (a neural one only needs torch, which is checked).
 
     Raises:
         ConfigError: The configuration has no ``source``.
@@ -1290,6 +1346,13 @@ def validate_config(config: Config) -> Validation:
         check_pii_overrides(add_foreign_keys(schema, config.foreign_keys, config.include, config.exclude), pii)
     except ConfigError as exc:
         result.problems.append(str(exc))
+    if {config.synthesizer, *(o.synthesizer for o in config.tables.values())} - {"copula", None}:
+        from relsynth.models.neural import require_torch
+
+        try:
+            require_torch()
+        except ImportError as exc:
+            result.problems.append(f"synthesizer: {exc}")
     if result.problems:
         return result
     for table, label, n in _virtual_dangling(config, schema):

@@ -44,6 +44,9 @@ if_exists: fail                   # the target has the tables already: fail, tru
 # file_format: csv                # for a directory target: csv or parquet
 # locale: en_US                   # Faker locale of generated personal data (de_DE, fr_FR, ...)
 {rare}# categories fewer source rows hold are not reproduced verbatim (0: keep all)
+# synthesizer: copula             # what learns each table: copula, neural (pip install "relsynth[neural]") or auto
+# neural_epochs: 40               # neural synthesizer: most training epochs per table ...
+# neural_seconds: 60              # ... and most training seconds per table
 # Personal-data detection overridden: TABLE.COLUMN: kind (one of {kinds}) or null (not personal data)
 # pii: {{{first}.column: null}}
 
@@ -64,6 +67,7 @@ foreign_keys:
 # Targeted generation (README "Targeted generation"): `size: 1000` (rows, instead of scale),
 # `condition: {{age: {{min: 70}}, smoker: true, diagnosis: [copd, cancer]}}` (every row meets it;
 # its children follow), `rebalance: {{diagnosis: {{cancer: 0.5}}}}` (category shares).
+# `synthesizer: neural` (or copula, auto) learns this table so, whatever the global `synthesizer:`.
 tables:
 """
 

@@ -462,7 +462,7 @@ def test_corrupt_truncated_foreign_or_newer_model_files(model_file: Path, tmp_pa
         no_arrays: "is not a readable relsynth model file (KeyError)",
         pickled: "is not a readable relsynth model file (ValueError)",
         _rewrite(model_file, tmp_path / "newer.rsm", lambda d: d.update(version=99)):
-            "has model format version 99, this relsynth reads version 2; refit",
+            "has model format version 99, this relsynth reads versions 2 to 3; refit",
         _rewrite(model_file, tmp_path / "foreign.rsm", lambda d: d.update(format="other")):
             "is not a relsynth model file; refit it with `relsynth fit`",
         _rewrite(model_file, tmp_path / "no-tables.rsm", lambda d: d.pop("tables")): "is damaged (KeyError",

@@ -30,6 +30,8 @@ from typer.core import TyperGroup
 
 import relsynth
 from relsynth.config import (
+    NEURAL_EPOCHS,
+    NEURAL_SECONDS,
     TRIAL_FIT_ROWS,
     Config,
     TableOptions,
@@ -120,6 +122,13 @@ FileFormatOpt = Annotated[Optional[str], typer.Option(
 LocaleOpt = Annotated[str, typer.Option("--locale", help="Faker locale of generated personal data (en_US, de_DE, ...).")]
 RareOpt = Annotated[int, typer.Option(
     "--rare-category-threshold", help="Categories fewer source rows hold are not reproduced verbatim (0: keep all).")]
+SynthesizerOpt = Annotated[str, typer.Option(
+    "--synthesizer", help="What learns every table: copula (default), neural (a conditional network; needs "
+                          "relsynth[neural]) or auto (neural where it beats the copula); a config's "
+                          "tables.T.synthesizer sets one table.")]
+NeuralEpochsOpt = Annotated[int, typer.Option("--neural-epochs", help="Most training epochs of a neural synthesizer.")]
+NeuralSecondsOpt = Annotated[float, typer.Option(
+    "--neural-seconds", help="Most training seconds of a neural synthesizer, per table.")]
 PiiOpt = Annotated[Optional[str], typer.Option(
     "--pii", help="Override personal-data detection: TABLE.COLUMN=KIND or TABLE.COLUMN=none, comma-separated.")]
 
@@ -290,14 +299,18 @@ def clone(
     locale: LocaleOpt = "en_US",
     rare_category_threshold: RareOpt = 5,
     pii: PiiOpt = None,
+    synthesizer: SynthesizerOpt = "copula",
+    neural_epochs: NeuralEpochsOpt = NEURAL_EPOCHS,
+    neural_seconds: NeuralSecondsOpt = NEURAL_SECONDS,
 ) -> None:
     """Learn SOURCE and write a synthetic copy into TARGET with every key and constraint enforced."""
     fmt = _format(ctx, fmt)
     cfg = _config(ctx, config)
     o = _merged(ctx, cfg, source=source, target=target, scale=scale, seed=seed, if_exists=if_exists,
                 include=_list(include), exclude=_list(exclude), fit_rows=fit_rows, partition_rows=partition_rows,
-                workers=workers, scheduler=scheduler, metadata=metadata, file_format=file_format, pii=_pii_overrides(pii), locale=locale,
-                rare_category_threshold=rare_category_threshold)
+                workers=workers, scheduler=scheduler, metadata=metadata, file_format=file_format, pii=_pii_overrides(pii),
+                locale=locale, rare_category_threshold=rare_category_threshold, synthesizer=synthesizer,
+                neural_epochs=neural_epochs, neural_seconds=neural_seconds)
     source = _required(o.pop("source"), "source", "SRC", "RELSYNTH_SOURCE", "source")
     target = _required(o.pop("target"), "target", "DST", "RELSYNTH_TARGET", "target")
     with _progress_display(enabled=_show_progress(ctx, fmt)) as progress:
@@ -605,25 +618,35 @@ def fit(
     locale: LocaleOpt = "en_US",
     rare_category_threshold: RareOpt = 5,
     pii: PiiOpt = None,
+    synthesizer: SynthesizerOpt = "copula",
+    neural_epochs: NeuralEpochsOpt = NEURAL_EPOCHS,
+    neural_seconds: NeuralSecondsOpt = NEURAL_SECONDS,
 ) -> None:
     """Learn SOURCE and save the model (JSON + numpy arrays; no pickle; no personal data)."""
     fmt = _format(ctx, fmt)
     cfg = _config(ctx, config)
     o = _merged(ctx, cfg, source=source, include=_list(include), exclude=_list(exclude), fit_rows=fit_rows,
                 metadata=metadata, pii=_pii_overrides(pii), locale=locale,
-                rare_category_threshold=rare_category_threshold)
+                rare_category_threshold=rare_category_threshold, synthesizer=synthesizer,
+                neural_epochs=neural_epochs, neural_seconds=neural_seconds)
     source = _required(o.pop("source"), "source", "SRC", "RELSYNTH_SOURCE", "source")
     o["pii"] = pii_overrides(o["pii"], cfg.tables if cfg else None)  # a column's `faker:` is a pii override
     started = time.perf_counter()
     with _progress_display(enabled=_show_progress(ctx, fmt)) as progress:
-        model = relsynth.fit(source, **o, foreign_keys=cfg.foreign_keys if cfg else None, progress=progress)
+        model = relsynth.fit(source, **o, foreign_keys=cfg.foreign_keys if cfg else None,
+                             tables=cfg.tables if cfg else None, progress=progress)
     model.save(output)
     if fmt == "json":
         out.print_json(json.dumps({"model": str(output), "tables": {n: t.n_rows for n, t in model.tables.items()},
+                                   "synthesizers": {n: t.synthesizer for n, t in model.tables.items()},
                                    "notes": model.notes}))
         return
     out.print(f"model of {len(model.tables)} tables saved to {output} ({sum(t.n_rows for t in model.tables.values()):,} "
               f"source rows, fitted in {time.perf_counter() - started:.2f}s)", markup=False, highlight=False)
+    networks = {n: t.neural for n, t in model.tables.items() if t.neural is not None}
+    if networks:
+        out.print("neural synthesizer: " + ", ".join(f"{n} ({m.epochs} epochs, {m.seconds:.1f}s)"
+                                                     for n, m in networks.items()), markup=False, highlight=False)
     _print_privacy(model.pii, model.rare_categories)
     for note in model.notes:
         _note(ctx, note)

@@ -29,6 +29,7 @@ from scipy.special import ndtr, ndtri
 
 from relsynth.errors import ModelError
 from relsynth.models.conditioning import LatentBounds, rows_of, truncated_gaussian
+from relsynth.models.neural import NeuralModel
 from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import Column, Table
 from relsynth.transform.encoders import (
@@ -174,6 +175,9 @@ class TableModel:
         corr: Correlation of ``context + dims`` normal scores.
         split: Categorical column with a correlation matrix per category (``split_corr``, over
             ``context + dims`` without the split's own dims), or None.
+        neural: The neural synthesizer drawing the dims instead of the copula
+            (:mod:`relsynth.models.neural`), or None. The encoders, the count dims and
+            everything done with the drawn scores are the same either way.
     """
 
     name: str
@@ -189,6 +193,12 @@ class TableModel:
     split_categories: list[Any] = field(default_factory=list)
     split_corr: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
     count_givens: dict[str, str] = field(default_factory=dict)
+    neural: NeuralModel | None = None
+
+    @property
+    def synthesizer(self) -> str:
+        """``neural`` or ``copula``: what draws this table's dims."""
+        return "copula" if self.neural is None else "neural"
 
     # ------------------------------------------------------------------ fitting
     @classmethod
@@ -545,6 +555,8 @@ class TableModel:
         """
         k = len(self.context)
         ctx = context if context is not None else np.zeros((0, k))
+        if self.neural is not None:
+            return self.neural.sample(ctx, n_free, rng, bounds, self.category_edges(parent_frame, ctx.shape[0] + n_free))
         n_ctx = ctx.shape[0]
         z = np.vstack([_conditional_draw(self.corr, k, ctx, rng, rows_of(bounds, slice(0, n_ctx))),
                        _conditional_draw(self.corr[k:, k:], 0, np.zeros((n_free, 0)), rng,
@@ -578,6 +590,39 @@ class TableModel:
                 z[np.ix_(free, own_keep)] = _conditional_draw(corr[k_keep:, k_keep:], 0, np.zeros((free.size, 0)), rng,
                                                               rows_of(split_bounds, free))
         return z
+
+    def category_edges(self, parent_frame: pd.DataFrame | None, n: int) -> dict[int, np.ndarray]:
+        """For each own dim of a category whose frequencies follow a parent column, every row's
+        category slices on the uniform axis (rows × categories+1), read from its parent row
+        (``parent_frame``, aligned with the rows; missing: the slices of rows without a parent).
+
+        The neural synthesizer draws such a dim one category per cell: an equal-probability bin
+        of the score would hold a different category for each parent diagnosis.
+        """
+        out = {}
+        for j, cm in self._parent_categories():
+            enc = self.encoders[cm.value_dim]
+            cum = enc.cum[enc.bins(_given_numbers(cm.given, enc, {}, parent_frame, n))]
+            out[j] = np.hstack([np.zeros((n, 1)), np.clip(cum, 0.0, 1.0)])
+        return out
+
+    def _parent_categories(self) -> list[tuple[int, ColumnModel]]:
+        """The learned categories whose frequencies follow a parent column, with their dim's index."""
+        return [(self.dims.index(cm.value_dim), cm) for cm in self.columns
+                if cm.role == "copula" and (cm.given or "").startswith("parent:")
+                and isinstance(self.encoders.get(cm.value_dim), ConditionalCategoricalEncoder)
+                and self.encoders[cm.value_dim].categories]
+
+    def even(self, z: np.ndarray) -> np.ndarray:
+        """Drawn scores made even (:func:`stratify`). Under the neural synthesizer a category
+        whose slices follow the parent row is left as drawn: its rows' scores lie in different
+        slices, so moving them to even ranks moves rows across categories (stratified, the
+        demo's drugs came out 26% lisinopril, as drawn 20.5%, in the source 19%)."""
+        even = stratify(z)
+        if self.neural is not None:
+            for j, _ in self._parent_categories():
+                even[:, j] = z[:, j]
+        return even
 
     def decode(
         self,
@@ -715,6 +760,7 @@ class TableModel:
             "split_categories": list(self.split_categories),
             "split_corr": self.split_corr,
             "count_givens": dict(self.count_givens),
+            "neural": self.neural.to_state() if self.neural is not None else None,
         }
 
     @classmethod
@@ -735,6 +781,7 @@ class TableModel:
             split_categories=list(state["split_categories"]),
             split_corr=np.asarray(state["split_corr"], dtype=np.float64),
             count_givens=dict(state.get("count_givens", {})),
+            neural=NeuralModel.from_state(state["neural"]) if state.get("neural") is not None else None,
         )
 
 

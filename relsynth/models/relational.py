@@ -24,6 +24,7 @@ import pandas as pd
 from relsynth.blas import one_blas_thread
 from relsynth.errors import ConfigError, ModelError, SchemaError
 from relsynth.models.copula import ParentContext, TableModel, is_free_text, to_number
+from relsynth.models.neural import AUTO_MIN_GAIN, AUTO_MIN_ROWS, NeuralOptions, fit_neural, require_torch
 from relsynth.plan import Plan, make_plan
 from relsynth.schema.checks import compile_checks
 from relsynth.schema.model import ForeignKey, Schema, Table
@@ -54,7 +55,9 @@ log = logging.getLogger("relsynth")
 
 FORMAT = "relsynth-model"
 #: 2: row fingerprints hash whole columns (:func:`relsynth.transform.copies.row_hashes`).
-FORMAT_VERSION = 2
+#: 3: a table's neural synthesizer (``tables.<name>.neural``); version 2 files (copula only) load as before.
+FORMAT_VERSION = 3
+_READABLE_VERSIONS = (2, 3)
 
 
 @dataclass
@@ -284,10 +287,10 @@ def load_model(path: str | Path) -> Model:
         raise ModelError(f"'{path}' is not a readable relsynth model file ({type(exc).__name__}); refit it") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelError(f"'{path}' is not a relsynth model file; refit it with `relsynth fit`")
-    if doc.get("version") != FORMAT_VERSION:
+    if doc.get("version") not in _READABLE_VERSIONS:
         raise ModelError(
-            f"'{path}' has model format version {doc.get('version')}, this relsynth reads version "
-            f"{FORMAT_VERSION}; refit the model with this version"
+            f"'{path}' has model format version {doc.get('version')}, this relsynth reads versions "
+            f"{min(_READABLE_VERSIONS)} to {FORMAT_VERSION}; refit the model with this version"
         )
     try:
         state = _unpack(doc, arrays)
@@ -353,7 +356,8 @@ def fk_key(table: str, schema: Schema, fk: ForeignKey) -> str:
 def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
               sample: FitSample | None = None, progress: Callable[[str], None] | None = None, *,
               pii: dict[str, str | None] | None = None,
-              locale: str = DEFAULT_LOCALE, rare_category_threshold: int = RARE_CATEGORY_THRESHOLD) -> Model:
+              locale: str = DEFAULT_LOCALE, rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
+              synthesizers: Mapping[str, str] | None = None, neural: NeuralOptions | None = None) -> Model:
     """Learn a :class:`Model` from ``frames`` (one per table of ``schema``, frame convention).
 
     Tables are fitted parent-first. A child's copula includes its driver parent's dimensions;
@@ -368,6 +372,12 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
     and the driver choice, children-per-row counts, secondary-FK degrees and NULL shares,
     dangling references and root row counts come from the key columns of all rows.
     ``progress`` is called with each table's name as its fit starts.
+
+    ``synthesizers`` names what draws each table's dims (:data:`relsynth.models.neural.SYNTHESIZERS`;
+    tables not named: ``copula``): ``neural`` adds a network trained with ``neural``'s settings
+    (:func:`~relsynth.models.neural.fit_neural`), ``auto`` trains one on tables of at least
+    :data:`~relsynth.models.neural.AUTO_MIN_ROWS` rows and two dims and keeps it where it beats
+    the copula on held-out rows by :data:`~relsynth.models.neural.AUTO_MIN_GAIN` nats per row.
     """
     missing = [t for t in schema.tables if t not in frames]
     if missing:
@@ -395,6 +405,9 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
         raise ConfigError(f"rare_category_threshold must be a whole number ≥ 0 (0 keeps every category), "
                           f"got {rare_category_threshold!r}")
     overrides = check_pii_overrides(schema, pii)
+    synthesizers = _check_synthesizers(schema, synthesizers)
+    if any(v != "copula" for v in synthesizers.values()):
+        require_torch()  # before any table is fitted
     drivers = sample.drivers if sample is not None else choose_drivers(schema, frames, matches)
     plan = make_plan(schema, drivers)
     rng = np.random.default_rng(seed)
@@ -450,6 +463,11 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
             driver_columns=driver.columns if driver is not None else [],
             pii=detected[name], locale=locale, min_count=rare_category_threshold, pii_avoid=personal,
         )
+        choice = synthesizers.get(name, "copula")
+        if choice == "neural" or (choice == "auto" and len(frames[name]) >= AUTO_MIN_ROWS
+                                  and len(models[name].dims) >= 2):
+            _fit_network(models[name], scores, frames, name, driver.ref_table if driver is not None else None,
+                         parent_rows.get(name), neural or NeuralOptions(), seed, keep_if_better=choice == "auto")
         if sample is not None and name in sample.filters:
             if driver is None:
                 models[name].n_rows = sample.rows[name]  # roots are generated at their real size
@@ -511,6 +529,40 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
                  pii=pii_report, rare_categories=rare, locale=locale, rare_category_threshold=rare_category_threshold,
                  pii_fingerprints=personal,
                  row_fingerprints={name: f for name, f in row_prints.items() if f is not None}, pii_links=links)
+
+
+def _check_synthesizers(schema: Schema, synthesizers: Mapping[str, str] | None) -> dict[str, str]:
+    """``synthesizers`` checked against the schema's tables and the synthesizers' names."""
+    from relsynth.config import check_synthesizer, table_synthesizers
+
+    for name, value in (synthesizers or {}).items():
+        check_synthesizer(value, f"synthesizer of table {name}")
+    return table_synthesizers("copula", {n: {"synthesizer": v} for n, v in (synthesizers or {}).items()},
+                              list(schema.tables))
+
+
+def _fit_network(tm: TableModel, scores: dict[str, np.ndarray], frames: dict[str, pd.DataFrame], name: str,
+                 parent: str | None,
+                 rows: np.ndarray | None, options: NeuralOptions, seed: int, keep_if_better: bool) -> None:
+    """Train ``tm``'s neural synthesizer on its own scores given its driver parent's (``rows``:
+    each row's parent row, -1 for none); ``keep_if_better``: keep it only where it beats the copula."""
+    own = scores[name]
+    if own.shape[1] == 0:
+        return
+    context = has_parent = parent_frame = None
+    if parent is not None and rows is not None:
+        has_parent = rows >= 0
+        context = scores[parent][np.where(has_parent, rows, 0)]
+        parent_frame = frames[parent].iloc[np.where(has_parent, rows, 0)].reset_index(drop=True)
+        parent_frame = parent_frame.astype(object).where(pd.Series(has_parent), None)
+    table_seed = int(np.random.default_rng([seed, *name.encode()]).integers(2**62))
+    network = fit_neural(context, own, tm.dims, tm.encoders, has_parent, options, table_seed, name, tm.corr,
+                         tm.category_edges(parent_frame, own.shape[0]))
+    log.info("%s: neural synthesizer trained for %d epoch(s) in %.1fs, held-out gain over the copula %s nats/row",
+             name, network.epochs, network.seconds, "n/a" if network.gain is None else f"{network.gain:.3f}")
+    if keep_if_better and (network.gain is None or network.gain < AUTO_MIN_GAIN):
+        return
+    tm.neural = network
 
 
 def _how_made(model: TableModel, column: str, links: list[PiiLink] = ()) -> str:

@@ -40,7 +40,7 @@ from relsynth.blas import one_blas_thread
 from relsynth.config import TableOptions, parse_tables, require_valid
 from relsynth.errors import ConfigError
 from relsynth.models.conditioning import LatentBounds, TableTarget, known_row_bounds, rows_of
-from relsynth.models.copula import TableModel, from_number, stratify
+from relsynth.models.copula import TableModel, from_number
 from relsynth.models.relational import FKStats, Model, fk_key
 from relsynth.sampling.overrides import apply_overrides
 from relsynth.schema.checks import compile_checks
@@ -674,7 +674,7 @@ class _Generator:
             parent_rows, n_free = np.repeat(parent_rows, PARENT_POOL), n_free * PARENT_POOL
         target = self.targets.get(name)
         free = name not in self.targeted  # targeted draws keep their shifted marginals: no stratify
-        even = stratify if free else (lambda z: z)
+        even = tm.even if free else (lambda z: z)
         if driver is None:
             bounds, rule = target.bounds(n_free, rng) if target is not None else (None, None)
             z = even(tm.sample_scores(None, n_free, rng, bounds=bounds))
@@ -1022,7 +1022,7 @@ class _Redraw:
         parent_frame = None if self.driver is None else _aligned(self.frames[self.driver.ref_table], parent_rows)
         current = z
         for _ in range(_REDRAWS):
-            even = stratify(current)
+            even = self.tm.even(current)
             fresh = self.tm.decode(self.table, even, self.rng, parent_frame, stratified=True)
             apply_overrides(fresh, self.table, self.options, self.rng)
             out = frame.copy()
