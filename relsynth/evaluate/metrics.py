@@ -184,11 +184,6 @@ class _PairColumn:
         joint = pd.factorize(labels)[0].astype(np.int64)
         return cls(kind, (joint[: len(real)], joint[len(real):]), None)
 
-    def side(self, i: int) -> _PairColumn:
-        """Side ``i`` (0 real, 1 synthetic) alone, as both sides (for one-sided statistics)."""
-        numbers = None if self.numbers is None else (self.numbers[i], self.numbers[i])
-        return _PairColumn(self.kind, (self.codes[i], self.codes[i]), numbers)
-
 
 def _edges(real: pd.Series) -> np.ndarray | None:
     x = _as_number(real)
