@@ -1,5 +1,5 @@
 """``python -m relsynth`` runs the command line."""
 
-from relsynth.cli import main
+from relsynth.cli import run
 
-main()
+run()

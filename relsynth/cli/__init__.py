@@ -10,9 +10,11 @@ file, see :mod:`relsynth.config`; options given on the command line win), ``--qu
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -806,6 +808,31 @@ def main() -> None:
         _fail("interrupted (Ctrl-C); a write in progress was rolled back, so the target holds no part of it",
               INTERRUPTED)
     sys.exit(code or 0)
+
+
+def run() -> None:
+    """``relsynth`` and ``python -m relsynth``: :func:`main`, then a quick exit.
+
+    Once the command is done (output flushed, logging shut down, ``atexit`` handlers run), the
+    process ends with ``os._exit``: tearing down the ~1,400 modules pandas, SciPy and SQLAlchemy
+    load and freeing every frame object by object takes about 0.3 s for nothing, a tenth of a
+    demo clone. Every file and database write is committed and closed before :func:`main`
+    returns. :func:`main` itself exits normally, for callers in the same process (tests).
+    """
+    try:
+        main()
+        code: int | str | None = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is not None and not isinstance(code, int):
+        err.print(str(code), markup=False, highlight=False)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    logging.shutdown()
+    atexit._run_exitfuncs()
+    os._exit(code or 0)
 
 
 def _fail(message: str, code: int) -> None:
