@@ -40,6 +40,7 @@ from relsynth.transform.encoders import (
     ConditionalNumericEncoder,
     NumericEncoder,
     TextGenerator,
+    Codes,
     UuidGenerator,
     correlation_ratio,
     cramers_v,
@@ -289,6 +290,7 @@ class TableModel:
         _find_derived(frame, categorical, models, unique_single)
         sources = [c for c in categorical if models[c].role == "copula"
                    and 2 <= frame[c].nunique() <= MAX_GIVEN_CATEGORIES]
+        coded = {c: Codes.of(frame[c]) for c in sources}  # factorized once for the association tests
 
         # 2. Copula dims, in column order.
         numbers: dict[str, np.ndarray] = {}  # plain numerics (NaN where NULL): what categories may follow
@@ -308,7 +310,7 @@ class TableModel:
                     x = x - _reference_numbers(cm.offset_ref, col.kind, frame, parent)[notna]
                 integer = col.kind in ("integer", "date") or _whole_seconds(col.kind, x)
                 decimals = col.scale if col.kind == "decimal" else None
-                cm.given = None if cm.offset_ref else _best_given(x, frame.loc[notna, sources])
+                cm.given = None if cm.offset_ref else _best_given(x, {c: codes[notna] for c, codes in coded.items()})
                 if cm.given is not None:
                     given = frame.loc[notna, cm.given].to_numpy(dtype=object)
                     enc, z_valid = ConditionalNumericEncoder.fit_transform(x, given, rng, integer, decimals)
@@ -345,7 +347,7 @@ class TableModel:
             rows = np.flatnonzero(has_parent)
             context = parent.z[parent.rows[rows]]
         model._order_categories(frame, own, rows, context, rng)
-        model._condition_counts(frame, own, counts or {}, sources, rng)
+        model._condition_counts(frame, own, counts or {}, coded, rng)
         model._condition_categories(frame, own, rows, context, rng, numbers, unique_single, parent)
         joint = own if context is None else np.hstack([context, own[rows]])
         model.corr = _correlation(joint)
@@ -381,7 +383,7 @@ class TableModel:
             own[present, j] = z
 
     def _condition_counts(self, frame: pd.DataFrame, own: np.ndarray, counts: dict[str, np.ndarray],
-                          sources: list[str], rng: np.random.Generator) -> None:
+                          sources: dict[str, Codes], rng: np.random.Generator) -> None:
         """Give a children-per-row count its own marginal per category of the row where the copula
         cannot follow the category (treatments per patient by diagnosis: fewest for pneumonia,
         in the middle of the diagnoses' order).
@@ -394,15 +396,15 @@ class TableModel:
         (Plain numerics keep the stricter :data:`GIVEN_MIN_ETA2`: conditioned on a category by
         this rule, age took its marginal from insurance and lost its tie to the counts.)
         """
-        big_enough = [name for name in sources
-                      if frame[name].value_counts().iloc[0] >= ConditionalNumericEncoder.min_rows]
+        big_enough = [name for name, coded in sources.items()
+                      if np.bincount(coded.codes[coded.codes >= 0], minlength=1).max() >= ConditionalNumericEncoder.min_rows]
         for dim, c in counts.items():
             j = self.dims.index(dim)
             x = c.astype(np.float64)
             best: tuple[float, str | None] = (COUNT_MIN_GAP, None)
             for name in big_enough:
                 values = frame[name].to_numpy(dtype=object)
-                if correlation_ratio(x, values) < COUNT_GIVEN_MIN_ETA2:
+                if correlation_ratio(x, sources[name]) < COUNT_GIVEN_MIN_ETA2:
                     continue
                 z_c = own[:, self.dims.index(f"value:{name}")]
                 gap = _copula_gap(values, x, z_c, own[:, j], self.encoders[f"value:{name}"])
@@ -450,10 +452,11 @@ class TableModel:
                 continue
             j = self.dims.index(cm.value_dim)
             best: tuple[float, str | None] = (CONDITION_MIN_V, None)
+            coded = Codes.of(values)
             for name, (x, z_x, _) in candidates.items():
                 if cm.name in givens and name in numbers:
                     continue  # numerics follow this category: it is decoded before them
-                v = cramers_v(values, x)
+                v = cramers_v(coded, x)
                 if v < best[0]:
                     continue
                 gap = _copula_gap(values, x, own[:, j], z_x, self.encoders[cm.value_dim])
@@ -956,11 +959,11 @@ def _find_derived(frame: pd.DataFrame, categorical: list[str], models: dict[str,
             break
 
 
-def _best_given(x: np.ndarray, candidates: pd.DataFrame) -> str | None:
+def _best_given(x: np.ndarray, candidates: dict[str, Codes]) -> str | None:
     """The categorical column explaining most of ``x``'s rank variance, if it explains enough."""
     best: tuple[float, str | None] = (GIVEN_MIN_ETA2, None)
-    for name in candidates.columns:
-        eta2 = correlation_ratio(x, candidates[name].to_numpy(dtype=object))
+    for name, codes in candidates.items():
+        eta2 = correlation_ratio(x, codes)
         if eta2 > best[0]:
             best = (eta2, name)
     return best[1]

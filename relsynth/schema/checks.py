@@ -137,9 +137,8 @@ def _compile(sqltext: str, name: str | None, table: str, columns: tuple[tuple[st
         return CheckRule(check, table, None, (), f"cannot parse it ({str(exc).splitlines()[0][:80]})", kinds)
     try:
         tree, used = _portable(tree, table, list(kinds))
-        empty = pd.DataFrame({c: pd.Series([], dtype=_EMPTY_DTYPES.get(k, object)) for c, k in kinds.items()})
         rule = CheckRule(check, table, tree, tuple(used), None, kinds)
-        _Evaluator(empty, kinds).eval(tree)  # every node kind is known before any data is seen
+        _Evaluator(_empty_frame(columns), kinds).eval(tree)  # every node kind is known before any data is seen
         for target in ("sqlite", "postgresql", "mysql"):
             rule.sql(target)
         return rule
@@ -147,6 +146,13 @@ def _compile(sqltext: str, name: str | None, table: str, columns: tuple[tuple[st
         return CheckRule(check, table, None, (), str(exc), kinds)
     except Exception as exc:  # noqa: BLE001 - sqlglot raises many types while rendering
         return CheckRule(check, table, None, (), f"cannot translate it ({type(exc).__name__})", kinds)
+
+
+@lru_cache(maxsize=64)
+def _empty_frame(columns: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    """A table's columns without rows (each of its kind's dtype), for a trial evaluation; one per
+    table, shared by its checks (the evaluator only reads it)."""
+    return pd.DataFrame({c: pd.Series([], dtype=_EMPTY_DTYPES.get(k, object)) for c, k in columns})
 
 
 _EMPTY_DTYPES = {"integer": "Int64", "float": "float64", "decimal": "float64", "boolean": "boolean",

@@ -77,29 +77,49 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 def _column_hashes(column: Column, values: pd.Series, fresh: bool) -> np.ndarray:
     """A 64-bit hash of each of one column's values in the written form (equal hashes: equal
-    values in the target database); NULL has its own. Each distinct value is hashed once."""
+    values in the target database); NULL has its own. Numbers and naive timestamps are hashed
+    value by value in numpy; anything else once per distinct value."""
+    kind = column.kind
+    if not fresh and kind in ("integer", "float", "decimal", "boolean") and values.dtype != object:
+        return _where_null(_number_hashes(numeric_values(values), kind, column.scale), values)
+    if not fresh and kind in ("date", "datetime") and pd.api.types.is_datetime64_dtype(values) \
+            and values.dt.tz is None:
+        return _where_null(_stamp_hashes(values, kind), values)
     codes, uniques = pd.factorize(values)
     distinct = pd.Series(uniques, dtype=values.dtype if len(uniques) else object)
-    kind = column.kind
     if fresh:  # made anew: only NULL, blank or "a value" can be the same
         h = np.where(distinct.astype(str).str.strip().to_numpy() == "", np.uint64(1), np.uint64(2))
     elif kind in ("integer", "float", "decimal", "boolean"):
-        x = numeric_values(distinct)
-        digits = 0 if kind in ("integer", "boolean") else column.scale
-        if digits is not None:
-            x = np.round(x, digits)
-        h = _mix((np.asarray(x, dtype=np.float64) + 0.0).view(np.uint64))  # + 0.0: -0.0 is written as 0
+        h = _number_hashes(numeric_values(distinct), kind, column.scale)
     elif kind in ("date", "datetime"):
         stamps = distinct
         if not (pd.api.types.is_datetime64_dtype(distinct) and distinct.dt.tz is None):  # naive stamps as they are
             stamps = pd.to_datetime(distinct.astype(object), errors="coerce", utc=column.timezone)
             if column.timezone:
                 stamps = stamps.dt.tz_localize(None)
-        h = _mix(stamps.to_numpy(dtype="datetime64[D]" if kind == "date" else "datetime64[us]").view(np.int64))
+        h = _stamp_hashes(stamps, kind)
     else:
         # Text, and anything else as its text (the hash takes str() of what is not a string).
         h = pd.util.hash_array(distinct.to_numpy(dtype=object), hash_key=_TEXT_KEY, categorize=False)
     return np.append(h.astype(np.uint64), _NULL)[codes]  # code -1 (NULL): its own hash
+
+
+def _number_hashes(x: np.ndarray, kind: str, scale: int | None) -> np.ndarray:
+    """Hashes of numbers as written: integers and booleans whole, decimals at their scale."""
+    digits = 0 if kind in ("integer", "boolean") else scale
+    if digits is not None:
+        x = np.round(x, digits)
+    return _mix((np.asarray(x, dtype=np.float64) + 0.0).view(np.uint64))  # + 0.0: -0.0 is written as 0
+
+
+def _stamp_hashes(stamps: pd.Series, kind: str) -> np.ndarray:
+    """Hashes of naive timestamps as written: dates to the day, datetimes to the microsecond."""
+    return _mix(stamps.to_numpy(dtype="datetime64[D]" if kind == "date" else "datetime64[us]").view(np.int64))
+
+
+def _where_null(h: np.ndarray, values: pd.Series) -> np.ndarray:
+    """``h`` with NULL's own hash where ``values`` is NULL."""
+    return np.where(values.isna().to_numpy(), _NULL, h.astype(np.uint64))
 
 
 def row_hashes(table: Table, frame: pd.DataFrame, columns: list[str], fresh: set[str] = frozenset()) -> np.ndarray:
@@ -203,7 +223,8 @@ class RowFingerprints:
         if not len(frame):
             return np.zeros(0, dtype=bool)
         prints = _cut(row_hashes(table, frame, self.columns, set(self.fresh)), self.bits)
-        return np.isin(prints, self.values)
+        at = np.minimum(np.searchsorted(self.values, prints), max(self.values.size - 1, 0))
+        return self.values[at] == prints if self.values.size else np.zeros(len(frame), dtype=bool)
 
     def rule(self, table: Table) -> NotACopy:
         """A row rule (``holds(frame)``) for the sampler's redraws."""

@@ -39,6 +39,7 @@ __all__ = [
     "CategoricalEncoder",
     "ConditionalCategoricalEncoder",
     "correlation_ratio",
+    "Codes",
     "cramers_v",
     "TextGenerator",
     "UuidGenerator",
@@ -84,10 +85,25 @@ def detect_decimals(x: np.ndarray, limit: int = 6) -> int | None:
 def _distributional_transform(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Uniform scores of ``x`` under its own empirical CDF, ties spread over their mass."""
     n = x.size
-    s = np.sort(x)
-    left = np.searchsorted(s, x, side="left")
-    right = np.searchsorted(s, x, side="right")
+    left, right = _tie_ranges(x)
     return (left + rng.random(n) * (right - left)) / n
+
+
+def _tie_ranges(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each value of ``x`` (no NaN), where its run of equal values starts and ends in
+    ``sort(x)``: ``searchsorted(sort(x), x, 'left')`` and ``'right'``, from one argsort (a third
+    of the time of two binary searches of every value)."""
+    n = x.size
+    order = np.argsort(x, kind="stable")
+    s = x[order]
+    breaks = np.flatnonzero(s[1:] != s[:-1]) + 1
+    run = np.zeros(n, dtype=np.int64)
+    run[breaks] = 1
+    run = np.cumsum(run)
+    left, right = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    left[order] = np.r_[0, breaks][run]
+    right[order] = np.r_[breaks, n][run]
+    return left, right
 
 
 @dataclass
@@ -562,17 +578,41 @@ def _subset(n: int, max_rows: int = ASSOCIATION_ROWS) -> np.ndarray | slice:
     return np.sort(np.random.default_rng(n).choice(n, max_rows, replace=False))
 
 
-def correlation_ratio(x: np.ndarray, given: np.ndarray) -> float:
-    """η²: the share of the variance of rank(x) explained by the category ``given`` (0..1),
-    estimated from at most :data:`ASSOCIATION_ROWS` rows."""
+@dataclass(frozen=True)
+class Codes:
+    """A categorical column factorized once, for the association statistics that compare it
+    with many others (:func:`correlation_ratio`, :func:`cramers_v`).
+
+    Attributes:
+        codes: Each row's category number, -1 for NULL.
+        size: How many categories.
+    """
+
+    codes: np.ndarray
+    size: int
+
+    @classmethod
+    def of(cls, values: np.ndarray | pd.Series) -> Codes:
+        codes, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object), dtype=object), sort=False)
+        return cls(codes, len(uniques))
+
+    def __getitem__(self, rows: Any) -> Codes:
+        """The codes of some rows (a mask, indices or a slice); the categories stay numbered."""
+        return Codes(self.codes[rows], self.size)
+
+
+def correlation_ratio(x: np.ndarray, given: np.ndarray | Codes) -> float:
+    """η²: the share of the variance of rank(x) explained by the category ``given`` (0..1;
+    NULL is a category of its own), estimated from at most :data:`ASSOCIATION_ROWS` rows."""
     if x.size < 2:
         return 0.0
     at = _subset(x.size)
-    x, given = np.asarray(x)[at], np.asarray(given, dtype=object)[at]
+    coded = given if isinstance(given, Codes) else Codes.of(given)
+    x, codes = np.asarray(x)[at], coded.codes[at]
     r = pd.Series(x).rank().to_numpy()
-    codes, uniques = _factorize(given)
-    counts = np.bincount(codes, minlength=len(uniques))
-    sums = np.bincount(codes, weights=r, minlength=len(uniques))
+    codes = np.where(codes < 0, coded.size, codes)
+    counts = np.bincount(codes, minlength=coded.size + 1)
+    sums = np.bincount(codes, weights=r, minlength=coded.size + 1)
     total = ((r - r.mean()) ** 2).sum()
     if total <= 0:
         return 0.0
@@ -740,7 +780,7 @@ def _category_bins(x: np.ndarray, codes: np.ndarray, m: int, max_bins: int, min_
     return edges
 
 
-def cramers_v(values: np.ndarray, x: np.ndarray, n_bins: int = 10) -> float:
+def cramers_v(values: np.ndarray | Codes, x: np.ndarray, n_bins: int = 10) -> float:
     """Bias-corrected Cramér's V (Bergsma) of categories ``values`` against ``x`` cut into quantile bins.
 
     0: the categories' frequencies are the same at every level of ``x``; 1: ``x`` determines them.
@@ -748,14 +788,15 @@ def cramers_v(values: np.ndarray, x: np.ndarray, n_bins: int = 10) -> float:
     """
     at = _subset(len(x))
     x = np.asarray(x, dtype=np.float64)[at]
-    codes, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object)[at], dtype=object), sort=False)
+    coded = values if isinstance(values, Codes) else Codes.of(values)
+    codes = coded.codes[at]
     ok = ~np.isnan(x) & (codes >= 0)  # code -1: a missing value
     if ok.sum() < 2:
         return 0.0
     codes, xs = codes[ok], x[ok]
     edges = np.unique(np.quantile(xs, np.linspace(0, 1, n_bins + 1)[1:-1]))
     b = np.searchsorted(edges, xs, side="right")
-    r, k, n = len(uniques), edges.size + 1, codes.size
+    r, k, n = coded.size, edges.size + 1, codes.size
     if r < 2 or k < 2:
         return 0.0
     table = np.bincount(b * r + codes, minlength=k * r).reshape(k, r).astype(np.float64)

@@ -188,15 +188,31 @@ class PiiColumn:
     reason: str
 
 
-def _sample(values: pd.Series) -> list[str]:
+@dataclass(frozen=True)
+class _Sample:
+    """Up to :data:`SAMPLE_VALUES` of a column's values as stripped text: each distinct one
+    with how often it was drawn (a category column's pattern tests run once per category)."""
+
+    texts: list[str]
+    counts: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.counts.sum())
+
+
+def _sample(values: pd.Series) -> _Sample:
     present = values.dropna()
     if len(present) > SAMPLE_VALUES:
         present = present.sample(SAMPLE_VALUES, random_state=0)
-    return [str(v).strip() for v in present]
+    counts = pd.Series([str(v).strip() for v in present], dtype=object).value_counts(sort=False)
+    return _Sample(counts.index.tolist(), counts.to_numpy())
 
 
-def _share(kind: str, sample: list[str]) -> float:
-    return sum(map(_TESTS[kind], sample)) / len(sample) if sample else 0.0
+def _share(kind: str, sample: _Sample) -> float:
+    if not len(sample):
+        return 0.0
+    hits = np.fromiter(map(_TESTS[kind], sample.texts), dtype=bool, count=len(sample.texts))
+    return float(sample.counts[hits].sum() / len(sample))
 
 
 def _pattern_note(kind: str, share: float, n: int) -> str:
