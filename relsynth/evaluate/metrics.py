@@ -74,7 +74,14 @@ def _as_number(s: pd.Series) -> np.ndarray:
 
 
 def _shares(values: pd.Series) -> pd.Series:
-    return values.dropna().astype(str).value_counts(normalize=True)
+    """Each value's share of the non-NULL values, by its text (the distinct values are turned
+    into text once; values equal as text add up), largest first."""
+    present = values.dropna()
+    codes, uniques = pd.factorize(present)
+    text = pd.Series(uniques, dtype=present.dtype).astype(str)  # as the whole column would be
+    counts = pd.Series(np.bincount(codes, minlength=len(uniques)), index=text.to_numpy(dtype=object))
+    shares = counts.groupby(level=0, sort=False).sum() / max(len(present), 1)
+    return shares.sort_values(ascending=False, kind="stable")
 
 
 def column_shape(real: pd.Series, synth: pd.Series, kind: str) -> float | None:
@@ -179,9 +186,11 @@ class _PairColumn:
             codes = [np.where(np.isnan(x), _BINS, np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _BINS - 1))
                      for x in (xr, xs)]
             return cls(kind, (codes[0], codes[1]), (xr, xs))
-        both = pd.concat([real, synth], ignore_index=True)
-        labels = both.astype(object).where(both.notna(), "\u2205").astype(str).to_numpy(dtype=object)
-        joint = pd.factorize(labels)[0].astype(np.int64)
+        both = pd.concat([real.astype(object), synth.astype(object)], ignore_index=True)
+        # Each distinct value's text once (values equal as text share a label); NULL: "∅".
+        codes, uniques = pd.factorize(both)
+        text = np.append(np.asarray(uniques, dtype=object).astype(str), "\u2205").astype(object)
+        joint = pd.factorize(text)[0].astype(np.int64)[codes]  # code -1 (NULL): the last text
         return cls(kind, (joint[: len(real)], joint[len(real):]), None)
 
 

@@ -46,6 +46,13 @@ def match_rows(child: pd.DataFrame, columns: list[str], parent: pd.DataFrame, re
         return np.zeros(0, dtype=np.int64)
     if len(parent) == 0:
         return np.full(n, -1, dtype=np.int64)
+    if len(columns) == 1:  # one column: a hash lookup of each child key among the parent's
+        a, b = _comparable(child[columns[0]].reset_index(drop=True), parent[ref_columns[0]].reset_index(drop=True))
+        first = (b.notna() & ~b.duplicated()).to_numpy()  # the first parent row of each key, as the merge
+        at = pd.Index(b[first]).get_indexer(a)
+        rows = np.where(at >= 0, np.flatnonzero(first)[np.maximum(at, 0)], -1).astype(np.int64)
+        rows[a.isna().to_numpy()] = -1
+        return rows
     keys = [f"k{i}" for i in range(len(columns))]
     left = pd.DataFrame(index=pd.RangeIndex(n))
     right = pd.DataFrame(index=pd.RangeIndex(len(parent)))
