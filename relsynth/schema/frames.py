@@ -278,6 +278,9 @@ def _to_integer(s: pd.Series) -> pd.Series:
         return _float_to_int64(s)
     if ptypes.is_datetime64_any_dtype(s.dtype) or ptypes.is_timedelta64_dtype(s.dtype):
         raise _BadValues(s.notna())
+    whole = _python_ints(s)
+    if whole is not None:
+        return whole
     x = _blank_to_na(s)
     num = pd.to_numeric(x, errors="coerce", dtype_backend="numpy_nullable")
     bad = (num.isna() & x.notna()).to_numpy(dtype=bool)
@@ -292,6 +295,24 @@ def _to_integer(s: pd.Series) -> pd.Series:
                 raise _BadValues(over)
         return num.astype("Int64")
     return _float_to_int64(num)
+
+
+def _python_ints(s: pd.Series) -> pd.Series | None:
+    """An object series of Python ints (and NULLs), as a driver returns an INTEGER column, as
+    Int64 in one numpy conversion; None for anything else (or ints beyond 64 bits), which the
+    general path handles."""
+    if s.dtype != object or infer_dtype(s, skipna=True) != "integer":
+        return None
+    values = s.to_numpy()
+    try:
+        try:
+            ints, missing = np.asarray(values, dtype=np.int64), np.zeros(len(values), dtype=bool)
+        except TypeError:  # a NULL among them
+            missing = pd.isna(values)
+            ints = np.asarray(np.where(missing, 0, values), dtype=np.int64)
+    except (OverflowError, TypeError, ValueError):
+        return None
+    return pd.Series(pd.arrays.IntegerArray(ints, missing), index=s.index)
 
 
 def _to_float(s: pd.Series) -> pd.Series:
