@@ -291,7 +291,7 @@ class TableModel:
         _find_derived(frame, categorical, models, unique_single, facts)
         sources = [c for c in categorical if models[c].role == "copula"
                    and 2 <= facts.distinct(c) <= MAX_GIVEN_CATEGORIES]
-        coded = {c: Codes.of(frame[c]) for c in sources}  # factorized once for the association tests
+        coded = {c: facts.codes(c) for c in sources}
 
         # 2. Copula dims, in column order.
         numbers: dict[str, np.ndarray] = {}  # plain numerics (NaN where NULL): what categories may follow
@@ -453,7 +453,7 @@ class TableModel:
                 continue
             j = self.dims.index(cm.value_dim)
             best: tuple[float, str | None] = (CONDITION_MIN_V, None)
-            coded = Codes.of(values)
+            coded = facts.codes(cm.name)
             for name, (x, z_x, _) in candidates.items():
                 if cm.name in givens and name in numbers:
                     continue  # numerics follow this category: it is decoded before them
@@ -951,12 +951,16 @@ def _find_derived(frame: pd.DataFrame, categorical: list[str], models: dict[str,
             # a function of a column never has more values than it.
             if n_source > MAX_GIVEN_CATEGORIES or n_source * 5 > n or distinct[target] > n_source:
                 continue
-            pairs = frame[[source, target]].astype(object).drop_duplicates()
-            if pairs[source].duplicated().any():
+            # The distinct (source, target) pairs, in the order they first occur; NULL is code -1.
+            by, of = facts.codes(source), facts.codes(target)
+            pairs, first = np.unique((by.codes + 1).astype(np.int64) * (of.size + 1) + (of.codes + 1), return_index=True)
+            if np.unique(pairs // (of.size + 1)).size < pairs.size:  # a source value with two targets
                 continue
             cm = models[target]
             cm.role, cm.given = "derived", source
-            cm.mapping = [[plain_value(a), plain_value(b)] for a, b in pairs.itertuples(index=False, name=None)]
+            rows = np.sort(first)
+            cm.mapping = [[plain_value(a), plain_value(b)] for a, b in
+                          zip(frame[source].to_numpy(dtype=object)[rows], frame[target].to_numpy(dtype=object)[rows])]
             break
 
 
@@ -1029,12 +1033,19 @@ class _ColumnFacts:
         self.frame = frame
         self._distinct: dict[str, int] = {}
         self._present: dict[str, np.ndarray] = {}
+        self._codes: dict[str, Codes] = {}
 
     def distinct(self, column: str) -> int:
         """Distinct non-NULL values."""
         if column not in self._distinct:
             self._distinct[column] = int(self.frame[column].nunique())
         return self._distinct[column]
+
+    def codes(self, column: str) -> Codes:
+        """The column factorized (NULL: -1), for the association tests and derivations."""
+        if column not in self._codes:
+            self._codes[column] = Codes.of(self.frame[column])
+        return self._codes[column]
 
     def present(self, column: str) -> np.ndarray:
         """True where the column is not NULL (read-only: shared by every caller)."""
