@@ -1026,7 +1026,9 @@ def _raw_frame(conn: sa.Connection, table: Table, rows: Any) -> pd.DataFrame:
     grid = np.empty((len(rows), len(names)), dtype=object)
     if len(rows):
         grid[:] = rows
-    df = pd.DataFrame({n: pd.Series(grid[:, j], dtype=object) for j, n in enumerate(names)}, columns=names)
+    # One object block over the grid, not copied (a Series per column would copy each column
+    # out of the grid and the frame would copy them again into one block: 0.5 s per 10 M values).
+    df = pd.DataFrame(grid, columns=names, dtype=object, copy=False)
     if conn.dialect.name in ("mysql", "mariadb"):
         for col in table.columns:
             if (col.sql_type or "").upper().startswith("BIT"):
