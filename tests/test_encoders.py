@@ -8,6 +8,7 @@ import numpy as np
 
 from relsynth.transform.encoders import (
     CategoricalEncoder,
+    Codes,
     ConditionalCategoricalEncoder,
     ConditionalNumericEncoder,
     NumericEncoder,
@@ -18,6 +19,7 @@ from relsynth.transform.encoders import (
     cramers_v,
     detect_decimals,
     level_positions,
+    _tie_ranges,
 )
 from relsynth.models.copula import stratify_within
 
@@ -143,6 +145,27 @@ def test_cramers_v_is_zero_for_independence_and_one_for_a_function() -> None:
     x = rng.normal(size=20000)
     assert cramers_v(rng.choice(np.array(["a", "b", "c"], dtype=object), 20000), x) < 0.03
     assert cramers_v(np.where(x > 0.5, "hi", "lo").astype(object), x) > 0.95
+
+
+def test_association_statistics_take_category_codes_factorized_once() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=3000)
+    values = np.where(x > 0, "hi", rng.choice(np.array(["a", "b", None], dtype=object), 3000)).astype(object)
+    coded = Codes.of(values)
+    assert coded.size == 3 and (coded.codes == -1).sum() == sum(v is None for v in values)
+    assert cramers_v(coded, x) == cramers_v(values, x) > 0.5
+    assert np.isclose(correlation_ratio(x, coded), correlation_ratio(x, values))  # NULL a category of its own
+    rows = x > -1
+    assert np.isclose(correlation_ratio(x[rows], coded[rows]), correlation_ratio(x[rows], values[rows]))
+
+
+def test_tie_ranges_are_where_each_value_starts_and_ends_in_the_sorted_values() -> None:
+    rng = np.random.default_rng(5)
+    for x in (rng.normal(size=500), np.round(rng.normal(size=500)), np.zeros(3), np.zeros(0), np.array([2.0, 1.0])):
+        left, right = _tie_ranges(x)
+        s = np.sort(x)
+        assert np.array_equal(left, np.searchsorted(s, x, side="left"))
+        assert np.array_equal(right, np.searchsorted(s, x, side="right"))
 
 
 def test_text_generator_never_copies_values_and_can_be_unique() -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 import relsynth
 from relsynth.evaluate.metrics import pair_score
 from relsynth.schema import schema_from_dataframes
-from relsynth.transform.keys import pair_by_attribute
+from relsynth.transform.keys import match_rows, pair_by_attribute
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -59,3 +59,21 @@ def test_secondary_fk_keeps_the_price_of_the_product() -> None:
                        joined["list_price"], joined["unit_price"], "float", "float")["score"]
     assert _spearman(joined["list_price"].to_numpy(), joined["unit_price"].to_numpy()) > 0.9
     assert score > 0.9
+
+
+def test_one_column_keys_match_as_composite_keys_do() -> None:
+    """The one-column lookup finds what the merge of a composite key finds: the first parent
+    row of a key, -1 for NULL or a key no parent has, numbers equal across int/float/text."""
+    cases = [
+        (pd.Series([1, 2, None, 5, 2], dtype="Int64"), pd.Series([2, 2, None, 1, 7], dtype="Int64")),
+        (pd.Series(["1", "b", None], dtype=object), pd.Series([1.0, None, 3.0])),
+        (pd.Series([np.nan, 3.0, 3.0]), pd.Series([np.nan, 3.0])),
+        (pd.Series(["x", "y"], dtype=object), pd.Series(["y", "x", "x"], dtype=object)),
+    ]
+    for child_key, parent_key in cases:
+        child, parent = pd.DataFrame({"a": child_key, "b": child_key}), pd.DataFrame({"a": parent_key, "b": parent_key})
+        one, composite = match_rows(child, ["a"], parent, ["a"]), match_rows(child, ["a", "b"], parent, ["a", "b"])
+        assert np.array_equal(one, composite), (one, composite)
+    child_key, parent_key = cases[0]
+    assert match_rows(pd.DataFrame({"a": child_key}), ["a"], pd.DataFrame({"a": parent_key}), ["a"]).tolist() == \
+        [3, 0, -1, -1, 0]
