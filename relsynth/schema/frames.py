@@ -104,6 +104,8 @@ def numeric_values(s: pd.Series) -> np.ndarray:
         out = s.to_numpy(dtype="datetime64[us]").astype(np.int64).astype(np.float64)
         out[s.isna().to_numpy()] = np.nan
         return out
+    if ptypes.is_numeric_dtype(s.dtype) or ptypes.is_bool_dtype(s.dtype):  # Int64, float64, boolean: no parsing
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce").to_numpy(dtype=np.float64)
 
 
