@@ -232,6 +232,11 @@ def _blank_to_na(s: pd.Series) -> pd.Series:
     return s.where(~blank, None) if blank.any() else s
 
 
+def _blank(s: pd.Series) -> np.ndarray:
+    """True where a value is text of only whitespace (it means "missing" for parsed kinds)."""
+    return np.fromiter((isinstance(v, str) and not v.strip() for v in s), dtype=bool, count=len(s))
+
+
 def _as_str(x: pd.Series) -> pd.Series:
     """Object series of str (None stays None); ``astype(str)`` would try to decode bytes."""
     if infer_dtype(x, skipna=True) in ("string", "empty"):
@@ -283,11 +288,13 @@ def _to_integer(s: pd.Series) -> pd.Series:
     whole = _python_ints(s)
     if whole is not None:
         return whole
-    x = _blank_to_na(s)
-    num = pd.to_numeric(x, errors="coerce", dtype_backend="numpy_nullable")
-    bad = (num.isna() & x.notna()).to_numpy(dtype=bool)
+    x = _as_object(s)
+    num = pd.to_numeric(x, errors="coerce", dtype_backend="numpy_nullable")  # blank text: NA too
+    bad = (num.isna() & x.notna()).to_numpy(dtype=bool, copy=True)
     if bad.any():
-        raise _BadValues(pd.Series(bad, index=s.index))
+        bad[bad] = ~_blank(x[bad])
+        if bad.any():
+            raise _BadValues(pd.Series(bad, index=s.index))
     if ptypes.is_bool_dtype(num.dtype):
         return num.astype("Int64")
     if ptypes.is_integer_dtype(num.dtype):
@@ -322,13 +329,14 @@ def _to_float(s: pd.Series) -> pd.Series:
         return pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index)
     if ptypes.is_datetime64_any_dtype(s.dtype) or ptypes.is_timedelta64_dtype(s.dtype):
         raise _BadValues(s.notna())
-    x = _blank_to_na(s)
-    num = pd.to_numeric(x, errors="coerce")
+    x = _as_object(s)
+    num = pd.to_numeric(x, errors="coerce")  # blank text: NaN too
     bad = num.isna() & x.notna()
     if bad.any():
-        # "NaN" written as text is a real NaN, not a conversion failure.
-        spelled_nan = _as_str(x[bad]).str.strip().str.lower().isin(["nan", "-nan", "+nan"])
-        bad[bad] = ~spelled_nan.to_numpy()
+        # Blank text is NULL and "NaN" written as text a real NaN, not conversion failures.
+        failed = x[bad]
+        spelled_nan = _as_str(failed).str.strip().str.lower().isin(["nan", "-nan", "+nan"]).to_numpy()
+        bad[bad] = ~(spelled_nan | _blank(failed))
         if bad.any():
             raise _BadValues(bad)
     return pd.Series(num.to_numpy(dtype="float64", na_value=np.nan), index=s.index)

@@ -1098,12 +1098,11 @@ def _read_pg_copy(conn: sa.Connection, table: Table, schema_name: str | None, re
     lines = 0
     emitted = False
     with raw.cursor() as cur, cur.copy(query) as copy:
-        for block in copy:
-            block = bytes(block)
+        for block in copy:  # a memoryview, written without a copy
             buf.write(block)
             if not lines_per_chunk:
                 continue
-            lines += block.count(b"\n")
+            lines += bytes(block).count(b"\n")
             if lines >= lines_per_chunk:
                 data = buf.getvalue()
                 cut = data.rfind(b"\n") + 1
@@ -1122,8 +1121,11 @@ def _parse_pg_text(data: bytes, table: Table) -> pd.DataFrame:
     if not data:
         return pd.DataFrame({n: pd.Series([], dtype=object) for n in names}, columns=names)
     buf = io.BytesIO(data)
+    # Integers are parsed by the C parser itself (PostgreSQL writes them plainly); the rest stays
+    # text for coerce_frame (floats may read "Infinity", which the parser does not take).
+    dtypes = {c.name: "Int64" if c.kind == "integer" else object for c in table.columns}
     df = pd.read_csv(
-        buf, sep="\t", header=None, names=names, dtype=object, quoting=csv.QUOTE_NONE,
+        buf, sep="\t", header=None, names=names, dtype=dtypes, quoting=csv.QUOTE_NONE,
         na_values=["\\N"], keep_default_na=False, skip_blank_lines=False, encoding="utf-8",
         engine="c", lineterminator="\n",
     )
