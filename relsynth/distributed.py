@@ -40,9 +40,9 @@ import pandas as pd
 from relsynth.errors import ConfigError, MissingExtraError, SinkError
 from relsynth.sampling.relational import Partition, SampleStream, generate_partition
 from relsynth.schema.model import Schema
-from relsynth.sinks.sql import _check_frame
-from relsynth.sinks.files import (FileFormat, METADATA_FILE, _write_metadata, part_file, prepare_directory,
-                                  replace_files, write_table_file)
+from relsynth.sinks.files import (FileFormat, METADATA_FILE, part_file, prepare_directory, replace_files,
+                                  write_metadata, write_table_file)
+from relsynth.sinks.sql import check_frame
 
 __all__ = ["check_workers", "dask_client", "write_distributed"]
 
@@ -210,9 +210,9 @@ def _write_directory(stream: SampleStream, directory: Path, existing: dict[str, 
                 report(name, n)
         for name, table in schema.tables.items():  # tables without any row still get their (empty) file
             if not (staging / f"{name}.{file_format}").exists() and not (staging / name).is_dir():
-                empty = _check_frame(name, pd.DataFrame(columns=table.column_names), schema)
+                empty = check_frame(name, pd.DataFrame(columns=table.column_names), schema)
                 write_table_file(empty, table, staging / f"{name}.{file_format}", file_format)
-        _write_metadata(staging / METADATA_FILE, schema, written)
+        write_metadata(staging / METADATA_FILE, schema, written)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise SinkError(f"writing to directory {directory} failed: {exc}; nothing was changed") from None

@@ -57,6 +57,7 @@ __all__ = [
     "LOADERS",
     "IfExists",
     "LoadJob",
+    "check_frame",
     "check_target",
     "open_engine",
     "register_loader",
@@ -189,11 +190,11 @@ def _check_frames(tables: Mapping[str, pd.DataFrame], schema: Schema) -> dict[st
         )
     extra = [n for n in tables if n not in schema.tables]
     if extra:
-        _check_frame(extra[0], tables[extra[0]], schema)  # raises: not in the schema
-    return {name: _check_frame(name, tables[name], schema) for name in schema.tables}
+        check_frame(extra[0], tables[extra[0]], schema)  # raises: not in the schema
+    return {name: check_frame(name, tables[name], schema) for name in schema.tables}
 
 
-def _check_frame(name: str, frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+def check_frame(name: str, frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """One table's frame checked against the schema, in schema column order, normalized."""
     if name not in schema.tables:
         raise SinkError(
@@ -920,12 +921,12 @@ def _first_pieces(stream: Iterator[tuple[str, pd.DataFrame]], schema: Schema,
     head: list[tuple[str, pd.DataFrame]] = []
     first: dict[str, pd.DataFrame] = {}
     for name, frame in stream:
-        frame = _check_frame(name, frame, schema)
+        frame = check_frame(name, frame, schema)
         head.append((name, frame))
         first.setdefault(name, frame)
         if len(first) == len(schema.tables):
             break
-    rest = ((name, _check_frame(name, frame, schema)) for name, frame in stream)
+    rest = ((name, check_frame(name, frame, schema)) for name, frame in stream)
     return first, itertools.chain(head, rest)
 
 
