@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 
 from relsynth.errors import ConfigError, MissingExtraError, SinkError
 from relsynth.sampling.relational import Partition, SampleStream, generate_partition
@@ -43,10 +44,16 @@ from relsynth.schema.model import Schema
 from relsynth.sinks.files import (FileFormat, METADATA_FILE, part_file, prepare_directory, replace_files,
                                   write_metadata, write_table_file)
 from relsynth.sinks.sql import check_frame
+from relsynth.sinks.staged import StagingTarget, open_staged_load
+from relsynth.urls import normalize_url
 
 __all__ = ["check_workers", "dask_client", "write_distributed"]
 
 log = logging.getLogger("relsynth")
+
+# The former PostgreSQL path (partitions back to the client, one COPY stream), kept reachable for
+# benchmarks/bench_dask.py --client-load.
+_CLIENT_LOAD = False
 
 #: ``progress(stage, table, done, total)`` (see :data:`relsynth.api.Progress`).
 Progress = Callable[[str, str | None, int, int | None], None]
@@ -132,6 +139,9 @@ def write_distributed(stream: SampleStream, target: str | Path | Any, schema: Sc
     if prepared is not None:
         return _write_directory(stream, *prepared, schema, client, shared, parts, materialized,
                                 file_format or "csv", window, report)
+    if _dialect(target) == "postgresql" and not _CLIENT_LOAD:
+        return _write_postgresql(stream, target, schema, client, shared, parts, materialized, window, report,
+                                 if_exists=if_exists, order=order, int_bounds=int_bounds)
     from relsynth.sinks import write as write_database
 
     def pieces() -> Iterator[tuple[str, pd.DataFrame]]:
@@ -146,6 +156,61 @@ def write_distributed(stream: SampleStream, target: str | Path | Any, schema: Sc
 
     return write_database(pieces(), target, schema, if_exists=if_exists, order=order,  # type: ignore[arg-type]
                           int_bounds=int_bounds)
+
+
+def _dialect(target: str | Any) -> str:
+    """The SQLAlchemy dialect name of a database URL or engine."""
+    if isinstance(target, sa.Engine):
+        return target.dialect.name
+    return normalize_url(str(target)).get_backend_name()
+
+
+def _write_postgresql(stream: SampleStream, target: str | sa.Engine, schema: Schema, client: Any, shared: Any,
+                      parts: list[Partition], materialized: list[tuple[str, pd.DataFrame]], window: int,
+                      report: Callable[[str, int], None], *, if_exists: str, order: list[str] | None,
+                      int_bounds: dict[tuple[str, str], int] | None) -> dict[str, int]:
+    """The PostgreSQL target of :func:`write_distributed`: every task COPYs its partition into a
+    staging schema, the client puts it all in place in one transaction (:mod:`relsynth.sinks.staged`)."""
+    # The target's types are chosen from each table's first piece, as a write without Dask does:
+    # the materialized tables and the first partition of every entry table, drawn first.
+    heads = [part for part in parts if part.index == 0]
+    first = list(materialized)
+    for part, pieces in _in_order(client, _draw, shared, heads, window):
+        stream.record(part, pieces)
+        first += pieces
+    load = open_staged_load(target, schema, first, if_exists=if_exists, order=order,  # type: ignore[arg-type]
+                            int_bounds=int_bounds)
+    try:
+        for name, rows in load.copy(first).items():
+            report(name, rows)
+        staging = client.scatter(load.target, broadcast=True, hash=False)
+        rest = [part for part in parts if part.index != 0]
+        with contextlib.closing(_in_order(client, _draw_to_postgresql, shared, rest, window, staging)) as results:
+            for part, rows in results:
+                stream.record(part, [(name, None) for name in rows])
+                load.add(rows)
+                for name, n in rows.items():
+                    report(name, n)
+        written = load.finish()
+    except BaseException as exc:
+        raised = load.fail(exc)
+        if raised is exc:
+            raise
+        raise raised from None
+    finally:
+        load.close()
+    log.info("wrote %d rows to %d tables of %s (%d partitions on Dask, COPY by the workers)", sum(written.values()),
+             len(written), load.label, len(parts))
+    return written
+
+
+def _draw_to_postgresql(gen: Any, part: Partition, number: int, staging: StagingTarget) -> dict[str, int]:
+    """Task: draw one partition and COPY it into the staging tables (own connection, own COMMIT); its rows per table."""
+    pieces = generate_partition(gen, part)[0]
+    try:
+        return staging.copy(pieces)
+    except SinkError as exc:
+        raise SinkError(f"partition {part.index} of {part.entry!r}: {exc}") from None
 
 
 def _draw(gen: Any, part: Partition, number: int) -> list[tuple[str, pd.DataFrame]]:
@@ -180,14 +245,20 @@ def _in_order(client: Any, task: Callable[..., Any], shared: Any, parts: list[Pa
                                                 pure=False)))
             return
 
-    for _ in range(window):
-        submit()
-    while pending:
-        part, future = pending.popleft()
-        result = future.result()
-        future.release()
-        submit()
-        yield part, result
+    try:
+        for _ in range(window):
+            submit()
+        while pending:
+            part, future = pending.popleft()
+            result = future.result()
+            future.release()
+            submit()
+            yield part, result
+    finally:
+        # A failed task, an error while handling a result, Ctrl-C: the tasks not started yet are
+        # dropped (running ones finish; a failure's cleanup waits for their COMMIT).
+        if pending:
+            client.cancel([future for _, future in pending])
 
 
 def _write_directory(stream: SampleStream, directory: Path, existing: dict[str, list[Path]], schema: Schema,
