@@ -15,11 +15,22 @@ Targets:
   ``metadata.json``, and the staged files replace the old ones only once every task is done
   (a failure leaves the target as it was). The workers must see the target path (one machine,
   or a shared file system).
-- a database: the tasks' partitions come back to the client, which loads them in partition
-  order through :func:`relsynth.sinks.write` (one transaction where the target has them, all
-  constraints as in a write without Dask), while the workers draw the next ones. At most
-  ``2 × workers`` partitions are in flight, so memory stays bounded. SQLite has one writer
-  anyway; for PostgreSQL and MariaDB the load is the same single stream.
+- a PostgreSQL database: the client checks the target as :func:`relsynth.sinks.write` does,
+  draws the first partition of each entry table (the target's types are chosen from each
+  table's first piece, as without Dask) and creates a staging schema
+  ``relsynth_staging_<8 hex>`` with bare tables; it COPYs the materialized tables and those
+  first partitions there, then every other task draws its partition and COPYs it into staging
+  over its own connection (the target's URL, password included: the workers must reach the
+  database) and returns only its row counts. At the end the client, in one transaction, drops
+  the replaced tables (or empties / inserts into kept ones), moves the new tables into the
+  target schema and adds keys and constraints, as a write without Dask does
+  (:mod:`relsynth.sinks.staged`). Any failure drops the staging schema: the target is left as
+  it was. The rows are those of a write without Dask; their physical order in a table is not.
+- a SQLite or MariaDB/MySQL database: the tasks' partitions come back to the client, which
+  loads them in partition order through :func:`relsynth.sinks.write` (one transaction where
+  the target has them, all constraints as in a write without Dask), while the workers draw the
+  next ones. At most ``2 × workers`` partitions are in flight, so memory stays bounded. SQLite
+  has one writer anyway; MariaDB could take one per worker, which is not done yet.
 
 Needs ``pip install "relsynth[dask]"`` (``dask[distributed]``).
 """
