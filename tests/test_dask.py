@@ -154,7 +154,7 @@ def _pg_catalog(url: str) -> dict[str, list]:
                     "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%%' ORDER BY 1").scalars().all(),
                 "types": conn.exec_driver_sql(
                     "SELECT n.nspname, t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-                    "WHERE t.typtype IN ('e', 'd') ORDER BY 1, 2").fetchall(),
+                    "WHERE t.typtype IN ('e', 'd') AND n.nspname <> 'information_schema' ORDER BY 1, 2").fetchall(),
             }
     finally:
         engine.dispose()
@@ -162,9 +162,14 @@ def _pg_catalog(url: str) -> dict[str, list]:
 
 @pytest.fixture(scope="module")
 def orders_enum():
-    """The orders model with customers.segment an enumeration: a PostgreSQL ENUM type in the target."""
+    """The orders model read as from PostgreSQL, with named types: customers.segment of the enum
+    type ``segment_t``, lines.qty of the domain ``qty_t`` (integer, CHECK VALUE > 0)."""
     schema, frames = _orders_schema()
-    schema.tables["customers"].columns[1].enum_values = ["a", "b", "c"]
+    schema.dialect = "postgresql"
+    segment = schema.tables["customers"].columns[1]
+    segment.enum_values, segment.native_type = ["a", "b", "c"], "segment_t"
+    qty = schema.tables["lines"].columns[3]
+    qty.native_type, qty.domain = "qty_t", {"base": "integer", "checks": [["qty_positive", "VALUE > 0"]]}
     return fit_model(schema, frames, seed=0)
 
 
@@ -188,7 +193,7 @@ def test_postgres_workers_copy_the_same_rows_as_without_dask(orders_enum, thread
         assert catalogs[label] == catalogs["plain"], label
     assert catalogs["plain"]["schemas"] == ["information_schema", "public"]
     assert {p for _, p in catalogs["plain"]["persistence"]} == {"p"}  # logged tables, not the UNLOGGED kind
-    assert ("public", "customers_segment_enum", "e") in catalogs["plain"]["types"]
+    assert catalogs["plain"]["types"] == [("public", "qty_t", "d"), ("public", "segment_t", "e")]
     assert len(out["plain"]["lines"]) > 5 * 1_500 / 4  # several partitions
 
 
