@@ -226,14 +226,16 @@ def test_postgres_replace_over_existing_tables_with_a_named_type(orders_enum, th
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("how", ["connection", "task", "constraint"])
+@pytest.mark.parametrize("how", ["connection", "task", "constraint", "interrupt"])
 def test_postgres_failure_leaves_the_target_unchanged(orders_enum, threads, pg_url: str, monkeypatch, how: str) -> None:
     """A task that cannot reach the database, one that raises anything else (propagated as it
-    is), or a key that does not hold when the constraints are added at the end: the tables that
-    were there keep their rows and types, and no staging schema is left."""
+    is), a key that does not hold when the constraints are added at the end, or Ctrl-C on the
+    client while tasks run: the tables that were there keep their rows and types, and no staging
+    schema is left."""
     import dataclasses
 
     import relsynth.distributed as dist
+    from relsynth.sinks.staged import StagedLoad
 
     model = orders_enum
     relsynth.write(model.sample(seed=1), pg_url, model.schema)
@@ -251,11 +253,21 @@ def test_postgres_failure_leaves_the_target_unchanged(orders_enum, threads, pg_u
         return real(gen, part, number, staging)
 
     monkeypatch.setattr(dist, "_draw_to_postgresql", failing)
-    with pytest.raises(OSError if how == "task" else relsynth.SinkError) as info:
+    if how == "interrupt":
+        real_add = StagedLoad.add
+
+        def interrupted(self, rows):  # noqa: ANN001
+            if sum(self.written.values()) > 4_000:
+                raise KeyboardInterrupt
+            real_add(self, rows)
+
+        monkeypatch.setattr(StagedLoad, "add", interrupted)
+    raised = {"task": OSError, "interrupt": KeyboardInterrupt}.get(how, relsynth.SinkError)
+    with pytest.raises(raised) as info:
         relsynth.write(model.stream(seed=2, partition_rows=1_500), pg_url, model.schema, if_exists="replace",
                        scheduler=threads)
     message = str(info.value)
-    if how != "task":
+    if raised is relsynth.SinkError:
         assert "\n" not in message and message.endswith("the target was left unchanged (staging schema dropped)")
         assert ("partition 3 of 'customers': connecting" if how == "connection" else "PRIMARY KEY") in message
     _same(before, _pg_tables(pg_url, model.schema))

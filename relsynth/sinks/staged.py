@@ -68,7 +68,7 @@ class StagingTarget:
             columns written in a fallback type.
     """
 
-    url: str
+    url: str = field(repr=False)  # holds the password
     staging: str
     schema: Schema
     ddl: TargetDDL
@@ -87,17 +87,17 @@ class StagingTarget:
             with engine.connect() as conn, conn.begin():
                 cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
                 for name, frame in pieces:
-                    step = f"loading table {name!r}"
+                    step = f"loading table {name!r} into staging"
                     frame = check_frame(name, frame, self.schema)  # raises for a table not in the schema
                     table = self.schema.tables[name]
                     pg_copy(cur, table, _fallback_values(frame, table, self.ddl), self.staging)
                     rows[name] = rows.get(name, 0) + len(frame)
-                step = "committing"
+                step = "committing the staged rows"
         except (sa.exc.DBAPIError, sa.exc.StatementError) as exc:
-            raise SinkError(f"{step} into staging: {db_error_line(exc, engine.url.password)}") from None
+            raise SinkError(f"{step}: {db_error_line(exc, engine.url.password)}") from None
         except Exception as exc:
             if _is_driver_error(exc):
-                raise SinkError(f"{step} into staging: {db_error_line(exc, engine.url.password)}") from None
+                raise SinkError(f"{step}: {db_error_line(exc, engine.url.password)}") from None
             raise
         finally:
             engine.dispose()
