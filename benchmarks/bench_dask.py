@@ -10,6 +10,16 @@ must give byte-identical files whatever the number of workers::
     pip install duckdb duckdb-extension-tpch "relsynth[dask,parquet]"
     python benchmarks/tpch.py --sf 1 --sqlite /tmp/tp/sf1.db
     python benchmarks/bench_dask.py --source /tmp/tp/sf1.db --scale 10 --workers 1 2
+
+With ``--postgresql postgresql+psycopg://user@host:5432`` (a server URL, no database) the target
+is a fresh database on that server per run instead (the workers COPY into a staging schema,
+:mod:`relsynth.sinks.staged`); ``0`` among the worker counts is a write without Dask, and
+``--client-load`` runs the former path (partitions back to the client, one COPY stream). The
+tables' checksums (a sum of row hashes per table, order-free) must be equal across runs. The
+load average before and after each run is printed: the machine may be shared::
+
+    python benchmarks/bench_dask.py --source /tmp/tp/sf01.db --scale 10 --workers 0 1 2 \\
+        --postgresql postgresql+psycopg://postgres@127.0.0.1:5432
 """
 
 from __future__ import annotations
@@ -72,6 +82,32 @@ def _digest(directory: Path) -> str:
     return h.hexdigest()
 
 
+def _pg_database(server: str, name: str) -> str:
+    """A fresh, empty database ``name`` on the PostgreSQL ``server``; its URL."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return f"{server}/{name}"
+
+
+def _pg_digest(url: str, tables: list[str]) -> str:
+    """Rows per table and an order-free checksum of their text (sum of row hashes), hashed."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    h = hashlib.sha256()
+    with engine.connect() as conn:
+        for name in tables:
+            row = conn.exec_driver_sql(f'SELECT count(*), sum(hashtext(t::text)::numeric) FROM "{name}" t').one()
+            h.update(f"{name}:{row[0]}:{row[1]}".encode())
+    engine.dispose()
+    return h.hexdigest()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", type=Path, default=Path("/tmp/tp/sf1.db"), help="TPC-H SQLite file (benchmarks/tpch.py)")
@@ -81,8 +117,19 @@ def main() -> None:
     ap.add_argument("--partition-rows", type=int, default=None)
     ap.add_argument("--out", type=Path, default=Path("/tmp/relsynth-bench-dask"))
     ap.add_argument("--keep", action="store_true", help="keep the output directories")
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "dask.json")
+    ap.add_argument("--json", type=Path, default=None, help="results file (default: results/dask.json, "
+                    "or results/dask_postgresql.json with --postgresql)")
+    ap.add_argument("--postgresql", default=None, metavar="SERVER_URL",
+                    help="write into a fresh database on this PostgreSQL server per run (no database in the URL)")
+    ap.add_argument("--client-load", action="store_true",
+                    help="PostgreSQL: the former path, partitions loaded by the client in one COPY stream")
     args = ap.parse_args()
+    results = Path(__file__).parent / "results"
+    args.json = args.json or results / ("dask_postgresql.json" if args.postgresql else "dask.json")
+    if args.client_load:
+        from relsynth import distributed
+
+        distributed._CLIENT_LOAD = True
 
     model_path = args.model or args.source.with_suffix(".rsm")
     if model_path.exists():
@@ -96,34 +143,47 @@ def main() -> None:
     rows = []
     digests = {}
     for workers in args.workers:
-        target = args.out / f"w{workers}"
-        shutil.rmtree(target, ignore_errors=True)
         stream = model.stream(scale=args.scale, seed=1, partition_rows=args.partition_rows)
+        load_before = os.getloadavg()
+        if args.postgresql:
+            target = _pg_database(args.postgresql, f"relsynth_bench_w{workers}")
+            options = {"workers": workers or None}
+        else:
+            target = args.out / f"w{workers}"
+            shutil.rmtree(target, ignore_errors=True)
+            options = {"workers": workers or None, "file_format": "parquet"}
         started = time.perf_counter()
         with PeakRSS() as rss:
-            written = relsynth.write(stream, target, model.schema, file_format="parquet", workers=workers)
+            written = relsynth.write(stream, target, model.schema, **options)
         seconds = time.perf_counter() - started
+        load_after = os.getloadavg()
         total = sum(written.values())
         worker_peaks = sorted(rss.children.values(), reverse=True)[:workers]
-        digests[workers] = _digest(target)
+        digests[workers] = _pg_digest(target, list(model.schema.tables)) if args.postgresql else _digest(target)
         row = {"workers": workers, "scale": args.scale, "rows": total, "seconds": round(seconds, 1),
                "rows_per_s": round(total / seconds), "partitions": stream.partitions,
                "client_peak_rss_mb": round(rss.client / 2**20), "worker_peak_rss_mb": [round(p / 2**20) for p in worker_peaks],
-               "sha256": digests[workers][:16], "rows_per_table": written}
+               "sha256": digests[workers][:16], "load_before": [round(x, 2) for x in load_before],
+               "load_after": [round(x, 2) for x in load_after], "rows_per_table": written}
+        if args.postgresql:
+            row["target"] = "postgresql, " + ("client-side COPY" if args.client_load or not workers else "COPY by the workers")
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "rows_per_table"}), flush=True)
-        if not args.keep:
+        if not args.keep and not args.postgresql:
             shutil.rmtree(target, ignore_errors=True)
+        if not args.keep and args.postgresql:
+            _pg_database(args.postgresql, f"relsynth_bench_w{workers}")  # emptied again (dropped and recreated)
     base = rows[0]["seconds"]
     print()
-    print("| workers | rows | seconds | rows/s | speed-up | peak RSS per worker MB | client peak RSS MB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| workers | rows | seconds | rows/s | speed-up | peak RSS per worker MB | client peak RSS MB | load avg 1 min before → after |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['workers']} | {row['rows']:,} | {row['seconds']:.1f} | {row['rows_per_s']:,} | "
               f"{base / row['seconds']:.2f}× | {', '.join(f'{p:,}' for p in row['worker_peak_rss_mb'])} | "
-              f"{row['client_peak_rss_mb']:,} |")
+              f"{row['client_peak_rss_mb']:,} | {row['load_before'][0]:.2f} → {row['load_after'][0]:.2f} |")
     same = len(set(digests.values())) == 1
-    print(f"\nsame files for every worker count: {same} ({', '.join(f'{w}: {d[:16]}' for w, d in digests.items())})")
+    what = "tables" if args.postgresql else "files"
+    print(f"\nsame {what} for every worker count: {same} ({', '.join(f'{w}: {d[:16]}' for w, d in digests.items())})")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"source": str(args.source), "cpus": os.cpu_count(), "runs": rows,
                                      "identical": same}, indent=1))

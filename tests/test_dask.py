@@ -124,6 +124,79 @@ def test_sqlite_identical_for_one_and_two_workers(hospital, threads, tmp_path: P
     _same(out["plain"], out["dask"])
 
 
+def _pg_tables(url: str, schema) -> dict[str, pd.DataFrame]:
+    """Every table of ``schema`` in the PostgreSQL database at ``url``, ordered by primary key."""
+    engine = sa.create_engine(url)
+    try:
+        return {name: pd.read_sql(f'SELECT * FROM "{name}" ORDER BY ' + ", ".join(f'"{c}"' for c in t.primary_key),
+                                  engine) for name, t in schema.tables.items()}
+    finally:
+        engine.dispose()
+
+
+def _pg_catalog(url: str) -> dict[str, list]:
+    """Column types, constraints, table persistence and schemas of a PostgreSQL database (to compare two writes)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                "columns": conn.exec_driver_sql(
+                    "SELECT table_schema, table_name, column_name, data_type, udt_name, is_nullable FROM "
+                    "information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
+                    "ORDER BY 1, 2, ordinal_position").fetchall(),
+                "constraints": conn.exec_driver_sql(
+                    "SELECT conrelid::regclass::text, contype, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid <> 0 ORDER BY 1, 2, 3").fetchall(),
+                "persistence": conn.exec_driver_sql(
+                    "SELECT relname, relpersistence FROM pg_class WHERE relkind = 'r' AND relnamespace = "
+                    "'public'::regnamespace ORDER BY 1").fetchall(),
+                "schemas": conn.exec_driver_sql(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%%' ORDER BY 1").scalars().all(),
+                "types": conn.exec_driver_sql(
+                    "SELECT n.nspname, t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                    "WHERE t.typtype IN ('e', 'd') AND n.nspname <> 'information_schema' ORDER BY 1, 2").fetchall(),
+            }
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def orders_enum():
+    """The orders model read as from PostgreSQL, with named types: customers.segment of the enum
+    type ``segment_t``, lines.qty of the domain ``qty_t`` (integer, CHECK VALUE > 0)."""
+    schema, frames = _orders_schema()
+    schema.dialect = "postgresql"
+    segment = schema.tables["customers"].columns[1]
+    segment.enum_values, segment.native_type = ["a", "b", "c"], "segment_t"
+    qty = schema.tables["lines"].columns[3]
+    qty.native_type, qty.domain = "qty_t", {"base": "integer", "checks": [["qty_positive", "VALUE > 0"]]}
+    return fit_model(schema, frames, seed=0)
+
+
+@pytest.mark.postgres
+def test_postgres_workers_copy_the_same_rows_as_without_dask(orders_enum, threads, tmp_path: Path) -> None:
+    """The workers COPY into a staging schema: no Dask, 1 worker process and 2 in-process workers
+    give the same rows, types and constraints, every key holds, and no staging schema is left."""
+    from conftest import PG_SERVER, fresh_database
+
+    model = orders_enum
+    out, catalogs = {}, {}
+    for label, options in (("plain", {}), ("one process", {"workers": 1}), ("two threads", {"scheduler": threads})):
+        with fresh_database(PG_SERVER, "PostgreSQL") as url:
+            written = relsynth.write(model.stream(seed=8, partition_rows=1_500), url, model.schema, **options)
+            assert total_violations(relsynth.verify(url, model.schema)) == 0
+            out[label] = _pg_tables(url, model.schema)
+            catalogs[label] = _pg_catalog(url)
+            assert {n: len(f) for n, f in out[label].items()} == written
+    for label in ("one process", "two threads"):
+        _same(out["plain"], out[label])
+        assert catalogs[label] == catalogs["plain"], label
+    assert catalogs["plain"]["schemas"] == ["information_schema", "public"]
+    assert {p for _, p in catalogs["plain"]["persistence"]} == {"p"}  # logged tables, not the UNLOGGED kind
+    assert catalogs["plain"]["types"] == [("public", "qty_t", "d"), ("public", "segment_t", "e")]
+    assert len(out["plain"]["lines"]) > 5 * 1_500 / 4  # several partitions
+
+
 @pytest.mark.postgres
 def test_postgres_on_dask_equals_sqlite_without(orders, threads, pg_url: str, tmp_path: Path) -> None:
     relsynth.write(orders.stream(seed=8, partition_rows=1_500), pg_url, orders.schema, scheduler=threads)
@@ -138,6 +211,88 @@ def test_postgres_on_dask_equals_sqlite_without(orders, threads, pg_url: str, tm
         pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=name)
     engine.dispose()
     lite.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_replace_over_existing_tables_with_a_named_type(orders_enum, threads, pg_url: str, pg_url2: str) -> None:
+    """``replace`` drops the old tables and their enum type in the final transaction and moves
+    the new ones in: as a write without Dask gives."""
+    model = orders_enum
+    for url, options in ((pg_url, {"scheduler": threads}), (pg_url2, {})):
+        relsynth.write(model.sample(seed=1), url, model.schema)
+        relsynth.write(model.stream(seed=2, partition_rows=1_500), url, model.schema, if_exists="replace", **options)
+    _same(_pg_tables(pg_url2, model.schema), _pg_tables(pg_url, model.schema))
+    assert _pg_catalog(pg_url) == _pg_catalog(pg_url2)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("how", ["connection", "task", "constraint", "interrupt"])
+def test_postgres_failure_leaves_the_target_unchanged(orders_enum, threads, pg_url: str, monkeypatch, how: str) -> None:
+    """A task that cannot reach the database, one that raises anything else (propagated as it
+    is), a key that does not hold when the constraints are added at the end, or Ctrl-C on the
+    client while tasks run: the tables that were there keep their rows and types, and no staging
+    schema is left."""
+    import dataclasses
+
+    import relsynth.distributed as dist
+    from relsynth.sinks.staged import StagedLoad
+
+    model = orders_enum
+    relsynth.write(model.sample(seed=1), pg_url, model.schema)
+    before, catalog = _pg_tables(pg_url, model.schema), _pg_catalog(pg_url)
+    real = dist._draw_to_postgresql
+
+    def failing(gen, part, number, staging):  # noqa: ANN001
+        if part.index == 3:
+            if how == "connection":
+                staging = dataclasses.replace(staging, url=staging.url.replace(":5432/", ":1/"))
+            elif how == "task":
+                raise OSError(28, "No space left on device")
+            else:
+                real(gen, part, number, staging)  # the same rows twice: duplicate primary keys
+        return real(gen, part, number, staging)
+
+    monkeypatch.setattr(dist, "_draw_to_postgresql", failing)
+    if how == "interrupt":
+        real_add = StagedLoad.add
+
+        def interrupted(self, rows):  # noqa: ANN001
+            if sum(self.written.values()) > 4_000:
+                raise KeyboardInterrupt
+            real_add(self, rows)
+
+        monkeypatch.setattr(StagedLoad, "add", interrupted)
+    raised = {"task": OSError, "interrupt": KeyboardInterrupt}.get(how, relsynth.SinkError)
+    with pytest.raises(raised) as info:
+        relsynth.write(model.stream(seed=2, partition_rows=1_500), pg_url, model.schema, if_exists="replace",
+                       scheduler=threads)
+    message = str(info.value)
+    if raised is relsynth.SinkError:
+        assert "\n" not in message and message.endswith("the target was left unchanged (staging schema dropped)")
+        assert ("partition 3 of 'customers': connecting" if how == "connection" else "PRIMARY KEY") in message
+    _same(before, _pg_tables(pg_url, model.schema))
+    assert _pg_catalog(pg_url) == catalog
+
+
+@pytest.mark.postgres
+def test_postgres_truncate_and_append_into_existing_tables(orders, threads, pg_url: str, pg_url2: str) -> None:
+    """Kept tables get the staged rows by INSERT ... SELECT in the final transaction (their own
+    constraints checked); a table missing from the target is moved in with its keys."""
+    for url, options in ((pg_url, {"scheduler": threads}), (pg_url2, {})):
+        relsynth.write(orders.sample(seed=1), url, orders.schema)
+        relsynth.write(orders.stream(seed=2, partition_rows=1_500), url, orders.schema, if_exists="truncate",
+                       **options)
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:  # emptied parents and no lines table: append fills them, creates lines
+            conn.exec_driver_sql('DROP TABLE "lines"')
+            conn.exec_driver_sql('TRUNCATE "customers", "orders", "products"')
+        engine.dispose()
+        relsynth.write(orders.stream(seed=3, partition_rows=1_500), url, orders.schema, if_exists="append", **options)
+        assert total_violations(relsynth.verify(url, orders.schema)) == 0
+    _same(_pg_tables(pg_url2, orders.schema), _pg_tables(pg_url, orders.schema))
+    catalog = _pg_catalog(pg_url)
+    assert catalog == _pg_catalog(pg_url2)
+    assert catalog["schemas"] == ["information_schema", "public"]
 
 
 def test_clone_of_a_sample_database_on_dask(threads, tmp_path: Path) -> None:

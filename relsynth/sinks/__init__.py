@@ -8,7 +8,8 @@ Example:
 
 Directories of CSV/Parquet files (one per table, plus ``metadata.json``) are written and read
 by :mod:`relsynth.sinks.files`. Per-dialect bulk loaders live in :mod:`relsynth.sinks.sql` (registry ``LOADERS``); DDL
-translation in :mod:`relsynth.sinks.ddl`; integrity counts in :mod:`relsynth.sinks.integrity`.
+translation in :mod:`relsynth.sinks.ddl`; integrity counts in :mod:`relsynth.sinks.integrity`; PostgreSQL loading by
+many writers at once (the Dask workers), through a staging schema, in :mod:`relsynth.sinks.staged`.
 """
 
 from __future__ import annotations

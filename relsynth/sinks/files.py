@@ -69,6 +69,7 @@ __all__ = [
     "part_file",
     "prepare_directory",
     "replace_files",
+    "write_metadata",
 ]
 
 log = logging.getLogger("relsynth")
@@ -264,7 +265,7 @@ def write_files(
             staged.append((tmp, final))
         meta_tmp = directory / f".{METADATA_FILE}.tmp"
         written = {name: len(frames[name]) for name in schema.tables}
-        _write_metadata(meta_tmp, schema, written)
+        write_metadata(meta_tmp, schema, written)
         staged.append((meta_tmp, directory / METADATA_FILE))
     except OSError as exc:
         for tmp, _ in staged:
@@ -354,7 +355,7 @@ def replace_files(staged: list[tuple[Path, Path]], existing: Mapping[str, list[P
         os.replace(tmp, final)
 
 
-def _write_metadata(path: Path, schema: Schema, rows: Mapping[str, int]) -> None:
+def write_metadata(path: Path, schema: Schema, rows: Mapping[str, int]) -> None:
     """The schema as ``metadata.json``, each table's row count what was written."""
     doc = schema.to_dict()
     for t in doc["tables"]:

@@ -57,8 +57,11 @@ __all__ = [
     "LOADERS",
     "IfExists",
     "LoadJob",
+    "add_constraints",
+    "check_frame",
     "check_target",
     "open_engine",
+    "pg_copy",
     "register_loader",
     "target_label",
     "write",
@@ -189,11 +192,11 @@ def _check_frames(tables: Mapping[str, pd.DataFrame], schema: Schema) -> dict[st
         )
     extra = [n for n in tables if n not in schema.tables]
     if extra:
-        _check_frame(extra[0], tables[extra[0]], schema)  # raises: not in the schema
-    return {name: _check_frame(name, tables[name], schema) for name in schema.tables}
+        check_frame(extra[0], tables[extra[0]], schema)  # raises: not in the schema
+    return {name: check_frame(name, tables[name], schema) for name in schema.tables}
 
 
-def _check_frame(name: str, frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+def check_frame(name: str, frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """One table's frame checked against the schema, in schema column order, normalized."""
     if name not in schema.tables:
         raise SinkError(
@@ -622,26 +625,42 @@ def load_postgresql(job: LoadJob) -> None:
             job.step = "creating tables"
             bare.create_all(conn, tables=[bare.tables[n] for n in create], checkfirst=True)
         for name, table, frame in job.loads():
-            if len(frame):
-                stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
-                )
-                with cur.copy(stmt) as copy:
-                    # Chunks smaller than CHUNK_ROWS let the server parse one while we build the next.
-                    for start in range(0, len(frame), _PG_CHUNK):
-                        copy.write(pg_text(frame.iloc[start : start + _PG_CHUNK], table))
-        # Keys after the data: one index build and one validation pass per constraint. Parent
-        # keys first, since a foreign key needs the referenced PRIMARY KEY/UNIQUE to exist.
-        started = time.perf_counter()
-        first = ("primary_key", "unique", "check")
-        adds = [c for n in create for c in _sorted_constraints(full.tables[n], first)]
-        adds += [c for n in create for c in _sorted_constraints(full.tables[n], ("foreign_key",))]
-        for constraint in adds:
-            job.step = f"adding {_describe(constraint)}"
-            conn.execute(sa.schema.AddConstraint(constraint))
-        if create:
-            log.info("added %d keys/constraints in %.2fs", len(adds), time.perf_counter() - started)
+            pg_copy(cur, table, frame)
+        add_constraints(conn, full, create, job)
         job.step = "committing"
+
+
+def pg_copy(cur: Any, table: Table, frame: pd.DataFrame, schema_name: str | None = None) -> None:
+    """``COPY`` the rows of ``frame`` (in its target form) into ``table`` over the psycopg
+    cursor ``cur``, in the text format of :func:`pg_text`; into ``schema_name.table`` when given."""
+    if not len(frame):
+        return
+    from psycopg import sql
+
+    name = sql.Identifier(table.name) if schema_name is None else sql.Identifier(schema_name, table.name)
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        name, sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
+    )
+    with cur.copy(stmt) as copy:
+        # Chunks smaller than CHUNK_ROWS let the server parse one while we build the next.
+        for start in range(0, len(frame), _PG_CHUNK):
+            copy.write(pg_text(frame.iloc[start : start + _PG_CHUNK], table))
+
+
+def add_constraints(conn: sa.Connection, full: sa.MetaData, create: Sequence[str], job: Any) -> None:
+    """Declare the keys and constraints of the tables ``create`` once their rows are in (PostgreSQL):
+    one index build and one validation pass per constraint. PRIMARY KEY, UNIQUE and CHECK first,
+    then FOREIGN KEYs, which need the referenced PRIMARY KEY/UNIQUE to exist. ``job.step`` says
+    which one is being added (for the error message if it fails)."""
+    started = time.perf_counter()
+    first = ("primary_key", "unique", "check")
+    adds = [c for n in create for c in _sorted_constraints(full.tables[n], first)]
+    adds += [c for n in create for c in _sorted_constraints(full.tables[n], ("foreign_key",))]
+    for constraint in adds:
+        job.step = f"adding {_describe(constraint)}"
+        conn.execute(sa.schema.AddConstraint(constraint))
+    if create:
+        log.info("added %d keys/constraints in %.2fs", len(adds), time.perf_counter() - started)
 
 
 def _sorted_constraints(table: sa.Table, kinds: Sequence[str]) -> list[ColumnCollectionConstraint]:
@@ -920,12 +939,12 @@ def _first_pieces(stream: Iterator[tuple[str, pd.DataFrame]], schema: Schema,
     head: list[tuple[str, pd.DataFrame]] = []
     first: dict[str, pd.DataFrame] = {}
     for name, frame in stream:
-        frame = _check_frame(name, frame, schema)
+        frame = check_frame(name, frame, schema)
         head.append((name, frame))
         first.setdefault(name, frame)
         if len(first) == len(schema.tables):
             break
-    rest = ((name, _check_frame(name, frame, schema)) for name, frame in stream)
+    rest = ((name, check_frame(name, frame, schema)) for name, frame in stream)
     return first, itertools.chain(head, rest)
 
 
