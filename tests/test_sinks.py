@@ -24,6 +24,7 @@ from relsynth.errors import (
     TargetNotEmptyError,
 )
 from relsynth.plan import make_plan
+from relsynth.schema.frames import coerce_frame
 from relsynth.schema.model import Column, ForeignKey, Schema, Table, UniqueConstraint
 from relsynth.sinks import IfExists, verify_integrity, write
 from relsynth.sinks.ddl import TargetDDL
@@ -319,6 +320,18 @@ def test_empty_strings_and_nulls_stay_apart(target: str) -> None:
     notes = {row[0]: row[2] for row in read_back(target, schema, "child")}
     assert notes[10] == "" and notes[11] is None and notes[14] == "\\N"
     assert notes[12] == "line1\nline2" and notes[13] == "back\\slash"
+
+
+def test_the_written_frames_are_left_as_they_were(target: str) -> None:
+    """The writer escapes and converts copies: the clone's summary and copy checks read the
+    same frames after the write (a backslash was once doubled in place by the COPY text)."""
+    schema, frames = full_schema(), full_frames()
+    frames["child"] = frames["child"][frames["child"]["note"].notna()].reset_index(drop=True)  # no NULL in the column
+    frames = {name: coerce_frame(f, schema.tables[name]) for name, f in frames.items()}  # as the sampler hands them over
+    before = {name: f.copy(deep=True) for name, f in frames.items()}
+    write(frames, target, schema)
+    for name, frame in frames.items():
+        pd.testing.assert_frame_equal(frame, before[name], obj=name)
 
 
 def test_empty_frames_create_empty_tables(target: str) -> None:

@@ -375,7 +375,9 @@ _PG_SPECIAL = r"[\\\t\n\r]"
 
 def _pg_escape(s: pd.Series, mask: np.ndarray) -> np.ndarray:
     """Strings escaped for COPY text format (backslash, tab, newline, CR), NULLs as ``\\N``."""
-    vals = s.to_numpy(dtype=object, na_value=PG_NULL, copy=True)  # written into below
+    # Written into below: an explicit copy (pandas may hand back the column's own array even with
+    # copy=True when there is no NULL, and the caller's frame would then get the escapes).
+    vals = np.array(s.to_numpy(dtype=object, na_value=PG_NULL), dtype=object, copy=True)
     if mask.all():
         return vals
     present = s[~mask].astype(object)
