@@ -240,7 +240,7 @@ def test_postgres_failure_leaves_the_target_unchanged(orders_enum, threads, pg_u
     model = orders_enum
     relsynth.write(model.sample(seed=1), pg_url, model.schema)
     before, catalog = _pg_tables(pg_url, model.schema), _pg_catalog(pg_url)
-    real = dist._draw_to_postgresql
+    real = dist._draw_to_staging
 
     def failing(gen, part, number, staging):  # noqa: ANN001
         if part.index == 3:
@@ -252,7 +252,7 @@ def test_postgres_failure_leaves_the_target_unchanged(orders_enum, threads, pg_u
                 real(gen, part, number, staging)  # the same rows twice: duplicate primary keys
         return real(gen, part, number, staging)
 
-    monkeypatch.setattr(dist, "_draw_to_postgresql", failing)
+    monkeypatch.setattr(dist, "_draw_to_staging", failing)
     if how == "interrupt":
         real_add = StagedLoad.add
 
