@@ -458,6 +458,27 @@ def test_mysql_failure_leaves_the_target_unchanged(orders_named, threads, mysql_
 
 
 @pytest.mark.mysql
+def test_mysql_replace_refuses_foreign_keys_from_outside_the_schema(orders_named, threads, mysql_url: str) -> None:
+    """A table outside the schema referencing a replaced table would follow the old table as it
+    is renamed out: refused before anything is staged, the target as it was."""
+    model = orders_named
+    relsynth.write(model.sample(seed=1), mysql_url, model.schema)
+    engine = sa.create_engine(mysql_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE notes (id INT PRIMARY KEY, customer_id INT, "
+                             "FOREIGN KEY (customer_id) REFERENCES customers (id)) ENGINE=InnoDB")
+    engine.dispose()
+    before, catalog = _db_tables(mysql_url, model.schema), _my_catalog(mysql_url)
+    with pytest.raises(relsynth.SinkError, match=r"table\(s\) notes outside the schema have foreign keys") as info:
+        relsynth.write(model.stream(seed=2, partition_rows=1_500), mysql_url, model.schema, if_exists="replace",
+                       scheduler=threads)
+    assert "\n" not in str(info.value)
+    _same(before, _db_tables(mysql_url, model.schema))
+    assert _my_catalog(mysql_url) == catalog
+    assert _staging_databases() == []
+
+
+@pytest.mark.mysql
 def test_mysql_truncate_and_append_into_existing_tables(orders_named, threads) -> None:
     """Kept tables get the staged rows by INSERT ... SELECT in one transaction, every FK checked
     across staged and kept tables; a table missing from the target is renamed in with its keys."""

@@ -374,6 +374,8 @@ class _MySQLLoad(StagedLoad):
                 raise SinkError(f"{self.label} names no database to create tables in; add one to the URL "
                                 "(mysql://user@host/DATABASE)")
             self.target_schema = current
+            if self.if_exists == "replace" and self.existing:
+                self._refuse_outside_references(conn)
             self.step = f"creating staging database {staging}"
             conn.exec_driver_sql(f"CREATE DATABASE {self.engine.dialect.identifier_preparer.quote(staging)}")
             for name in self.to_create:
@@ -383,6 +385,24 @@ class _MySQLLoad(StagedLoad):
                 self.step = f"creating staging table {name!r}"
                 conn.exec_driver_sql(f"CREATE TABLE {self._name(staging, name)} LIKE "
                                      f"{self._name(self.target_schema, name)}")
+
+    def _refuse_outside_references(self, conn: sa.Connection) -> None:
+        """Raise SinkError if tables outside the schema have foreign keys to tables being replaced:
+        InnoDB would point them at the old tables as those are renamed out (then dropped), where a
+        write without Dask leaves them pointing at the new ones by name."""
+        self.step = "looking for foreign keys to the replaced tables"
+        replaced = sorted(self.existing)
+        names = ", ".join(["%s"] * len(replaced))
+        rows = conn.exec_driver_sql(
+            "SELECT DISTINCT table_schema, table_name FROM information_schema.key_column_usage "
+            f"WHERE referenced_table_schema = %s AND referenced_table_name IN ({names}) "
+            "ORDER BY table_schema, table_name", (self.target_schema, *replaced)).fetchall()
+        outside = [f"{db}.{name}" if db != self.target_schema else name for db, name in rows
+                   if db != self.target_schema or name not in self.target.schema.tables]
+        if outside:
+            raise SinkError(f"table(s) {', '.join(outside)} outside the schema have foreign keys to tables being "
+                            "replaced, which on Dask would follow the old tables out; drop those foreign keys first "
+                            "or write without workers/scheduler")
 
     def finish(self) -> dict[str, int]:
         """Kept tables filled and every foreign key checked in one transaction, new tables moved
