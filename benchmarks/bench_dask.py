@@ -20,6 +20,9 @@ load average before and after each run is printed: the machine may be shared::
 
     python benchmarks/bench_dask.py --source /tmp/tp/sf01.db --scale 10 --workers 0 1 2 \\
         --postgresql postgresql+psycopg://postgres@127.0.0.1:5432
+
+``--mysql mysql+pymysql://root@127.0.0.1:3306`` does the same into MariaDB/MySQL (the workers
+INSERT into a staging database; ``--client-load``: partitions loaded by the client).
 """
 
 from __future__ import annotations
@@ -82,27 +85,34 @@ def _digest(directory: Path) -> str:
     return h.hexdigest()
 
 
-def _pg_database(server: str, name: str) -> str:
-    """A fresh, empty database ``name`` on the PostgreSQL ``server``; its URL."""
+def _database(server: str, name: str) -> str:
+    """A fresh, empty database ``name`` on the PostgreSQL or MariaDB/MySQL ``server``; its URL."""
     import sqlalchemy as sa
 
-    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    postgres = server.startswith("postgres")
+    admin = sa.create_engine(f"{server}/postgres" if postgres else f"{server}/", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}" + (" WITH (FORCE)" if postgres else ""))
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
     admin.dispose()
     return f"{server}/{name}"
 
 
-def _pg_digest(url: str, tables: list[str]) -> str:
+def _db_digest(url: str, schema: relsynth.Schema) -> str:
     """Rows per table and an order-free checksum of their text (sum of row hashes), hashed."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
+    quote = engine.dialect.identifier_preparer.quote
     h = hashlib.sha256()
     with engine.connect() as conn:
-        for name in tables:
-            row = conn.exec_driver_sql(f'SELECT count(*), sum(hashtext(t::text)::numeric) FROM "{name}" t').one()
+        for name, table in schema.tables.items():
+            if engine.dialect.name == "postgresql":
+                query = f"SELECT count(*), sum(hashtext(t::text)::numeric) FROM {quote(name)} t"
+            else:
+                cols = ", ".join(map(quote, table.column_names))
+                query = f"SELECT count(*), sum(crc32(concat_ws(0x1f, {cols}))) FROM {quote(name)}"
+            row = conn.exec_driver_sql(query).one()
             h.update(f"{name}:{row[0]}:{row[1]}".encode())
     engine.dispose()
     return h.hexdigest()
@@ -118,14 +128,18 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/relsynth-bench-dask"))
     ap.add_argument("--keep", action="store_true", help="keep the output directories")
     ap.add_argument("--json", type=Path, default=None, help="results file (default: results/dask.json, "
-                    "or results/dask_postgresql.json with --postgresql)")
+                    "or results/dask_postgresql.json / dask_mysql.json with --postgresql / --mysql)")
     ap.add_argument("--postgresql", default=None, metavar="SERVER_URL",
                     help="write into a fresh database on this PostgreSQL server per run (no database in the URL)")
+    ap.add_argument("--mysql", default=None, metavar="SERVER_URL",
+                    help="write into a fresh database on this MariaDB/MySQL server per run (no database in the URL)")
     ap.add_argument("--client-load", action="store_true",
-                    help="PostgreSQL: the former path, partitions loaded by the client in one COPY stream")
+                    help="PostgreSQL/MariaDB: the former path, partitions loaded by the client in one stream")
     args = ap.parse_args()
+    server = args.postgresql or args.mysql
+    kind = "postgresql" if args.postgresql else "mysql" if args.mysql else None
     results = Path(__file__).parent / "results"
-    args.json = args.json or results / ("dask_postgresql.json" if args.postgresql else "dask.json")
+    args.json = args.json or results / (f"dask_{kind}.json" if kind else "dask.json")
     if args.client_load:
         from relsynth import distributed
 
@@ -145,8 +159,8 @@ def main() -> None:
     for workers in args.workers:
         stream = model.stream(scale=args.scale, seed=1, partition_rows=args.partition_rows)
         load_before = os.getloadavg()
-        if args.postgresql:
-            target = _pg_database(args.postgresql, f"relsynth_bench_w{workers}")
+        if server:
+            target = _database(server, f"relsynth_bench_w{workers}")
             options = {"workers": workers or None}
         else:
             target = args.out / f"w{workers}"
@@ -159,20 +173,21 @@ def main() -> None:
         load_after = os.getloadavg()
         total = sum(written.values())
         worker_peaks = sorted(rss.children.values(), reverse=True)[:workers]
-        digests[workers] = _pg_digest(target, list(model.schema.tables)) if args.postgresql else _digest(target)
+        digests[workers] = _db_digest(target, model.schema) if server else _digest(target)
         row = {"workers": workers, "scale": args.scale, "rows": total, "seconds": round(seconds, 1),
                "rows_per_s": round(total / seconds), "partitions": stream.partitions,
                "client_peak_rss_mb": round(rss.client / 2**20), "worker_peak_rss_mb": [round(p / 2**20) for p in worker_peaks],
                "sha256": digests[workers][:16], "load_before": [round(x, 2) for x in load_before],
                "load_after": [round(x, 2) for x in load_after], "rows_per_table": written}
-        if args.postgresql:
-            row["target"] = "postgresql, " + ("client-side COPY" if args.client_load or not workers else "COPY by the workers")
+        if server:
+            row["target"] = f"{kind}, " + ("loaded by the client" if args.client_load or not workers
+                                          else "loaded by the workers")
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "rows_per_table"}), flush=True)
-        if not args.keep and not args.postgresql:
+        if not args.keep and not server:
             shutil.rmtree(target, ignore_errors=True)
-        if not args.keep and args.postgresql:
-            _pg_database(args.postgresql, f"relsynth_bench_w{workers}")  # emptied again (dropped and recreated)
+        if not args.keep and server:
+            _database(server, f"relsynth_bench_w{workers}")  # emptied again (dropped and recreated)
     base = rows[0]["seconds"]
     print()
     print("| workers | rows | seconds | rows/s | speed-up | peak RSS per worker MB | client peak RSS MB | load avg 1 min before → after |")
@@ -182,7 +197,7 @@ def main() -> None:
               f"{base / row['seconds']:.2f}× | {', '.join(f'{p:,}' for p in row['worker_peak_rss_mb'])} | "
               f"{row['client_peak_rss_mb']:,} | {row['load_before'][0]:.2f} → {row['load_after'][0]:.2f} |")
     same = len(set(digests.values())) == 1
-    what = "tables" if args.postgresql else "files"
+    what = "tables" if server else "files"
     print(f"\nsame {what} for every worker count: {same} ({', '.join(f'{w}: {d[:16]}' for w, d in digests.items())})")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"source": str(args.source), "cpus": os.cpu_count(), "runs": rows,

@@ -15,22 +15,23 @@ Targets:
   ``metadata.json``, and the staged files replace the old ones only once every task is done
   (a failure leaves the target as it was). The workers must see the target path (one machine,
   or a shared file system).
-- a PostgreSQL database: the client checks the target as :func:`relsynth.sinks.write` does,
-  draws the first partition of each entry table (the target's types are chosen from each
-  table's first piece, as without Dask) and creates a staging schema
-  ``relsynth_staging_<8 hex>`` with bare tables; it COPYs the materialized tables and those
-  first partitions there, then every other task draws its partition and COPYs it into staging
-  over its own connection (the target's URL, password included: the workers must reach the
-  database) and returns only its row counts. At the end the client, in one transaction, drops
-  the replaced tables (or empties / inserts into kept ones), moves the new tables into the
-  target schema and adds keys and constraints, as a write without Dask does
-  (:mod:`relsynth.sinks.staged`). Any failure drops the staging schema: the target is left as
-  it was. The rows are those of a write without Dask; their physical order in a table is not.
-- a SQLite or MariaDB/MySQL database: the tasks' partitions come back to the client, which
-  loads them in partition order through :func:`relsynth.sinks.write` (one transaction where
-  the target has them, all constraints as in a write without Dask), while the workers draw the
-  next ones. At most ``2 × workers`` partitions are in flight, so memory stays bounded. SQLite
-  has one writer anyway; MariaDB could take one per worker, which is not done yet.
+- a PostgreSQL or MariaDB/MySQL database: the client checks the target as
+  :func:`relsynth.sinks.write` does, draws the first partition of each entry table (the target's
+  types are chosen from each table's first piece, as without Dask) and creates a staging area
+  ``relsynth_staging_<8 hex>`` (a schema with bare tables on PostgreSQL; a database on the same
+  server on MariaDB, tables with keys but no foreign keys); it loads the materialized tables and
+  those first partitions there, then every other task draws its partition and loads it into
+  staging over its own connection (COPY, or batched INSERTs; the target's URL, password
+  included: the workers must reach the database) and returns only its row counts. At the end
+  the client puts it all in place as a write without Dask would leave it
+  (:mod:`relsynth.sinks.staged`): on PostgreSQL in one transaction, on MariaDB by checking every
+  foreign key, one atomic ``RENAME TABLE`` and ``ADD FOREIGN KEY``. Any failure drops the
+  staging area: the target is left as it was. The rows are those of a write without Dask; their
+  physical order in a table is not.
+- a SQLite database: the tasks' partitions come back to the client, which loads them in
+  partition order through :func:`relsynth.sinks.write` (one transaction, all constraints as in a
+  write without Dask), while the workers draw the next ones. At most ``2 × workers`` partitions
+  are in flight, so memory stays bounded; SQLite has one writer anyway.
 
 Needs ``pip install "relsynth[dask]"`` (``dask[distributed]``).
 """
@@ -63,8 +64,8 @@ __all__ = ["check_workers", "dask_client", "write_distributed"]
 
 log = logging.getLogger("relsynth")
 
-# The former PostgreSQL path (partitions back to the client, one COPY stream), kept reachable for
-# benchmarks/bench_dask.py --client-load.
+# The former PostgreSQL and MariaDB path (partitions back to the client, one load stream), kept
+# reachable for benchmarks/bench_dask.py --client-load.
 _CLIENT_LOAD = False
 
 #: ``progress(stage, table, done, total)`` (see :data:`relsynth.api.Progress`).
@@ -151,9 +152,9 @@ def write_distributed(stream: SampleStream, target: str | Path | Any, schema: Sc
     if prepared is not None:
         return _write_directory(stream, *prepared, schema, client, shared, parts, materialized,
                                 file_format or "csv", window, report)
-    if _dialect(target) == "postgresql" and not _CLIENT_LOAD:
-        return _write_postgresql(stream, target, schema, client, shared, parts, materialized, window, report,
-                                 if_exists=if_exists, order=order, int_bounds=int_bounds)
+    if _dialect(target) in ("postgresql", "mysql", "mariadb") and not _CLIENT_LOAD:
+        return _write_staged(stream, target, schema, client, shared, parts, materialized, window, report,
+                             if_exists=if_exists, order=order, int_bounds=int_bounds)
     from relsynth.sinks import write as write_database
 
     def pieces() -> Iterator[tuple[str, pd.DataFrame]]:
@@ -177,12 +178,12 @@ def _dialect(target: str | Any) -> str:
     return normalize_url(str(target)).get_backend_name()
 
 
-def _write_postgresql(stream: SampleStream, target: str | sa.Engine, schema: Schema, client: Any, shared: Any,
-                      parts: list[Partition], materialized: list[tuple[str, pd.DataFrame]], window: int,
-                      report: Callable[[str, int], None], *, if_exists: str, order: list[str] | None,
-                      int_bounds: dict[tuple[str, str], int] | None) -> dict[str, int]:
-    """The PostgreSQL target of :func:`write_distributed`: every task COPYs its partition into a
-    staging schema, the client puts it all in place in one transaction (:mod:`relsynth.sinks.staged`)."""
+def _write_staged(stream: SampleStream, target: str | sa.Engine, schema: Schema, client: Any, shared: Any,
+                  parts: list[Partition], materialized: list[tuple[str, pd.DataFrame]], window: int,
+                  report: Callable[[str, int], None], *, if_exists: str, order: list[str] | None,
+                  int_bounds: dict[tuple[str, str], int] | None) -> dict[str, int]:
+    """The PostgreSQL and MariaDB/MySQL targets of :func:`write_distributed`: every task loads its
+    partition into a staging area, the client puts it all in place (:mod:`relsynth.sinks.staged`)."""
     # The target's types are chosen from each table's first piece, as a write without Dask does:
     # the materialized tables and the first partition of every entry table, drawn first.
     started = time.perf_counter()
@@ -204,7 +205,7 @@ def _write_postgresql(stream: SampleStream, target: str | sa.Engine, schema: Sch
         started = time.perf_counter()
         staging = client.scatter(load.target, broadcast=True, hash=False)
         rest = [part for part in parts if part.index != 0]
-        with contextlib.closing(_in_order(client, _draw_to_postgresql, shared, rest, window, staging)) as results:
+        with contextlib.closing(_in_order(client, _draw_to_staging, shared, rest, window, staging)) as results:
             for part, rows in results:
                 stream.record(part, [(name, None) for name in rows])
                 load.add(rows)
@@ -219,13 +220,13 @@ def _write_postgresql(stream: SampleStream, target: str | sa.Engine, schema: Sch
         raise raised from None
     finally:
         load.close()
-    log.info("wrote %d rows to %d tables of %s (%d partitions on Dask, COPY by the workers)", sum(written.values()),
+    log.info("wrote %d rows to %d tables of %s (%d partitions on Dask, loaded by the workers)", sum(written.values()),
              len(written), load.label, len(parts))
     return written
 
 
-def _draw_to_postgresql(gen: Any, part: Partition, number: int, staging: StagingTarget) -> dict[str, int]:
-    """Task: draw one partition and COPY it into the staging tables (own connection, own COMMIT); its rows per table."""
+def _draw_to_staging(gen: Any, part: Partition, number: int, staging: StagingTarget) -> dict[str, int]:
+    """Task: draw one partition and load it into the staging tables (own connection, own COMMIT); its rows per table."""
     pieces = generate_partition(gen, part)[0]
     try:
         return staging.copy(pieces)

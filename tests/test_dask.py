@@ -18,6 +18,7 @@ from relsynth.data import build_hospital, hospital_schema
 from relsynth.errors import ConfigError
 from relsynth.models.relational import fit_model
 from relsynth.sampling.relational import collect, generate_partition
+from relsynth.schema.model import CheckConstraint, UniqueConstraint
 from relsynth.sinks.files import read_files
 from relsynth.sinks.integrity import total_violations
 from relsynth.transform.keys import permuted
@@ -124,11 +125,12 @@ def test_sqlite_identical_for_one_and_two_workers(hospital, threads, tmp_path: P
     _same(out["plain"], out["dask"])
 
 
-def _pg_tables(url: str, schema) -> dict[str, pd.DataFrame]:
-    """Every table of ``schema`` in the PostgreSQL database at ``url``, ordered by primary key."""
+def _db_tables(url: str, schema) -> dict[str, pd.DataFrame]:
+    """Every table of ``schema`` in the database at ``url``, ordered by primary key."""
     engine = sa.create_engine(url)
+    quote = engine.dialect.identifier_preparer.quote
     try:
-        return {name: pd.read_sql(f'SELECT * FROM "{name}" ORDER BY ' + ", ".join(f'"{c}"' for c in t.primary_key),
+        return {name: pd.read_sql(f"SELECT * FROM {quote(name)} ORDER BY " + ", ".join(map(quote, t.primary_key)),
                                   engine) for name, t in schema.tables.items()}
     finally:
         engine.dispose()
@@ -185,7 +187,7 @@ def test_postgres_workers_copy_the_same_rows_as_without_dask(orders_enum, thread
         with fresh_database(PG_SERVER, "PostgreSQL") as url:
             written = relsynth.write(model.stream(seed=8, partition_rows=1_500), url, model.schema, **options)
             assert total_violations(relsynth.verify(url, model.schema)) == 0
-            out[label] = _pg_tables(url, model.schema)
+            out[label] = _db_tables(url, model.schema)
             catalogs[label] = _pg_catalog(url)
             assert {n: len(f) for n, f in out[label].items()} == written
     for label in ("one process", "two threads"):
@@ -221,7 +223,7 @@ def test_postgres_replace_over_existing_tables_with_a_named_type(orders_enum, th
     for url, options in ((pg_url, {"scheduler": threads}), (pg_url2, {})):
         relsynth.write(model.sample(seed=1), url, model.schema)
         relsynth.write(model.stream(seed=2, partition_rows=1_500), url, model.schema, if_exists="replace", **options)
-    _same(_pg_tables(pg_url2, model.schema), _pg_tables(pg_url, model.schema))
+    _same(_db_tables(pg_url2, model.schema), _db_tables(pg_url, model.schema))
     assert _pg_catalog(pg_url) == _pg_catalog(pg_url2)
 
 
@@ -239,8 +241,8 @@ def test_postgres_failure_leaves_the_target_unchanged(orders_enum, threads, pg_u
 
     model = orders_enum
     relsynth.write(model.sample(seed=1), pg_url, model.schema)
-    before, catalog = _pg_tables(pg_url, model.schema), _pg_catalog(pg_url)
-    real = dist._draw_to_postgresql
+    before, catalog = _db_tables(pg_url, model.schema), _pg_catalog(pg_url)
+    real = dist._draw_to_staging
 
     def failing(gen, part, number, staging):  # noqa: ANN001
         if part.index == 3:
@@ -252,7 +254,7 @@ def test_postgres_failure_leaves_the_target_unchanged(orders_enum, threads, pg_u
                 real(gen, part, number, staging)  # the same rows twice: duplicate primary keys
         return real(gen, part, number, staging)
 
-    monkeypatch.setattr(dist, "_draw_to_postgresql", failing)
+    monkeypatch.setattr(dist, "_draw_to_staging", failing)
     if how == "interrupt":
         real_add = StagedLoad.add
 
@@ -270,7 +272,7 @@ def test_postgres_failure_leaves_the_target_unchanged(orders_enum, threads, pg_u
     if raised is relsynth.SinkError:
         assert "\n" not in message and message.endswith("the target was left unchanged (staging schema dropped)")
         assert ("partition 3 of 'customers': connecting" if how == "connection" else "PRIMARY KEY") in message
-    _same(before, _pg_tables(pg_url, model.schema))
+    _same(before, _db_tables(pg_url, model.schema))
     assert _pg_catalog(pg_url) == catalog
 
 
@@ -289,10 +291,219 @@ def test_postgres_truncate_and_append_into_existing_tables(orders, threads, pg_u
         engine.dispose()
         relsynth.write(orders.stream(seed=3, partition_rows=1_500), url, orders.schema, if_exists="append", **options)
         assert total_violations(relsynth.verify(url, orders.schema)) == 0
-    _same(_pg_tables(pg_url2, orders.schema), _pg_tables(pg_url, orders.schema))
+    _same(_db_tables(pg_url2, orders.schema), _db_tables(pg_url, orders.schema))
     catalog = _pg_catalog(pg_url)
     assert catalog == _pg_catalog(pg_url2)
     assert catalog["schemas"] == ["information_schema", "public"]
+
+
+def _my_catalog(url: str) -> dict[str, list]:
+    """Column types, keys, constraints and staging databases of a MariaDB database (to compare two writes)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                "columns": conn.exec_driver_sql(
+                    "SELECT table_name, column_name, column_type, is_nullable, column_key FROM information_schema.columns "
+                    "WHERE table_schema = DATABASE() ORDER BY 1, ordinal_position").fetchall(),
+                "keys": conn.exec_driver_sql(
+                    "SELECT k.table_name, k.constraint_name, c.constraint_type, k.column_name, k.referenced_table_name, "
+                    "k.referenced_column_name FROM information_schema.key_column_usage k JOIN "
+                    "information_schema.table_constraints c ON c.constraint_schema = k.constraint_schema AND "
+                    "c.table_name = k.table_name AND c.constraint_name = k.constraint_name "
+                    "WHERE k.table_schema = DATABASE() ORDER BY 1, 2, k.ordinal_position").fetchall(),
+                "checks": conn.exec_driver_sql(
+                    "SELECT table_name, constraint_name, check_clause FROM information_schema.check_constraints "
+                    "WHERE constraint_schema = DATABASE() ORDER BY 1, 2").fetchall(),
+                "tables": conn.exec_driver_sql(
+                    "SELECT table_name, engine, table_collation FROM information_schema.tables "
+                    "WHERE table_schema = DATABASE() ORDER BY 1").fetchall(),
+            }
+    finally:
+        engine.dispose()
+
+
+def _staging_databases() -> list[str]:
+    """relsynth_staging_* databases on the MariaDB server (none may be left behind)."""
+    from conftest import MYSQL_SERVER
+
+    engine = sa.create_engine(MYSQL_SERVER + "/")
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SHOW DATABASES LIKE 'relsynth\\_staging\\_%%'").scalars().all()
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def orders_named():
+    """The orders model with a named foreign key (MariaDB FK names are unique per database), a
+    named CHECK and a UNIQUE constraint, so the staged tables carry all of them."""
+    schema, frames = _orders_schema()
+    lines = schema.tables["lines"]
+    lines.foreign_keys[0].name = "lines_order_fk"
+    lines.checks = [CheckConstraint("qty > 0", name="qty_positive")]
+    lines.unique = [UniqueConstraint(["order_id", "id"], name="lines_order_line")]
+    return fit_model(schema, frames, seed=0)
+
+
+@pytest.mark.mysql
+def test_mysql_workers_load_the_same_rows_as_without_dask(orders_named, threads) -> None:
+    """The workers INSERT into a staging database: no Dask, 1 worker process and 2 in-process
+    workers give the same rows, types and constraints, every key holds, and no staging database is left."""
+    from conftest import MYSQL_SERVER, fresh_database
+
+    model = orders_named
+    out, catalogs = {}, {}
+    for label, options in (("plain", {}), ("one process", {"workers": 1}), ("two threads", {"scheduler": threads})):
+        with fresh_database(MYSQL_SERVER, "MariaDB") as url:
+            written = relsynth.write(model.stream(seed=8, partition_rows=1_500), url, model.schema, **options)
+            assert total_violations(relsynth.verify(url, model.schema)) == 0
+            out[label] = _db_tables(url, model.schema)
+            catalogs[label] = _my_catalog(url)
+            assert {n: len(f) for n, f in out[label].items()} == written
+        assert _staging_databases() == []
+    for label in ("one process", "two threads"):
+        _same(out["plain"], out[label])
+        assert catalogs[label] == catalogs["plain"], label
+    assert ("lines", "lines_order_fk", "FOREIGN KEY", "order_id", "orders", "id") in catalogs["plain"]["keys"]
+    assert [c[:2] for c in catalogs["plain"]["checks"]] == [("lines", "qty_positive")]
+    assert len(out["plain"]["lines"]) > 5 * 1_500 / 4  # several partitions
+
+
+@pytest.mark.mysql
+def test_mysql_replace_over_existing_tables(orders_named, threads) -> None:
+    """``replace``: one RENAME swaps the old tables out and the new ones in; as without Dask."""
+    from conftest import MYSQL_SERVER, fresh_database
+
+    model = orders_named
+    out = {}
+    for label, options in (("dask", {"scheduler": threads}), ("plain", {})):
+        with fresh_database(MYSQL_SERVER, "MariaDB") as url:
+            relsynth.write(model.sample(seed=1), url, model.schema)
+            relsynth.write(model.stream(seed=2, partition_rows=1_500), url, model.schema, if_exists="replace",
+                           **options)
+            assert total_violations(relsynth.verify(url, model.schema)) == 0
+            out[label] = (_db_tables(url, model.schema), _my_catalog(url))
+    _same(out["plain"][0], out["dask"][0])
+    assert out["plain"][1] == out["dask"][1]
+    assert _staging_databases() == []
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("how", ["task", "duplicate", "foreign key", "add foreign key", "interrupt", "append collision"])
+def test_mysql_failure_leaves_the_target_unchanged(orders_named, threads, mysql_url: str, monkeypatch,
+                                                   how: str) -> None:
+    """A task that raises (propagated as it is), a partition loaded twice (duplicate keys in
+    staging), a partition's children without their parents (found by the anti-joins at the end),
+    a foreign key that cannot be added after the RENAME (renamed back), Ctrl-C on the client while
+    tasks run, or appended keys that collide with the kept rows (INSERT ... SELECT at the end):
+    the tables that were there keep their rows and definitions, and no staging database is left."""
+    import pymysql
+
+    import relsynth.distributed as dist
+    import relsynth.sinks.staged as staged
+    from relsynth.sinks.staged import StagedLoad
+
+    model = orders_named
+    if how == "append collision":
+        relsynth.write(model.stream(seed=2, partition_rows=1_500), mysql_url, model.schema)
+    else:
+        relsynth.write(model.sample(seed=1), mysql_url, model.schema)
+    before, catalog = _db_tables(mysql_url, model.schema), _my_catalog(mysql_url)
+    real = dist._draw_to_staging
+
+    def failing(gen, part, number, staging):  # noqa: ANN001
+        if part.index == 3:
+            if how == "task":
+                raise OSError(28, "No space left on device")
+            if how == "duplicate":
+                real(gen, part, number, staging)  # the same rows twice: duplicate primary keys
+            if how == "foreign key":  # the partition's orders and lines without their customers
+                pieces = generate_partition(gen, part)[0]
+                return staging.copy([(name, frame) for name, frame in pieces if name != part.entry])
+        return real(gen, part, number, staging)
+
+    monkeypatch.setattr(dist, "_draw_to_staging", failing)
+    if how == "interrupt":
+        real_add = StagedLoad.add
+
+        def interrupted(self, rows):  # noqa: ANN001
+            if sum(self.written.values()) > 4_000:
+                raise KeyboardInterrupt
+            real_add(self, rows)
+
+        monkeypatch.setattr(StagedLoad, "add", interrupted)
+    if how == "add foreign key":
+        def no_fk(conn, full, create, job, kinds):  # noqa: ANN001
+            job.step = "adding FOREIGN KEY lines(order_id) -> orders(id)"
+            raise pymysql.err.OperationalError(1005, "Can't create table `lines` (errno: 150)")
+
+        monkeypatch.setattr(staged, "add_constraints", no_fk)
+    raised = {"task": OSError, "interrupt": KeyboardInterrupt}.get(how, relsynth.SinkError)
+    with pytest.raises(raised) as info:
+        relsynth.write(model.stream(seed=2, partition_rows=1_500), mysql_url, model.schema,
+                       if_exists="append" if how == "append collision" else "replace", scheduler=threads)
+    message = str(info.value)
+    if raised is relsynth.SinkError:
+        assert "\n" not in message and message.endswith("the target was left unchanged (staging database dropped)")
+        assert {"duplicate": "partition 3 of 'customers': loading table 'customers' into staging: Duplicate entry",
+                "foreign key": "row(s) of 'orders' have (customer_id) -> customers(id) values with no parent row",
+                "add foreign key": "while adding FOREIGN KEY lines(order_id) -> orders(id): Can't create table",
+                "append collision": "while inserting the staged rows into table 'customers': Duplicate entry",
+                }[how] in message
+    _same(before, _db_tables(mysql_url, model.schema))
+    assert _my_catalog(mysql_url) == catalog
+    assert _staging_databases() == []
+
+
+@pytest.mark.mysql
+def test_mysql_replace_refuses_foreign_keys_from_outside_the_schema(orders_named, threads, mysql_url: str) -> None:
+    """A table outside the schema referencing a replaced table would follow the old table as it
+    is renamed out: refused before anything is staged, the target as it was."""
+    model = orders_named
+    relsynth.write(model.sample(seed=1), mysql_url, model.schema)
+    engine = sa.create_engine(mysql_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE notes (id INT PRIMARY KEY, customer_id INT, "
+                             "FOREIGN KEY (customer_id) REFERENCES customers (id)) ENGINE=InnoDB")
+    engine.dispose()
+    before, catalog = _db_tables(mysql_url, model.schema), _my_catalog(mysql_url)
+    with pytest.raises(relsynth.SinkError, match=r"table\(s\) notes outside the schema have foreign keys") as info:
+        relsynth.write(model.stream(seed=2, partition_rows=1_500), mysql_url, model.schema, if_exists="replace",
+                       scheduler=threads)
+    assert "\n" not in str(info.value)
+    _same(before, _db_tables(mysql_url, model.schema))
+    assert _my_catalog(mysql_url) == catalog
+    assert _staging_databases() == []
+
+
+@pytest.mark.mysql
+def test_mysql_truncate_and_append_into_existing_tables(orders_named, threads) -> None:
+    """Kept tables get the staged rows by INSERT ... SELECT in one transaction, every FK checked
+    across staged and kept tables; a table missing from the target is renamed in with its keys."""
+    from conftest import MYSQL_SERVER, fresh_database
+
+    model = orders_named
+    out = {}
+    for label, options in (("dask", {"scheduler": threads}), ("plain", {})):
+        with fresh_database(MYSQL_SERVER, "MariaDB") as url:
+            relsynth.write(model.sample(seed=1), url, model.schema)
+            relsynth.write(model.stream(seed=2, partition_rows=1_500), url, model.schema, if_exists="truncate",
+                           **options)
+            engine = sa.create_engine(url)
+            with engine.begin() as conn:  # emptied parents and no lines table: append fills them, creates lines
+                conn.exec_driver_sql("DROP TABLE `lines`")
+                for name in ("orders", "customers", "products"):
+                    conn.exec_driver_sql(f"DELETE FROM `{name}`")
+            engine.dispose()
+            relsynth.write(model.stream(seed=3, partition_rows=1_500), url, model.schema, if_exists="append",
+                           **options)
+            assert total_violations(relsynth.verify(url, model.schema)) == 0
+            out[label] = (_db_tables(url, model.schema), _my_catalog(url))
+    _same(out["plain"][0], out["dask"][0])
+    assert out["plain"][1] == out["dask"][1]
+    assert _staging_databases() == []
 
 
 def test_clone_of_a_sample_database_on_dask(threads, tmp_path: Path) -> None:

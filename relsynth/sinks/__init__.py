@@ -8,8 +8,9 @@ Example:
 
 Directories of CSV/Parquet files (one per table, plus ``metadata.json``) are written and read
 by :mod:`relsynth.sinks.files`. Per-dialect bulk loaders live in :mod:`relsynth.sinks.sql` (registry ``LOADERS``); DDL
-translation in :mod:`relsynth.sinks.ddl`; integrity counts in :mod:`relsynth.sinks.integrity`; PostgreSQL loading by
-many writers at once (the Dask workers), through a staging schema, in :mod:`relsynth.sinks.staged`.
+translation in :mod:`relsynth.sinks.ddl`; integrity counts in :mod:`relsynth.sinks.integrity`; PostgreSQL and
+MariaDB/MySQL loading by many writers at once (the Dask workers), through a staging schema or database, in
+:mod:`relsynth.sinks.staged`.
 """
 
 from __future__ import annotations

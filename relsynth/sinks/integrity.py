@@ -10,6 +10,7 @@ dialect) and runs on PostgreSQL, MariaDB/MySQL and SQLite alike. The writer reus
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 
@@ -23,8 +24,8 @@ __all__ = ["dangling_references", "duplicate_count", "fk_violations", "total_vio
 log = logging.getLogger("relsynth")
 
 
-def _table(name: str, columns: list[str]) -> sa.TableClause:
-    return sa.table(name, *[sa.column(c) for c in columns])
+def _table(name: str, columns: list[str], schema: str | None = None) -> sa.TableClause:
+    return sa.table(name, *[sa.column(c) for c in columns], schema=schema)
 
 
 def duplicate_count(conn: sa.Connection, table: str, columns: list[str]) -> int:
@@ -45,13 +46,16 @@ def duplicate_count(conn: sa.Connection, table: str, columns: list[str]) -> int:
     return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(groups.c.n - 1), 0))).scalar_one())
 
 
-def fk_violations(conn: sa.Connection, table: Table, fk: ForeignKey) -> int:
+def fk_violations(conn: sa.Connection, table: Table, fk: ForeignKey, where: Mapping[str, str] | None = None) -> int:
     """Rows of ``table`` whose non-NULL foreign-key tuple has no parent row (MATCH SIMPLE).
 
     A LEFT JOIN anti-join on every column pair, so composite and self-referencing keys work.
+    ``where`` names the database (schema) a table is read from, for tables not in the
+    connection's (a staged load checks its staging tables beside kept ones).
     """
-    child = _table(table.name, list(fk.columns)).alias("c")
-    parent = _table(fk.ref_table, list(fk.ref_columns)).alias("p")
+    where = where or {}
+    child = _table(table.name, list(fk.columns), where.get(table.name)).alias("c")
+    parent = _table(fk.ref_table, list(fk.ref_columns), where.get(fk.ref_table)).alias("p")
     on = sa.and_(*[child.c[a] == parent.c[b] for a, b in zip(fk.columns, fk.ref_columns)])
     query = (
         sa.select(sa.func.count())

@@ -58,9 +58,12 @@ __all__ = [
     "IfExists",
     "LoadJob",
     "add_constraints",
+    "check_foreign_keys",
     "check_frame",
     "check_target",
     "open_engine",
+    "mysql_insert",
+    "mysql_session",
     "pg_copy",
     "register_loader",
     "target_label",
@@ -649,19 +652,22 @@ def pg_copy(cur: Any, table: Table, frame: pd.DataFrame, schema_name: str | None
             copy.write(pg_text(frame.iloc[start : start + _PG_CHUNK], table))
 
 
-def add_constraints(conn: sa.Connection, full: sa.MetaData, create: Sequence[str], job: Any) -> None:
-    """Declare the keys and constraints of the tables ``create`` once their rows are in (PostgreSQL):
-    one index build and one validation pass per constraint. PRIMARY KEY, UNIQUE and CHECK first,
-    then FOREIGN KEYs, which need the referenced PRIMARY KEY/UNIQUE to exist. ``job.step`` says
-    which one is being added (for the error message if it fails)."""
+def add_constraints(conn: sa.Connection, full: sa.MetaData, create: Sequence[str], job: Any,
+                    kinds: Sequence[str] = ("primary_key", "unique", "check", "foreign_key")) -> None:
+    """Declare the keys and constraints (of ``kinds``) of the tables ``create`` once their rows are
+    in: one index build and one validation pass per constraint (PostgreSQL), or only the foreign
+    keys, in place, with checks off (MariaDB/MySQL, after :func:`check_foreign_keys`). PRIMARY KEY,
+    UNIQUE and CHECK first, then FOREIGN KEYs, which need the referenced PRIMARY KEY/UNIQUE to
+    exist. ``job.step`` says which one is being added (for the error message if it fails)."""
     started = time.perf_counter()
-    first = ("primary_key", "unique", "check")
+    first = [k for k in ("primary_key", "unique", "check") if k in kinds]
     adds = [c for n in create for c in _sorted_constraints(full.tables[n], first)]
-    adds += [c for n in create for c in _sorted_constraints(full.tables[n], ("foreign_key",))]
+    if "foreign_key" in kinds:
+        adds += [c for n in create for c in _sorted_constraints(full.tables[n], ("foreign_key",))]
     for constraint in adds:
         job.step = f"adding {_describe(constraint)}"
         conn.execute(sa.schema.AddConstraint(constraint))
-    if create:
+    if adds:
         log.info("added %d keys/constraints in %.2fs", len(adds), time.perf_counter() - started)
 
 
@@ -708,96 +714,118 @@ def load_mysql(job: LoadJob) -> None:
     with job.engine.connect() as conn:
         raw: Any = conn.connection.driver_connection
         cur = raw.cursor()
-        cur.execute("SELECT @@SESSION.sql_mode, @@SESSION.foreign_key_checks, @@SESSION.max_allowed_packet")
-        old_mode, old_fk, packet = cur.fetchone()
-        # Strict: a value that does not fit is an error, not a silent truncation with a warning.
-        cur.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO'")
-        if hasattr(cur, "max_stmt_length"):
-            # PyMySQL packs rows into INSERT statements of up to this many bytes (default 1 MB).
-            cur.max_stmt_length = max(1 << 20, min(int(packet) - (64 << 10), 8 << 20))
 
         def run(stmt: sa.Executable) -> None:
             conn.execute(stmt)
 
-        try:
-            cur.execute("SET SESSION foreign_key_checks = 0")
-            if job.if_exists == "replace":
-                for name in reversed(job.order):
-                    if name in job.existing:
-                        job.step = f"dropping table {name!r}"
-                        run(sa.schema.DropTable(keyed.tables[name]))
-                        dropped.append(name)
-            for name in job.to_create:
-                job.step = f"creating table {name!r}"
-                run(sa.schema.CreateTable(keyed.tables[name]))
-                created.append(name)
-            conn.commit()
-            # Rows: one transaction, FK checks off (cycles and any order load), validated below.
-            if job.if_exists == "truncate":
-                for name in reversed(job.kept):
-                    job.step = f"emptying table {name!r}"
-                    run(sa.delete(keyed.tables[name]))  # DELETE, unlike TRUNCATE, can roll back
-            inserts = {name: _positional_insert(keyed.tables[name], dialect) for name in job.order}
-            for name, table, frame in job.loads():
-                for chunk in _chunks(frame):
-                    cur.executemany(inserts[name], list(zip(*python_columns(chunk, table))))
-            started = time.perf_counter()
-            for table in job.schema.tables.values():
-                for fk in table.foreign_keys:
-                    job.step = f"checking foreign key {table.name}.{fk.label}"
-                    bad = fk_violations(conn, table, fk)
-                    if bad:
-                        raise SinkError(
-                            f"{bad} row(s) of {table.name!r} have {fk.label} values with no parent row"
-                        )
-            log.info("checked foreign keys in %.2fs", time.perf_counter() - started)
-            job.step = "committing"
-            raw.commit()
-            committed = True
-            # Declare the FKs of the new tables. The rows were just validated by the anti-joins
-            # above, so checks stay off: MariaDB then adds the key in place instead of copying
-            # the whole table to re-validate it.
-            started = time.perf_counter()
-            for name in created:
-                for constraint in _sorted_constraints(full.tables[name], ("foreign_key",)):
-                    job.step = f"adding {_describe(constraint)}"
-                    run(sa.schema.AddConstraint(constraint))
-            if created:
-                log.info("added foreign keys in %.2fs", time.perf_counter() - started)
-        except BaseException as exc:
-            # The rows went through the raw connection, so roll back there: SQLAlchemy may not
-            # know a transaction is open.
-            with contextlib.suppress(Exception):
-                raw.rollback()
-            with contextlib.suppress(Exception):
-                conn.rollback()
-            undo = _mysql_drop(conn, keyed, created)
-            notes = []
-            if created:
-                notes.append(
-                    f"dropped the {len(created)} table(s) this run created" if undo else
-                    f"could not drop the table(s) it created ({', '.join(created)}); drop them by hand"
-                )
-            if dropped:
-                notes.append(f"the replaced table(s) {', '.join(dropped)} were already dropped (MySQL DDL cannot roll back)")
-            if job.kept:
-                notes.append(
-                    f"rows added to existing table(s) {', '.join(job.kept)} were already committed" if committed
-                    else "rows in existing tables were rolled back"
-                )
-            note = "; ".join(notes) or "nothing was written"
-            if isinstance(exc, SinkError) and not isinstance(exc, TargetNotEmptyError):
-                raise SinkError(f"writing to {job.label} failed: {exc}; {note}") from None
-            if isinstance(exc, sa.exc.DBAPIError) or _is_driver_error(exc):
-                raise SinkError(
-                    f"writing to {job.label} failed while {job.step}: {db_error_line(exc, job.engine.url.password)}; {note}"
-                ) from None
-            # Ctrl-C or an unexpected error: it propagates as it is, so say here what was undone.
-            log.warning("writing to %s stopped while %s: %s", job.label, job.step, note)
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                cur.execute("SET SESSION sql_mode = %s, foreign_key_checks = %s", (old_mode, old_fk))
+        with mysql_session(cur, foreign_key_checks=0):
+            try:
+                if job.if_exists == "replace":
+                    for name in reversed(job.order):
+                        if name in job.existing:
+                            job.step = f"dropping table {name!r}"
+                            run(sa.schema.DropTable(keyed.tables[name]))
+                            dropped.append(name)
+                for name in job.to_create:
+                    job.step = f"creating table {name!r}"
+                    run(sa.schema.CreateTable(keyed.tables[name]))
+                    created.append(name)
+                conn.commit()
+                # Rows: one transaction, FK checks off (cycles and any order load), validated below.
+                if job.if_exists == "truncate":
+                    for name in reversed(job.kept):
+                        job.step = f"emptying table {name!r}"
+                        run(sa.delete(keyed.tables[name]))  # DELETE, unlike TRUNCATE, can roll back
+                inserts = {name: _positional_insert(keyed.tables[name], dialect) for name in job.order}
+                for name, table, frame in job.loads():
+                    mysql_insert(cur, inserts[name], table, frame)
+                check_foreign_keys(conn, job.schema, job)
+                job.step = "committing"
+                raw.commit()
+                committed = True
+                # Declare the FKs of the new tables. The rows were just validated by the anti-joins
+                # above, so checks stay off: MariaDB then adds the key in place instead of copying
+                # the whole table to re-validate it.
+                add_constraints(conn, full, created, job, ("foreign_key",))
+            except BaseException as exc:
+                # The rows went through the raw connection, so roll back there: SQLAlchemy may not
+                # know a transaction is open.
+                with contextlib.suppress(Exception):
+                    raw.rollback()
+                with contextlib.suppress(Exception):
+                    conn.rollback()
+                undo = _mysql_drop(conn, keyed, created)
+                notes = []
+                if created:
+                    notes.append(
+                        f"dropped the {len(created)} table(s) this run created" if undo else
+                        f"could not drop the table(s) it created ({', '.join(created)}); drop them by hand"
+                    )
+                if dropped:
+                    notes.append(f"the replaced table(s) {', '.join(dropped)} were already dropped (MySQL DDL cannot roll back)")
+                if job.kept:
+                    notes.append(
+                        f"rows added to existing table(s) {', '.join(job.kept)} were already committed" if committed
+                        else "rows in existing tables were rolled back"
+                    )
+                note = "; ".join(notes) or "nothing was written"
+                if isinstance(exc, SinkError) and not isinstance(exc, TargetNotEmptyError):
+                    raise SinkError(f"writing to {job.label} failed: {exc}; {note}") from None
+                if isinstance(exc, sa.exc.DBAPIError) or _is_driver_error(exc):
+                    raise SinkError(
+                        f"writing to {job.label} failed while {job.step}: {db_error_line(exc, job.engine.url.password)}; {note}"
+                    ) from None
+                # Ctrl-C or an unexpected error: it propagates as it is, so say here what was undone.
+                log.warning("writing to %s stopped while %s: %s", job.label, job.step, note)
+                raise
+
+
+#: Strict: a value that does not fit is an error, not a silent truncation with a warning.
+_MYSQL_SQL_MODE = "STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
+
+
+@contextlib.contextmanager
+def mysql_session(cur: Any, **settings: int | str) -> Iterator[None]:
+    """Run the block with the MariaDB/MySQL session a load needs on the DB-API cursor ``cur``:
+    strict ``sql_mode``, INSERT batches as big as ``max_allowed_packet`` allows, and ``settings``
+    (session variables, e.g. ``foreign_key_checks=0``); the old values are restored after."""
+    names = ["sql_mode", *settings]
+    cur.execute("SELECT " + ", ".join(f"@@SESSION.{n}" for n in names) + ", @@SESSION.max_allowed_packet")
+    *old, packet = cur.fetchone()
+    values = {"sql_mode": _MYSQL_SQL_MODE, **settings}
+    cur.execute("SET SESSION " + ", ".join(f"{n} = %s" for n in values), tuple(values.values()))
+    if hasattr(cur, "max_stmt_length"):
+        # PyMySQL packs rows into INSERT statements of up to this many bytes (default 1 MB).
+        cur.max_stmt_length = max(1 << 20, min(int(packet) - (64 << 10), 8 << 20))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            cur.execute("SET SESSION " + ", ".join(f"{n} = %s" for n in names), tuple(old))
+
+
+def mysql_insert(cur: Any, statement: str, table: Table, frame: pd.DataFrame) -> None:
+    """INSERT the rows of ``frame`` (in its target form) into ``table`` over the DB-API cursor
+    ``cur`` (in :func:`mysql_session`): ``executemany`` of ``statement`` (:func:`_positional_insert`,
+    which PyMySQL sends as multi-row INSERTs), :data:`CHUNK_ROWS` rows at a time."""
+    for chunk in _chunks(frame):
+        cur.executemany(statement, list(zip(*python_columns(chunk, table))))
+
+
+def check_foreign_keys(conn: sa.Connection, schema: Schema, job: Any,
+                       where: Mapping[str, str] | None = None) -> None:
+    """Raise SinkError for the first foreign key of ``schema`` that some rows break (anti-joins,
+    :func:`~relsynth.sinks.integrity.fk_violations`; the rows were loaded with checks off).
+    ``where``: the database each table is read from (default: the connection's);
+    ``job.step`` says which key is being checked."""
+    started = time.perf_counter()
+    for table in schema.tables.values():
+        for fk in table.foreign_keys:
+            job.step = f"checking foreign key {table.name}.{fk.label}"
+            bad = fk_violations(conn, table, fk, where)
+            if bad:
+                raise SinkError(f"{bad} row(s) of {table.name!r} have {fk.label} values with no parent row")
+    log.info("checked foreign keys in %.2fs", time.perf_counter() - started)
 
 
 def _positional_insert(table: sa.Table, dialect: sa.Dialect) -> str:
