@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import importlib.util
 import json
 import multiprocessing as mp
 import os
@@ -711,9 +712,7 @@ def main() -> None:
                     help="do not run HMA on a demo/subset schema SDV refuses as too complex")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT.relative_to(ROOT)})")
     args = ap.parse_args()
-    try:
-        import sdv  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("sdv") is None:
         sys.exit("SDV is not installed: pip install 'relsynth[sdv]' (in a pandas<3 environment)")
     names = [n.strip() for n in args.inputs.split(",") if n.strip()]
     unknown = [n for n in names if n not in ALL_INPUTS]

@@ -43,11 +43,12 @@ from relsynth.urls import db_error_line, mask_url
 if TYPE_CHECKING:
     from relsynth.schema.dataframes import RelationalData
 
+    #: What either side of a report may be: a URL, engine, directory, frames or RelationalData.
+    Data = str | Path | sa.Engine | dict[str, pd.DataFrame] | RelationalData
+
 __all__ = ["Report", "evaluate"]
 
 log = logging.getLogger("relsynth")
-
-Data = "str | Path | sa.Engine | dict[str, pd.DataFrame] | RelationalData"
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -126,10 +127,10 @@ def _plain(v: Any) -> Any:
 
 def _read(data: Data, schema: Schema | None, side: str) -> tuple[Schema, dict[str, pd.DataFrame], str]:
     """Schema, frames and label of one side; the synthetic side is read with the real side's schema."""
-    from relsynth.schema.dataframes import RelationalData
+    from relsynth.schema import dataframes
     from relsynth.sinks.files import is_directory, read_files
 
-    if isinstance(data, RelationalData):
+    if isinstance(data, dataframes.RelationalData):
         schema = schema if schema is not None else data.to_schema()
         data = data.frames
     elif is_directory(data):
