@@ -21,6 +21,7 @@ from relsynth.sampling.relational import collect, generate_partition
 from relsynth.schema.model import CheckConstraint, UniqueConstraint
 from relsynth.sinks.files import read_files
 from relsynth.sinks.integrity import total_violations
+from relsynth.sinks.staged import StagedLoad
 from relsynth.transform.keys import permuted
 
 from conftest import dataset
@@ -227,6 +228,18 @@ def test_postgres_replace_over_existing_tables_with_a_named_type(orders_enum, th
     assert _pg_catalog(pg_url) == _pg_catalog(pg_url2)
 
 
+def _interrupt_after(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """Ctrl-C on the client once more than ``rows`` rows are staged (while tasks still run)."""
+    real_add = StagedLoad.add
+
+    def interrupted(self, staged):  # noqa: ANN001
+        if sum(self.written.values()) > rows:
+            raise KeyboardInterrupt
+        real_add(self, staged)
+
+    monkeypatch.setattr(StagedLoad, "add", interrupted)
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("how", ["connection", "task", "constraint", "interrupt"])
 def test_postgres_failure_leaves_the_target_unchanged(orders_enum, threads, pg_url: str, monkeypatch, how: str) -> None:
@@ -237,7 +250,6 @@ def test_postgres_failure_leaves_the_target_unchanged(orders_enum, threads, pg_u
     import dataclasses
 
     import relsynth.distributed as dist
-    from relsynth.sinks.staged import StagedLoad
 
     model = orders_enum
     relsynth.write(model.sample(seed=1), pg_url, model.schema)
@@ -256,14 +268,7 @@ def test_postgres_failure_leaves_the_target_unchanged(orders_enum, threads, pg_u
 
     monkeypatch.setattr(dist, "_draw_to_staging", failing)
     if how == "interrupt":
-        real_add = StagedLoad.add
-
-        def interrupted(self, rows):  # noqa: ANN001
-            if sum(self.written.values()) > 4_000:
-                raise KeyboardInterrupt
-            real_add(self, rows)
-
-        monkeypatch.setattr(StagedLoad, "add", interrupted)
+        _interrupt_after(monkeypatch, 4_000)
     raised = {"task": OSError, "interrupt": KeyboardInterrupt}.get(how, relsynth.SinkError)
     with pytest.raises(raised) as info:
         relsynth.write(model.stream(seed=2, partition_rows=1_500), pg_url, model.schema, if_exists="replace",
@@ -403,7 +408,6 @@ def test_mysql_failure_leaves_the_target_unchanged(orders_named, threads, mysql_
 
     import relsynth.distributed as dist
     import relsynth.sinks.staged as staged
-    from relsynth.sinks.staged import StagedLoad
 
     model = orders_named
     if how == "append collision":
@@ -426,14 +430,7 @@ def test_mysql_failure_leaves_the_target_unchanged(orders_named, threads, mysql_
 
     monkeypatch.setattr(dist, "_draw_to_staging", failing)
     if how == "interrupt":
-        real_add = StagedLoad.add
-
-        def interrupted(self, rows):  # noqa: ANN001
-            if sum(self.written.values()) > 4_000:
-                raise KeyboardInterrupt
-            real_add(self, rows)
-
-        monkeypatch.setattr(StagedLoad, "add", interrupted)
+        _interrupt_after(monkeypatch, 4_000)
     if how == "add foreign key":
         def no_fk(conn, full, create, job, kinds):  # noqa: ANN001
             job.step = "adding FOREIGN KEY lines(order_id) -> orders(id)"

@@ -446,8 +446,27 @@ def _chunks(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
 # ---------------------------------------------------------------------------- registry
 
 
+class LoadTables:
+    """Which tables a load creates and which it writes into as they are, from its ``order``,
+    the ``existing`` tables and ``if_exists`` (a base of the single-connection and the staged loads)."""
+
+    order: list[str]
+    existing: set[str]
+    if_exists: IfExists
+
+    @property
+    def to_create(self) -> list[str]:
+        """Tables the load creates, in load order: all of them on ``replace``, else those not there yet."""
+        return list(self.order) if self.if_exists == "replace" else [n for n in self.order if n not in self.existing]
+
+    @property
+    def kept(self) -> list[str]:
+        """Existing tables written into as they are (``truncate``/``append``), in load order."""
+        return [] if self.if_exists == "replace" else [n for n in self.order if n in self.existing]
+
+
 @dataclass
-class LoadJob:
+class LoadJob(LoadTables):
     """Everything a dialect loader needs; built by :func:`write` after all validation passed.
 
     Attributes:
@@ -483,17 +502,6 @@ class LoadJob:
             _log_rate(name, len(frame), started)
             started = time.perf_counter()
 
-    @property
-    def to_create(self) -> list[str]:
-        """Tables this call creates, in load order."""
-        if self.if_exists == "replace":
-            return list(self.order)
-        return [n for n in self.order if n not in self.existing]
-
-    @property
-    def kept(self) -> list[str]:
-        """Existing tables that are written into as they are, in load order."""
-        return [] if self.if_exists == "replace" else [n for n in self.order if n in self.existing]
 
 
 Loader = Callable[[LoadJob], None]

@@ -62,9 +62,9 @@ from sqlalchemy.dialects import postgresql
 from relsynth.errors import ConfigError, SinkError, did_you_mean
 from relsynth.schema.model import Schema
 from relsynth.sinks.ddl import ALL_CONSTRAINTS, TargetDDL
-from relsynth.sinks.sql import (IF_EXISTS, IfExists, _check_order, _existing_tables, _fallback_values, _is_driver_error,
-                                _positional_insert, add_constraints, check_foreign_keys, check_frame, mysql_insert,
-                                mysql_session, open_engine, pg_copy)
+from relsynth.sinks.sql import (IF_EXISTS, IfExists, LoadTables, _check_order, _existing_tables, _fallback_values,
+                                _is_driver_error, _positional_insert, add_constraints, check_foreign_keys, check_frame,
+                                mysql_insert, mysql_session, open_engine, pg_copy)
 from relsynth.urls import db_error_line, mask_url
 
 __all__ = ["StagedLoad", "StagingTarget", "open_staged_load"]
@@ -136,7 +136,7 @@ class StagingTarget:
 
 
 @dataclass
-class StagedLoad:
+class StagedLoad(LoadTables):
     """A load into a database through a staging area (see the module docstring); made by
     :func:`open_staged_load`, one subclass per target family.
 
@@ -167,18 +167,6 @@ class StagedLoad:
     target_schema: str
     written: dict[str, int] = field(default_factory=dict)
     step: str = "starting"
-
-    @property
-    def to_create(self) -> list[str]:
-        """Tables this load creates (moved from staging), in load order."""
-        if self.if_exists == "replace":
-            return list(self.order)
-        return [n for n in self.order if n not in self.existing]
-
-    @property
-    def kept(self) -> list[str]:
-        """Existing tables the staged rows are inserted into, in load order."""
-        return [] if self.if_exists == "replace" else [n for n in self.order if n in self.existing]
 
     def add(self, rows: Mapping[str, int]) -> None:
         """Count rows a writer staged."""
