@@ -377,21 +377,42 @@ _PG_SPECIAL = r"[\\\t\n\r]"
 
 
 def _pg_escape(s: pd.Series, mask: np.ndarray) -> np.ndarray:
-    """Strings escaped for COPY text format (backslash, tab, newline, CR), NULLs as ``\\N``."""
-    # Written into below: an explicit copy (pandas may hand back the column's own array even with
-    # copy=True when there is no NULL, and the caller's frame would then get the escapes).
+    """Strings escaped for COPY text format (backslash, tab, newline, CR), NULLs as ``\\N``.
+
+    The column's texts are joined with NUL (which PostgreSQL text cannot hold) and escaped by
+    four ``str.replace`` over that one string, then split again: C speed, where a regex test of
+    every value took 1.3 s of TPC-H SF 0.1's 3.1 s write. Columns holding anything but ``str``
+    (or a NUL) take the value-by-value path.
+    """
+    # A new array: pandas may hand back the column's own one even with copy=True when there is
+    # no NULL, and the caller's frame would then get the escapes.
     vals = np.array(s.to_numpy(dtype=object, na_value=PG_NULL), dtype=object, copy=True)
     if mask.all():
         return vals
-    present = s[~mask].astype(object)
-    need = present.str.contains(_PG_SPECIAL, regex=True)
+    present = vals[~mask]
+    try:
+        text = "\x00".join(present)
+    except TypeError:  # not all str
+        text = None
+    if text is not None and text.count("\x00") == present.size - 1:
+        if any(char in text for char in _PG_ESCAPES):
+            for char, code in _PG_ESCAPES.items():
+                text = text.replace(char, code)
+            vals[~mask] = text.split("\x00")
+        return vals
+    texts = s[~mask].astype(object)
+    need = texts.str.contains(_PG_SPECIAL, regex=True)
     if need.any():
-        fixed = present[need]
-        for char, code in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        fixed = texts[need]
+        for char, code in _PG_ESCAPES.items():
             fixed = fixed.str.replace(char, code, regex=False)
         idx = np.flatnonzero(~mask)[need.to_numpy()]
         vals[idx] = fixed.to_numpy(dtype=object)
     return vals
+
+
+#: COPY text escapes, backslash first (the others add backslashes).
+_PG_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
 def pg_text(frame: pd.DataFrame, table: Table) -> str:
