@@ -177,23 +177,34 @@ def orders_enum():
 
 
 @pytest.mark.postgres
+def _written_three_ways(model, threads, server: str, label: str, catalog, after=lambda: True):  # noqa: ANN001, ANN202
+    """The model's stream written into a fresh database of ``server`` without Dask, by 1 worker
+    process and by 2 in-process workers: each time every key holds and the counts returned are the
+    rows there (and ``after()`` holds); the three give the same rows and the same ``catalog``.
+    Returns the rows and catalogs by run."""
+    from conftest import fresh_database
+
+    out, catalogs = {}, {}
+    for run, options in (("plain", {}), ("one process", {"workers": 1}), ("two threads", {"scheduler": threads})):
+        with fresh_database(server, label) as url:
+            written = relsynth.write(model.stream(seed=8, partition_rows=1_500), url, model.schema, **options)
+            assert total_violations(relsynth.verify(url, model.schema)) == 0
+            out[run] = _db_tables(url, model.schema)
+            catalogs[run] = catalog(url)
+            assert {n: len(f) for n, f in out[run].items()} == written
+        assert after(), run
+    for run in ("one process", "two threads"):
+        _same(out["plain"], out[run])
+        assert catalogs[run] == catalogs["plain"], run
+    return out, catalogs
+
+
 def test_postgres_workers_copy_the_same_rows_as_without_dask(orders_enum, threads, tmp_path: Path) -> None:
     """The workers COPY into a staging schema: no Dask, 1 worker process and 2 in-process workers
     give the same rows, types and constraints, every key holds, and no staging schema is left."""
-    from conftest import PG_SERVER, fresh_database
+    from conftest import PG_SERVER
 
-    model = orders_enum
-    out, catalogs = {}, {}
-    for label, options in (("plain", {}), ("one process", {"workers": 1}), ("two threads", {"scheduler": threads})):
-        with fresh_database(PG_SERVER, "PostgreSQL") as url:
-            written = relsynth.write(model.stream(seed=8, partition_rows=1_500), url, model.schema, **options)
-            assert total_violations(relsynth.verify(url, model.schema)) == 0
-            out[label] = _db_tables(url, model.schema)
-            catalogs[label] = _pg_catalog(url)
-            assert {n: len(f) for n, f in out[label].items()} == written
-    for label in ("one process", "two threads"):
-        _same(out["plain"], out[label])
-        assert catalogs[label] == catalogs["plain"], label
+    out, catalogs = _written_three_ways(orders_enum, threads, PG_SERVER, "PostgreSQL", _pg_catalog)
     assert catalogs["plain"]["schemas"] == ["information_schema", "public"]
     assert {p for _, p in catalogs["plain"]["persistence"]} == {"p"}  # logged tables, not the UNLOGGED kind
     assert catalogs["plain"]["types"] == [("public", "qty_t", "d"), ("public", "segment_t", "e")]
@@ -356,21 +367,10 @@ def orders_named():
 def test_mysql_workers_load_the_same_rows_as_without_dask(orders_named, threads) -> None:
     """The workers INSERT into a staging database: no Dask, 1 worker process and 2 in-process
     workers give the same rows, types and constraints, every key holds, and no staging database is left."""
-    from conftest import MYSQL_SERVER, fresh_database
+    from conftest import MYSQL_SERVER
 
-    model = orders_named
-    out, catalogs = {}, {}
-    for label, options in (("plain", {}), ("one process", {"workers": 1}), ("two threads", {"scheduler": threads})):
-        with fresh_database(MYSQL_SERVER, "MariaDB") as url:
-            written = relsynth.write(model.stream(seed=8, partition_rows=1_500), url, model.schema, **options)
-            assert total_violations(relsynth.verify(url, model.schema)) == 0
-            out[label] = _db_tables(url, model.schema)
-            catalogs[label] = _my_catalog(url)
-            assert {n: len(f) for n, f in out[label].items()} == written
-        assert _staging_databases() == []
-    for label in ("one process", "two threads"):
-        _same(out["plain"], out[label])
-        assert catalogs[label] == catalogs["plain"], label
+    out, catalogs = _written_three_ways(orders_named, threads, MYSQL_SERVER, "MariaDB", _my_catalog,
+                                        after=lambda: _staging_databases() == [])
     assert ("lines", "lines_order_fk", "FOREIGN KEY", "order_id", "orders", "id") in catalogs["plain"]["keys"]
     assert [c[:2] for c in catalogs["plain"]["checks"]] == [("lines", "qty_positive")]
     assert len(out["plain"]["lines"]) > 5 * 1_500 / 4  # several partitions

@@ -228,7 +228,7 @@ def _blank_to_na(s: pd.Series) -> pd.Series:
     if inferred in ("string", "empty"):
         blank = s.notna() & (s.str.strip() == "")
     else:
-        blank = pd.Series([isinstance(v, str) and not v.strip() for v in s], index=s.index)
+        blank = pd.Series(_blank(s), index=s.index)
     return s.where(~blank, None) if blank.any() else s
 
 

@@ -524,7 +524,6 @@ class LoadJob(LoadTables):
             started = time.perf_counter()
 
 
-
 Loader = Callable[[LoadJob], None]
 #: Bulk loaders by SQLAlchemy dialect name.
 LOADERS: dict[str, Loader] = {}
