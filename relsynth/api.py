@@ -440,8 +440,11 @@ def write(
         raise ConfigError(f"a file format ({file_format}) applies to directory targets, and {mask_url(str(target))} "
                           "is a database URL; drop the file format or give a directory")
     stream = tables.stream if isinstance(tables, _Timed) else tables
-    bounds = stream.key_bounds() if isinstance(stream, SampleStream) else None
-    return _write(tables, target, schema, if_exists=if_exists, order=make_plan(schema).order, int_bounds=bounds)
+    bounds, expected = None, None
+    if isinstance(stream, SampleStream):
+        bounds, expected = stream.key_bounds(), round(sum(stream.expected_rows().values()))
+    return _write(tables, target, schema, if_exists=if_exists, order=make_plan(schema).order, int_bounds=bounds,
+                  expected_rows=expected)
 
 
 class _Timed:

@@ -27,20 +27,25 @@ from relsynth.plan import make_plan
 from relsynth.schema.frames import coerce_frame
 from relsynth.schema.model import Column, ForeignKey, Schema, Table, UniqueConstraint
 from relsynth.sinks import IfExists, verify_integrity, write
+from relsynth.sinks import sql as sql_sink
 from relsynth.sinks.ddl import TargetDDL
 from relsynth.urls import normalize_url
 
 DIALECTS = [
     pytest.param("sqlite", id="sqlite"),
+    # The same SQLite load in a writer process (relsynth.sinks.sqlite_writer), whatever its size.
+    pytest.param("sqlite-process", id="sqlite-process"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
     pytest.param("mysql", id="mariadb", marks=pytest.mark.mysql),
 ]
-FIXTURE = {"sqlite": "sqlite_url", "postgresql": "pg_url", "mysql": "mysql_url"}
+FIXTURE = {"sqlite": "sqlite_url", "sqlite-process": "sqlite_url", "postgresql": "pg_url", "mysql": "mysql_url"}
 
 
 @pytest.fixture(params=DIALECTS)
-def target(request: pytest.FixtureRequest) -> str:
+def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """An empty target database URL of each dialect."""
+    if request.param == "sqlite-process":
+        monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
     return request.getfixturevalue(FIXTURE[request.param])
 
 
@@ -540,6 +545,62 @@ def test_sqlite_file_is_created(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     write(simple_frames(), f"sqlite:///{path}", simple_schema())
     assert path.exists()
+
+
+def _load_error(frames: dict[str, pd.DataFrame], url: str, schema: Schema, rows: int,
+                monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", rows)
+    with pytest.raises(SinkError) as info:
+        write(frames, url, schema)
+    return str(info.value)
+
+
+def test_the_writer_process_fails_as_the_load_here_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    duplicate = full_frames()
+    duplicate["tag"] = pd.DataFrame({"id": pd.array([1, 1, 3], dtype="Int64"), "label": ["red", "green", "blue"]})
+    for frames, wanted in ((duplicate, "UNIQUE constraint failed: tag.id"), (_dangling(full_frames()), "at COMMIT")):
+        here = _load_error(frames, f"sqlite:///{tmp_path / 'here.db'}", full_schema(), 10**9, monkeypatch)
+        there = _load_error(frames, f"sqlite:///{tmp_path / 'there.db'}", full_schema(), 0, monkeypatch)
+        assert wanted in here
+        assert there == here.replace("here.db", "there.db")
+        assert table_names(f"sqlite:///{tmp_path / 'there.db'}") == set()
+
+
+def test_an_interrupted_stream_leaves_the_writer_process_target_unchanged(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    schema = simple_schema()
+    write(simple_frames(), url, schema)
+    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+
+    def pieces() -> Any:
+        frames = simple_frames(start=10)
+        yield "p", frames["p"]
+        yield "c", frames["c"]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write(pieces(), url, schema, if_exists="truncate")
+    assert [r[0] for r in read_back(url, schema, "p")] == [1, 2, 3]
+
+
+def test_a_writer_process_that_dies_fails_the_load_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from relsynth.sinks import sqlite_writer
+
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+    real_insert = sqlite_writer.WriterProcess.insert
+
+    def insert_then_die(self: Any, step: str, sql: str, columns: list) -> None:
+        real_insert(self, step, sql, columns)
+        self._proc.kill()
+        self._proc.wait()
+
+    monkeypatch.setattr(sqlite_writer.WriterProcess, "insert", insert_then_die)
+    with pytest.raises(SinkError, match=r"failed while loading table '[pc]': the writer process ended") as info:
+        write(simple_frames(), url, simple_schema())
+    assert "\n" not in str(info.value)
+    assert table_names(url) == set()
 
 
 # ---------------------------------------------------------------------------- verify_integrity
