@@ -612,9 +612,10 @@ def clone(
     fidelity = fidelity_summary(schema, frames, stream.summary, real_keys=sample.keys if sample else None,
                                 partial=stream.partial)
     notes = list(model.notes)
-    if stream.partial:
-        notes.append(f"drawn and written in {stream.partitions} partitions of about {stream.partition_rows:,} rows; "
-                     f"the summary scores the first partition of {', '.join(sorted(stream.partial))}")
+    if stream.partitions > 1:
+        notes.append(f"drawn and written in {stream.partitions} partitions of about {stream.partition_rows:,} rows"
+                     + (f"; the summary scores the first partitions of {', '.join(sorted(stream.partial))}"
+                        if stream.partial else ""))
     return CloneResult(
         rows_source=sample.rows if sample else {n: len(f) for n, f in frames.items()},
         rows_written=written,

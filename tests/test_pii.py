@@ -461,3 +461,21 @@ def test_inspect_reports_links_and_the_sample_databases_have_none(tmp_path: Path
         assert relsynth.inspect(source, integrity=False).pii_links == [], source
     res = CliRunner().invoke(app, ["inspect", f"sqlite:///{dataset('chinook')}", "--no-integrity"])
     assert "personal data shared between tables without a foreign key: none" in res.output
+
+
+def test_a_kept_pool_is_made_once_and_made_the_same_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    from relsynth.transform.pii import PoolCache
+
+    gen = PiiGenerator.fit("street_address", pd.Series([f"{i} Main St" for i in range(20)]))
+    made: list[str] = []
+    real = PiiGenerator._new_pool
+    monkeypatch.setattr(PiiGenerator, "_new_pool", lambda self, what, *rest: made.append(what) or real(self, what, *rest))
+    cache = PoolCache([7, 1, 2])
+    first = gen.generate(50, np.random.default_rng(0), pools=cache)
+    gen.generate(50, np.random.default_rng(1), pools=cache)  # a later partition
+    assert made == ["street_address"]
+    elsewhere = pickle.loads(pickle.dumps(cache))  # a worker's copy arrives empty and makes the same pool
+    assert len(elsewhere) == 0
+    assert list(gen.generate(50, np.random.default_rng(0), pools=elsewhere)) == list(first)

@@ -109,7 +109,7 @@ RebalanceOpt = Annotated[Optional[list[str]], typer.Option(
                         "TABLE.COLUMN=CATEGORY:SHARE,... (e.g. patients.diagnosis=cancer:0.5); repeatable.")]
 PartitionRowsOpt = Annotated[Optional[int], typer.Option(
     "--partition-rows", help="Draw and load the output this many rows at a time (whole families), "
-                             "so memory does not grow with --scale (default: 500,000).")]
+                             "so memory does not grow with --scale (default: 100,000).")]
 WorkersOpt = Annotated[Optional[int], typer.Option(
     "--workers", help="Draw the partitions on a local Dask cluster of this many worker processes "
                       "(needs relsynth[dask]); same data whatever the number.")]

@@ -20,6 +20,7 @@ holds in every generated row.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -49,7 +50,7 @@ from relsynth.transform.encoders import (
     to_normal,
 )
 from relsynth.transform.native import NATIVE_GENERATORS, NativeGenerator, fit_native, generated_style
-from relsynth.transform.pii import DEFAULT_LOCALE, PiiColumn, PiiGenerator
+from relsynth.transform.pii import DEFAULT_LOCALE, PiiColumn, PiiGenerator, PoolCache
 
 __all__ = ["ColumnModel", "TableModel", "Role", "TEXT_DISTINCT_RATIO", "TEXT_MIN_DISTINCT", "is_free_text", "stratify"]
 
@@ -635,6 +636,7 @@ class TableModel:
         rng: np.random.Generator,
         parent_frame: pd.DataFrame | None = None,
         stratified: bool = False,
+        pools: Callable[[str], PoolCache] | None = None,
     ) -> pd.DataFrame:
         """Turn own scores into a frame (key and FK columns left empty for the sampler).
 
@@ -645,6 +647,9 @@ class TableModel:
 
         ``parent_frame`` holds each row's synthetic parent row (aligned, NaN-filled for rows
         without a parent), for date offsets from parent columns and categories per parent column.
+
+        ``pools``: a personal column's Faker pools by column name, kept across calls (the
+        partitions of a stream; :class:`~relsynth.transform.pii.PoolCache`).
         """
         n = z.shape[0]
         pos = {name: i for i, name in enumerate(self.dims)}
@@ -684,7 +689,8 @@ class TableModel:
                 mapped = np.array([lookup.get(plain_value(v)) for v in uniques], dtype=object)
                 out[cm.name] = pd.Series(mapped[codes], dtype=object)
             elif cm.role in ("text", "uuid", "binary", "native", "pii"):
-                made = cm.generator.generate(n, rng, out) if cm.role == "pii" else cm.generator.generate(n, rng)
+                made = (cm.generator.generate(n, rng, out, pools(cm.name) if pools is not None else None)
+                        if cm.role == "pii" else cm.generator.generate(n, rng))
                 values = pd.Series(made, dtype=object)
                 if cm.null_rate > 0:
                     values = values.mask(rng.random(n) < cm.null_rate)

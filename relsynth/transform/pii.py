@@ -19,10 +19,12 @@ made once per column, with numpy; emails are built from the names generated for 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
+import threading
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -41,6 +43,7 @@ __all__ = [
     "PiiColumn",
     "PiiLink",
     "PiiGenerator",
+    "PoolCache",
     "detect_pii",
     "check_pii_overrides",
     "name_tokens",
@@ -493,6 +496,38 @@ def personal_fingerprints(values: Any) -> tuple[int, np.ndarray]:
     return source_fingerprints(distinct) if distinct else (0, np.zeros(0, dtype=np.uint64))
 
 
+
+class PoolCache(dict):
+    """The Faker pools of one column, kept across the partitions of a sample stream.
+
+    A pool of :data:`POOL_SIZE` values per Faker method costs ~0.1 s to make; made for every
+    partition it cost a quarter of a second per partition on TPC-H. Here each is made once, by
+    a Faker (and a generator for text lengths) seeded from ``seed`` (the stream's seed and the
+    column), so every worker makes the same pools whatever partitions it draws and in which
+    order; threads drawing partitions side by side make each pool once, under :attr:`lock`. A
+    pickled cache arrives empty (a worker makes its own, the same).
+    """
+
+    def __init__(self, seed: Sequence[int]) -> None:
+        super().__init__()
+        self.seed = [int(v) for v in seed]
+        self.lock = threading.Lock()
+        self._fake: Any = None
+
+    def __reduce__(self) -> tuple:
+        return (PoolCache, (self.seed,))
+
+    def faker(self, locale: str) -> Any:
+        with self.lock:
+            if self._fake is None:
+                self._fake = _faker(locale)
+                self._fake.seed_instance(int(np.random.default_rng(self.seed).integers(0, 2**32 - 1)))
+        return self._fake
+
+    def rng(self) -> np.random.Generator:
+        return np.random.default_rng([*self.seed, 1])
+
+
 @dataclass
 class PiiGenerator:
     """Values of one personal-data column, made anew (see the module docstring).
@@ -598,13 +633,18 @@ class PiiGenerator:
             how += f", {len(self.domains)} shared source domain(s) and Faker's free email domains"
         return f"{how} ({self.locale})" + (f", {self.case}case" if self.case else "") + (", unique" if self.unique else "")
 
-    def generate(self, n: int, rng: np.random.Generator, row: Mapping[str, pd.Series] | None = None) -> np.ndarray:
+    def generate(self, n: int, rng: np.random.Generator, row: Mapping[str, pd.Series] | None = None,
+                 pools: PoolCache | None = None) -> np.ndarray:
         """``n`` values (object array): none equal to a source value (case-insensitively), unique
         when the column is, no longer than the column allows; ``row`` holds the row's other
-        generated columns (what an email is built from)."""
-        fake = _faker(self.locale)
-        fake.seed_instance(int(rng.integers(0, 2**32 - 1)))
-        pools: dict[str, np.ndarray] = {}
+        generated columns (what an email is built from). Faker values are drawn from pools
+        made for this call, or kept in ``pools`` across calls (a stream's partitions)."""
+        if pools is not None:
+            fake = pools.faker(self.locale)
+        else:
+            fake = _faker(self.locale)
+            fake.seed_instance(int(rng.integers(0, 2**32 - 1)))
+            pools = {}  # type: ignore[assignment]
         out = np.array(self._draw(np.arange(n), rng, fake, pools, row or {}), dtype=object)  # writable
         bad = self._bad(out)
         base = out
@@ -652,17 +692,20 @@ class PiiGenerator:
         return np.asarray([f"{v[: max(keep - len(t), 0)]}{t}" for v, t in zip(values, tags)], dtype=object)
 
     def _pool(self, what: str, fake: Any, pools: dict[str, np.ndarray], size: int) -> np.ndarray:
-        """Up to :data:`POOL_SIZE` Faker values of ``what``, fitting the column, made once per call of :meth:`generate`."""
-        if what not in pools:
-            make = getattr(fake, what)
-            # Twice the rows asked for (at least 100): few repeats in small tables.
-            values = np.asarray([make() for _ in range(min(max(2 * size, 100), POOL_SIZE))], dtype=object)
-            values = self._cased(values)
-            if self.max_length:
-                fits = np.fromiter(map(len, values), dtype=np.int64, count=values.size) <= self.max_length
-                values = values[fits] if fits.any() else values
-            pools[what] = values
-        return pools[what]
+        """Up to :data:`POOL_SIZE` Faker values of ``what``, fitting the column, made once per call
+        of :meth:`generate` (or once for a :class:`PoolCache`)."""
+        return _pooled(pools, what, lambda: self._new_pool(what, fake, size, isinstance(pools, PoolCache)))
+
+    def _new_pool(self, what: str, fake: Any, size: int, kept: bool) -> np.ndarray:
+        make = getattr(fake, what)
+        # Twice the rows asked for (at least 100): few repeats in small tables; a kept pool serves
+        # a stream's every partition.
+        count = POOL_SIZE if kept else min(max(2 * size, 100), POOL_SIZE)
+        values = self._cased(np.asarray([make() for _ in range(count)], dtype=object))
+        if self.max_length:
+            fits = np.fromiter(map(len, values), dtype=np.int64, count=values.size) <= self.max_length
+            values = values[fits] if fits.any() else values
+        return values
 
     def _cased(self, values: np.ndarray) -> np.ndarray:
         if self.case == "upper":
@@ -741,17 +784,20 @@ class PiiGenerator:
         return email
 
     def _texts(self, n: int, rng: np.random.Generator, fake: Any, pools: dict[str, np.ndarray]) -> np.ndarray:
-        if "text" not in pools:
-            m = min(n, POOL_SIZE)
-            lengths = (self.lengths.decode(rng.standard_normal(m)) if self.lengths is not None
-                       else np.full(m, 80.0)).astype(np.int64)
-            if self.max_length:
-                lengths = np.minimum(lengths, self.max_length)
-            # Faker's text needs room for 5 characters; shorter values are cut from a sentence.
-            texts = [fake.text(max_nb_chars=int(max(length, 5)))[: max(int(length), 1)] for length in lengths]
-            pools["text"] = self._cased(np.asarray(texts, dtype=object))
-        pool = pools["text"]
+        kept = pools if isinstance(pools, PoolCache) else None
+        pool = _pooled(pools, "text", lambda: self._new_texts(n, rng, fake, kept))
         return pool[rng.integers(0, pool.size, n)]
+
+    def _new_texts(self, n: int, rng: np.random.Generator, fake: Any, kept: PoolCache | None) -> np.ndarray:
+        m = POOL_SIZE if kept is not None else min(n, POOL_SIZE)
+        draws = kept.rng() if kept is not None else rng
+        lengths = (self.lengths.decode(draws.standard_normal(m)) if self.lengths is not None
+                   else np.full(m, 80.0)).astype(np.int64)
+        if self.max_length:
+            lengths = np.minimum(lengths, self.max_length)
+        # Faker's text needs room for 5 characters; shorter values are cut from a sentence.
+        texts = [fake.text(max_nb_chars=int(max(length, 5)))[: max(int(length), 1)] for length in lengths]
+        return self._cased(np.asarray(texts, dtype=object))
 
     # -------------------------------------------------------------------- state
     def to_state(self) -> dict[str, Any]:
@@ -770,6 +816,14 @@ class PiiGenerator:
         state["lengths"] = None if state.get("lengths") is None else NumericEncoder.from_state(state["lengths"])
         state["domain_weights"] = np.asarray(state["domain_weights"], dtype=np.float64)
         return cls(**state)
+
+
+def _pooled(pools: dict[str, np.ndarray], what: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """``pools[what]``, made by ``make`` if it is not there yet (under a :class:`PoolCache`'s lock)."""
+    with pools.lock if isinstance(pools, PoolCache) else contextlib.nullcontext():
+        if what not in pools:
+            pools[what] = make()
+    return pools[what]
 
 
 def _faker(locale: str) -> Any:
