@@ -38,12 +38,14 @@ class WriterFailed(Exception):
     """The writer process failed other than with a ``sqlite3`` error; the message says how."""
 
 
-def column_values(wire: tuple) -> Any:
-    """The Python values (``None`` for NULL) of one wire column, for ``executemany``.
+def column_values(wire: tuple) -> list | Any:
+    """The Python values (``None`` for NULL) of one wire column, for ``executemany``: a list
+    (``executemany`` walks lists fastest), or the given object array.
 
     Forms: ``("objects", values)`` already Python values; ``("numbers", array, mask)``;
-    ``("texts", joined, mask, n)`` the present values joined by NUL; ``("dates", array, mask,
-    unit)`` ``datetime64`` values written as ISO text to ``unit`` (``D``: ``2024-01-31``,
+    ``("texts", joined, mask, n)`` the ``n`` present values joined by NUL; ``("coded", joined,
+    codes, mask)`` the present values as positions in the distinct ones, joined; ``("dates", array,
+    mask, unit)`` ``datetime64`` values written as ISO text to ``unit`` (``D``: ``2024-01-31``,
     ``us``: ``2024-01-31 12:00:00.000000``, the forms SQLAlchemy stores in SQLite). ``mask`` is
     None or a boolean array marking the NULLs.
     """
@@ -52,27 +54,31 @@ def column_values(wire: tuple) -> Any:
     form = wire[0]
     if form == "objects":
         return wire[1]
-    if form == "numbers":
-        values = wire[1].astype(object)
-        mask = wire[2]
-    elif form == "texts":
-        _, joined, mask, n = wire
-        present = joined.split("\x00") if n else []
+    if form in ("texts", "coded"):
+        if form == "texts":
+            _, joined, mask, n = wire
+            present = joined.split("\x00") if n else []
+        else:
+            _, joined, codes, mask = wire
+            present = np.array(joined.split("\x00") if codes.size else [], dtype=object)[codes]
+            if mask is None:
+                return present.tolist()
         if mask is None:
             return present
         values = np.empty(len(mask), dtype=object)
         values[~mask] = present
-        return values
+        return values.tolist()
+    if form == "numbers":
+        values, mask = wire[1].tolist(), wire[2]
     elif form == "dates":
         _, array, mask, unit = wire
         texts = np.datetime_as_string(array, unit=unit)
-        if unit != "D":
-            texts = np.char.replace(texts, "T", " ") if len(texts) else texts
-        values = texts.astype(object)
+        values = (np.strings.replace(texts, "T", " ") if unit != "D" else texts).tolist()
     else:
         raise ValueError(f"unknown wire form {form!r}")
     if mask is not None:
-        values[mask] = None
+        for i in np.flatnonzero(mask).tolist():
+            values[i] = None
     return values
 
 
