@@ -939,11 +939,11 @@ def _coerce_loose(raw: pd.DataFrame, table: Table) -> pd.DataFrame:
         frame = pd.DataFrame(out, columns=table.column_names, index=pd.RangeIndex(len(raw)))
     for col in table.columns:
         if col.kind == "string" and col.length and len(frame):
-            values = frame[col.name]
-            try:
-                longest = values.str.len().max()
-            except AttributeError:  # not all strings
-                longest = values.map(len, na_action="ignore").max()
+            values = frame[col.name].to_numpy(dtype=object)
+            try:  # map/len/max in C: pandas' .str.len() took 0.5 s of TPC-H SF 0.1's read
+                longest = max(map(len, values), default=None)
+            except TypeError:  # NULLs (None) or values without a length
+                longest = frame[col.name].map(len, na_action="ignore").max()
             if pd.notna(longest) and int(longest) > col.length:
                 log.warning("%s.%s is declared with length %d but holds values of up to %d characters; "
                             "using %d", table.name, col.name, col.length, int(longest), int(longest))
