@@ -504,16 +504,17 @@ def _fail_on_second_table(monkeypatch: pytest.MonkeyPatch, error: BaseException)
     seen: list[str] = []
 
     def wrap(original):  # noqa: ANN001, ANN202 - test shim
-        def converted(frame, table):  # noqa: ANN001, ANN202
+        def converted(frame, table, *rest):  # noqa: ANN001, ANN202
             if table.name not in seen:
                 seen.append(table.name)
             if len(seen) >= 2:
                 raise error
-            return original(frame, table)
+            return original(frame, table, *rest)
 
         return converted
 
-    monkeypatch.setattr(sql, "python_columns", wrap(sql.python_columns))
+    monkeypatch.setattr(sql, "python_columns", wrap(sql.python_columns))  # MariaDB
+    monkeypatch.setattr(sql, "wire_columns", wrap(sql.wire_columns))  # SQLite, here or in its writer process
     monkeypatch.setattr(sql, "pg_text", wrap(sql.pg_text))
 
 

@@ -603,6 +603,18 @@ def test_a_writer_process_that_dies_fails_the_load_in_one_line(tmp_path: Path, m
     assert table_names(url) == set()
 
 
+def test_a_writer_process_that_cannot_start_leaves_the_load_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from relsynth.sinks import sqlite_writer
+
+    not_the_writer = tmp_path / "exits.py"
+    not_the_writer.write_text("raise SystemExit(3)\n")
+    monkeypatch.setattr(sqlite_writer, "__file__", str(not_the_writer))
+    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    assert write(simple_frames(), url, simple_schema()) == {"p": 3, "c": 3}
+    assert [r[0] for r in read_back(url, simple_schema(), "c")] == [1, 2, 3]
+
+
 # ---------------------------------------------------------------------------- verify_integrity
 
 

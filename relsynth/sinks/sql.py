@@ -625,8 +625,13 @@ def load_sqlite(job: LoadJob) -> None:
                             "the target was left unchanged (rolled back)") from None
 
     path = _writer_process_file(job)
+    writer = None
     if path is not None:
-        writer = WriterProcess(path)
+        try:
+            writer = WriterProcess(path)
+        except (OSError, WriterFailed) as exc:
+            log.info("loading in this process: %s", exc)
+    if writer is not None:
         try:
             writer.execute("starting", "PRAGMA foreign_keys=ON")  # only takes effect outside a transaction
             run(writer, joined_text=True)
@@ -666,8 +671,9 @@ def _writer_process_file(job: LoadJob) -> str | None:
     path = url.database
     if (job.expected_rows or 0) < WRITER_PROCESS_ROWS or not path or path == ":memory:" or path.startswith("file:"):
         return None
-    if url.query or not sys.executable or not Path(sqlite_writer.__file__).is_file():
-        return None
+    interpreter = Path(sys.executable or "").name.lower()
+    if url.query or not interpreter.startswith("py") or not Path(sqlite_writer.__file__).is_file():
+        return None  # not a Python under sys.executable: an app embedding Python
     return path
 
 

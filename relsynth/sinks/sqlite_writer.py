@@ -129,9 +129,10 @@ class SQLiteSession:
 def serve(inbox: Any, outbox: Any) -> int:
     """The writer process: read messages from ``inbox`` until ``commit`` or the end of input.
 
-    Messages (pickled tuples): first ``("open", "starting", path, sys_path)``, then ``("execute", step,
-    sql)`` and ``("insert", step, sql, columns)``, last ``("commit", step)``. One reply is
-    pickled to ``outbox``: ``("ok",)`` after COMMIT, or, at the first failure (after which the
+    Messages (pickled tuples): first ``("open", "starting", path, sys_path)``, answered with
+    ``("ready",)`` once connected, then ``("execute", step, sql)`` and ``("insert", step, sql,
+    columns)``, last ``("commit", step)``. One more reply is pickled to ``outbox``: ``("ok",)``
+    after COMMIT, or, at the first failure (after which the
     transaction is rolled back and nothing more is read), ``("error", step, module, class,
     message)``. The end of input before ``commit`` rolls back without a reply.
     """
@@ -140,6 +141,8 @@ def serve(inbox: Any, outbox: Any) -> int:
     con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     con.create_function("regexp", 2, lambda pattern, value: _regexp(pattern, value), deterministic=True)
     session = SQLiteSession(con)
+    pickle.dump(("ready",), outbox)
+    outbox.flush()
     step = "starting"
     try:
         while True:
@@ -183,7 +186,8 @@ class WriterProcess:
     failure is raised in this process as the writer met it (a ``sqlite3`` error of the same
     class and text, :class:`ForeignKeyViolation`, or :class:`WriterFailed`), with
     :attr:`failed_step` set, at the next call after it. :meth:`close` ends the process and,
-    before a :meth:`commit`, rolls the transaction back.
+    before a :meth:`commit`, rolls the transaction back. Starting raises :class:`WriterFailed`
+    when the process does not come up connected to ``path``.
     """
 
     def __init__(self, path: str) -> None:
@@ -197,6 +201,10 @@ class WriterProcess:
         self._sender = threading.Thread(target=self._send_all, name="relsynth-sqlite-writer", daemon=True)
         self._sender.start()
         self._send(("open", "starting", path, list(sys.path)))
+        if self._reply() != ("ready",):  # the script did not run, or cannot open the file
+            self._proc.kill()
+            self.close()
+            raise WriterFailed("the writer process did not start")
 
     def execute(self, step: str, sql: str) -> None:
         self._send(("execute", step, sql))
