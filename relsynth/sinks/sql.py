@@ -4,8 +4,9 @@ Where the time goes (DESIGN.md, "Writing"): constraint checks row by row and per
 So each dialect gets its own bulk loader, registered by dialect name in :data:`LOADERS`:
 
 - **sqlite** — one transaction; tables created with every constraint inline; foreign keys
-  enforced but deferred to COMMIT (cycles load); one ``executemany`` per table on the raw
-  ``sqlite3`` connection with rows built column-wise.
+  enforced but deferred to COMMIT (cycles load); ``executemany`` per chunk with rows built
+  column-wise, on the raw ``sqlite3`` connection or, for a large load, in a writer process fed
+  while the next rows are drawn (:mod:`relsynth.sinks.sqlite_writer`).
 - **postgresql** — one transaction; bare tables (columns + NOT NULL), ``COPY ... FROM STDIN``
   (text format, built column-wise) per table via psycopg 3, then ``ALTER TABLE ... ADD``
   primary keys, UNIQUE and foreign keys, which validates everything once. Any failure rolls
