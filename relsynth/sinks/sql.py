@@ -390,13 +390,20 @@ def _wire_texts(values: np.ndarray) -> tuple:
     """``("texts", ...)`` when every present value is a ``str`` without NUL, else ``("objects", values)``."""
     mask = np.equal(values, None)
     present = values[~mask] if mask.any() else values
-    try:
-        joined = "\x00".join(present)
-    except TypeError:  # not all str
-        return ("objects", values)
-    if present.size and joined.count("\x00") != present.size - 1:
+    joined = _nul_joined(present)
+    if joined is None:
         return ("objects", values)
     return ("texts", joined, mask if mask.any() else None, int(present.size))
+
+
+def _nul_joined(values: np.ndarray) -> str | None:
+    """``values`` joined by NUL, one string to work on at C speed and split again, or None when
+    one is no ``str`` or holds a NUL itself (the split would not give them back)."""
+    try:
+        joined = "\x00".join(values)
+    except TypeError:  # not all str
+        return None
+    return joined if not values.size or joined.count("\x00") == values.size - 1 else None
 
 
 def python_columns(frame: pd.DataFrame, table: Table) -> list[Any]:
@@ -423,12 +430,8 @@ def _pg_escape(s: pd.Series, mask: np.ndarray) -> np.ndarray:
     vals = np.array(s.to_numpy(dtype=object, na_value=PG_NULL), dtype=object, copy=True)
     if mask.all():
         return vals
-    present = vals[~mask]
-    try:
-        text = "\x00".join(present)
-    except TypeError:  # not all str
-        text = None
-    if text is not None and text.count("\x00") == present.size - 1:
+    text = _nul_joined(vals[~mask])
+    if text is not None:
         if any(char in text for char in _PG_ESCAPES):
             for char, code in _PG_ESCAPES.items():
                 text = text.replace(char, code)
