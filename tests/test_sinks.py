@@ -25,7 +25,7 @@ from relsynth.errors import (
 )
 from relsynth.plan import make_plan
 from relsynth.schema.frames import coerce_frame
-from relsynth.schema.model import Column, ForeignKey, Schema, Table, UniqueConstraint
+from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table, UniqueConstraint
 from relsynth.sinks import IfExists, verify_integrity, write
 from relsynth.sinks import sql as sql_sink
 from relsynth.sinks.ddl import TargetDDL
@@ -613,6 +613,19 @@ def test_a_writer_process_that_cannot_start_leaves_the_load_here(tmp_path: Path,
     url = f"sqlite:///{tmp_path / 't.db'}"
     assert write(simple_frames(), url, simple_schema()) == {"p": 3, "c": 3}
     assert [r[0] for r in read_back(url, simple_schema(), "c")] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("rows", [10**9, 0], ids=["here", "writer-process"])
+def test_a_regexp_check_is_enforced_by_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", rows)
+    table = Table("p", [Column("id", "integer", nullable=False), Column("code", "string")], primary_key=["id"],
+                  checks=[CheckConstraint("code ~ '^[A-Z]+$'", name="code_upper")])
+    schema = Schema({"p": table}, dialect="postgresql")
+    frame = pd.DataFrame({"id": pd.array([1, 2], dtype="Int64"), "code": ["AB", "CD"]})
+    assert write({"p": frame}, f"sqlite:///{tmp_path / 'ok.db'}", schema) == {"p": 2}
+    frame.loc[1, "code"] = "cd"
+    with pytest.raises(SinkError, match="CHECK constraint failed: code_upper"):
+        write({"p": frame}, f"sqlite:///{tmp_path / 'bad.db'}", schema)
 
 
 # ---------------------------------------------------------------------------- verify_integrity

@@ -132,14 +132,14 @@ def serve(inbox: Any, outbox: Any) -> int:
     Messages (pickled tuples): first ``("open", "starting", path, sys_path)``, answered with
     ``("ready",)`` once connected, then ``("execute", step, sql)`` and ``("insert", step, sql,
     columns)``, last ``("commit", step)``. One more reply is pickled to ``outbox``: ``("ok",)``
-    after COMMIT, or, at the first failure (after which the
-    transaction is rolled back and nothing more is read), ``("error", step, module, class,
-    message)``. The end of input before ``commit`` rolls back without a reply.
+    after COMMIT, or at the first failure (after which the transaction is rolled back and
+    nothing more is read) ``("error", step, module, class, message)``. The end of input before
+    ``commit`` rolls back without a reply.
     """
     _, _, path, sys_path = pickle.load(inbox)
     sys.path[:] = sys_path
     con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    con.create_function("regexp", 2, lambda pattern, value: _regexp(pattern, value), deterministic=True)
+    con.create_function("regexp", 2, _regexp, deterministic=True)
     session = SQLiteSession(con)
     pickle.dump(("ready",), outbox)
     outbox.flush()
@@ -163,8 +163,8 @@ def serve(inbox: Any, outbox: Any) -> int:
     except KeyboardInterrupt:
         return 130
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
-        kind = type(exc)
-        pickle.dump(("error", step, kind.__module__, kind.__name__, str(exc)), outbox)
+        cls = type(exc)
+        pickle.dump(("error", step, cls.__module__, cls.__name__, str(exc)), outbox)
         outbox.flush()
         return 1
     finally:
