@@ -977,7 +977,8 @@ def write(
             Or an iterable of ``(table, frame)`` pieces (:class:`relsynth.sampling.relational.
             SampleStream`), loaded as they come, so the output never exists whole in memory; a
             table with no piece is created empty. Types are chosen from each table's first piece
-            (and ``int_bounds``); a bad piece fails the load, which is then rolled back.
+            (and ``int_bounds``; SQLite's types do not depend on the rows, so there loading
+            starts with the first piece); a bad piece fails the load, which is then rolled back.
         target: Database URL (``sqlite:///file.db``, ``postgresql://…``, ``mysql://…``,
             ``mariadb://…``) or an SQLAlchemy engine. A SQLite file is created if absent.
         schema: Tables, columns, keys and constraints to create.
@@ -1011,8 +1012,6 @@ def write(
         first = frames
         pieces: Iterator[tuple[str, pd.DataFrame]] = ((n, frames[n]) for n in load_sequence)
         expected_rows = sum(len(f) for f in frames.values())
-    else:
-        first, pieces = _first_pieces(iter(tables), schema)
     engine, owned = open_engine(target)
     try:
         label = mask_url(engine)
@@ -1022,6 +1021,14 @@ def write(
                 f"no writer for {engine.dialect.name!r} targets ({label}); supported: {', '.join(sorted(LOADERS))}"
             )
         existing = _existing_tables(engine, schema, if_exists, label)
+        if not isinstance(tables, Mapping):
+            if engine.dialect.name == "sqlite":
+                # SQLite's types do not depend on the rows (INTEGER is 64-bit, NUMERIC holds any
+                # precision), so its tables are created and loaded while the first pieces are
+                # still being drawn, not after them.
+                first, pieces = {}, ((name, check_frame(name, frame, schema)) for name, frame in tables)
+            else:
+                first, pieces = _first_pieces(iter(tables), schema)
         ddl = TargetDDL(schema, engine.dialect.name, first, int_bounds=int_bounds)
         job = LoadJob(
             engine=engine,
