@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,6 +24,11 @@ from relsynth.urls import db_error_line, mask_url
 __all__ = ["dangling_references", "duplicate_count", "fk_violations", "total_violations", "verify_integrity"]
 
 log = logging.getLogger("relsynth")
+
+#: Connections :func:`verify_integrity` checks a target over side by side: the queries run in
+#: the database (SQLite's C code, which releases the GIL; a server process each elsewhere), so
+#: each can take a core (TPC-H SF 1 spent 10-20 s verifying over one).
+VERIFY_CONNECTIONS = 2
 
 
 def _table(name: str, columns: list[str], schema: str | None = None) -> sa.TableClause:
@@ -110,24 +117,42 @@ def verify_integrity(target: str | sa.Engine, schema: Schema) -> dict[str, dict[
 
     engine, owned = open_engine(target, purpose="checking integrity of")
     label = mask_url(engine)
+    sqlite = engine.dialect.name == "sqlite"
+
+    def check(task: tuple[Table, str]) -> Any:
+        table, part = task
+        with engine.connect() as conn:
+            out = _row_counts(conn, table) if part == "rows" else _fk_report(conn, table, sqlite)
+            conn.rollback()  # read-only: end the implicit transaction without writing
+        return out
+
+    # The biggest tables (by the source's counts, where known) first, so the last to finish is small.
+    tables = sorted(schema.tables.values(), key=lambda t: -(t.row_count or 0))
+    tasks = [(table, part) for table in tables for part in ("rows", "foreign keys")]
     try:
         with engine.connect() as conn:
             _check_tables(conn, schema, label)
-            sqlite_counts = _sqlite_fk_check(conn, schema) if engine.dialect.name == "sqlite" else None
-            report: dict[str, dict[str, int]] = {}
-            for table in schema.tables.values():
-                report[table.name] = _table_report(conn, table, sqlite_counts)
-                log.debug("integrity of %s: %s", table.name, report[table.name])
-            conn.rollback()  # read-only: end the implicit transaction without writing
+            conn.rollback()
+        with ThreadPoolExecutor(max_workers=VERIFY_CONNECTIONS, thread_name_prefix="relsynth-verify") as pool:
+            done = dict(zip(((t.name, part) for t, part in tasks), pool.map(check, tasks)))
     except sa.exc.DBAPIError as exc:
         raise SinkError(f"checking integrity of {label} failed: {db_error_line(exc, engine.url.password)}") from None
     finally:
         if owned:
             engine.dispose()
+    report: dict[str, dict[str, int]] = {}
+    for name in schema.tables:
+        per_fk, checked = done[(name, "foreign keys")]
+        report[name] = {**done[(name, "rows")], **{f"fk_violations:{fk}": n for fk, n in per_fk.items()},
+                        "fk_violations": sum(per_fk.values())}
+        if checked is not None:
+            report[name]["sqlite_fk_check"] = checked
+        log.debug("integrity of %s: %s", name, report[name])
     return report
 
 
-def _table_report(conn: sa.Connection, table: Table, sqlite_counts: dict[str, int] | None) -> dict[str, int]:
+def _row_counts(conn: sa.Connection, table: Table) -> dict[str, int]:
+    """Rows, primary-key and UNIQUE duplicates and NULLs where none may be, of one table."""
     required = [c.name for c in table.columns if not c.nullable or c.name in table.primary_key]
     t = _table(table.name, table.column_names)
     row = conn.execute(sa.select(sa.func.count(), *[sa.func.count(t.c[c]) for c in required]).select_from(t)).one()
@@ -143,13 +168,17 @@ def _table_report(conn: sa.Connection, table: Table, sqlite_counts: dict[str, in
         out[f"unique_duplicates:({', '.join(uq.columns)})"] = n
         total += n
     out["unique_duplicates"] = total
-    checked = sqlite_counts.get(table.name) if sqlite_counts is not None else None
-    per_fk = checked[1] if checked is not None and checked[1] is not None else _fk_counts(conn, table)
-    out.update({f"fk_violations:{label}": n for label, n in per_fk.items()})
-    out["fk_violations"] = sum(per_fk.values())
-    if sqlite_counts is not None:
-        out["sqlite_fk_check"] = checked[0] if checked is not None else 0
     return out
+
+
+def _fk_report(conn: sa.Connection, table: Table, sqlite: bool) -> tuple[dict[str, int], int | None]:
+    """Rows without a parent by FK label, and on SQLite the rows its own ``PRAGMA
+    foreign_key_check`` reports (:func:`_sqlite_fk_check`: its per-FK split where it gives one,
+    else anti-joins)."""
+    if not sqlite:
+        return _fk_counts(conn, table), None
+    checked, per_fk = _sqlite_fk_check(conn, table)
+    return (per_fk if per_fk is not None else _fk_counts(conn, table)), checked
 
 
 def _fk_counts(conn: sa.Connection, table: Table) -> dict[str, int]:
@@ -189,33 +218,28 @@ def dangling_references(source: str | sa.Engine, schema: Schema) -> dict[str, di
     return report
 
 
-def _sqlite_fk_check(conn: sa.Connection, schema: Schema) -> dict[str, tuple[int, dict[str, int] | None]]:
-    """Per table, the rows SQLite's own ``PRAGMA foreign_key_check`` reports (-1: cannot check),
-    and the same by FK label where every FK SQLite checked is one of the schema's (else None:
-    the caller counts with anti-joins). SQLite's check is the target's own word, and one pass
-    per table; the anti-joins would repeat it."""
-    preparer = conn.dialect.identifier_preparer
-    counts: dict[str, tuple[int, dict[str, int] | None]] = {}
-    for name, table in schema.tables.items():
-        quoted = preparer.quote(name)
-        try:
-            rows = conn.exec_driver_sql(f"PRAGMA foreign_key_check({quoted})").fetchall()
-            listed = conn.exec_driver_sql(f"PRAGMA foreign_key_list({quoted})").fetchall()
-        except sa.exc.DBAPIError as exc:
-            # e.g. "foreign key mismatch": the parent key is not PRIMARY KEY/UNIQUE in that file.
-            log.warning("PRAGMA foreign_key_check(%s) failed: %s", name, db_error_line(exc))
-            counts[name] = (-1, None)
-            continue
-        # foreign_key_list: (id, seq, parent, from, to, ...) per column of each FK.
-        declared: dict[int, tuple[str, list[str]]] = {}
-        for fk_id, _seq, parent, column, *_ in sorted(listed, key=lambda r: (r[0], r[1])):
-            declared.setdefault(fk_id, (parent, []))[1].append(column)
-        labels = {(fk.ref_table, tuple(fk.columns)): fk.label for fk in table.foreign_keys}
-        by_id = {fk_id: labels.get((parent, tuple(columns))) for fk_id, (parent, columns) in declared.items()}
-        per_fk: dict[str, int] | None = None
-        if len(declared) == len(table.foreign_keys) and None not in by_id.values():
-            per_fk = dict.fromkeys(labels.values(), 0)
-            for row in rows:  # (table, rowid, parent, fkid)
-                per_fk[by_id[row[3]]] += 1
-        counts[name] = (len(rows), per_fk)
-    return counts
+def _sqlite_fk_check(conn: sa.Connection, table: Table) -> tuple[int, dict[str, int] | None]:
+    """The rows of ``table`` SQLite's own ``PRAGMA foreign_key_check`` reports (-1: cannot
+    check), and the same by FK label where every FK SQLite checked is one of the schema's (else
+    None: the caller counts with anti-joins). SQLite's check is the target's own word, and one
+    pass per table; the anti-joins would repeat it."""
+    quoted = conn.dialect.identifier_preparer.quote(table.name)
+    try:
+        rows = conn.exec_driver_sql(f"PRAGMA foreign_key_check({quoted})").fetchall()
+        listed = conn.exec_driver_sql(f"PRAGMA foreign_key_list({quoted})").fetchall()
+    except sa.exc.DBAPIError as exc:
+        # e.g. "foreign key mismatch": the parent key is not PRIMARY KEY/UNIQUE in that file.
+        log.warning("PRAGMA foreign_key_check(%s) failed: %s", table.name, db_error_line(exc))
+        return -1, None
+    # foreign_key_list: (id, seq, parent, from, to, ...) per column of each FK.
+    declared: dict[int, tuple[str, list[str]]] = {}
+    for fk_id, _seq, parent, column, *_ in sorted(listed, key=lambda r: (r[0], r[1])):
+        declared.setdefault(fk_id, (parent, []))[1].append(column)
+    labels = {(fk.ref_table, tuple(fk.columns)): fk.label for fk in table.foreign_keys}
+    by_id = {fk_id: labels.get((parent, tuple(columns))) for fk_id, (parent, columns) in declared.items()}
+    per_fk: dict[str, int] | None = None
+    if len(declared) == len(table.foreign_keys) and None not in by_id.values():
+        per_fk = dict.fromkeys(labels.values(), 0)
+        for row in rows:  # (table, rowid, parent, fkid)
+            per_fk[by_id[row[3]]] += 1
+    return len(rows), per_fk
