@@ -443,7 +443,7 @@ def write(
     stream = tables.stream if isinstance(tables, _Timed) else tables
     bounds, expected = None, None
     if isinstance(stream, SampleStream):
-        bounds, expected = stream.key_bounds(), round(sum(stream.expected_rows().values()))
+        bounds, expected = stream.key_bounds(), sum(stream.expected_rows().values())
     return _write(tables, target, schema, if_exists=if_exists, order=make_plan(schema).order, int_bounds=bounds,
                   expected_rows=expected)
 

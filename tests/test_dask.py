@@ -137,30 +137,34 @@ def _db_tables(url: str, schema) -> dict[str, pd.DataFrame]:
         engine.dispose()
 
 
-def _pg_catalog(url: str) -> dict[str, list]:
-    """Column types, constraints, table persistence and schemas of a PostgreSQL database (to compare two writes)."""
+def _catalog(url: str, queries: dict[str, str]) -> dict[str, list]:
+    """The rows of each catalog query on the database at ``url`` (one-column rows as values), to compare two writes."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return {
-                "columns": conn.exec_driver_sql(
-                    "SELECT table_schema, table_name, column_name, data_type, udt_name, is_nullable FROM "
-                    "information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
-                    "ORDER BY 1, 2, ordinal_position").fetchall(),
-                "constraints": conn.exec_driver_sql(
-                    "SELECT conrelid::regclass::text, contype, pg_get_constraintdef(oid) FROM pg_constraint "
-                    "WHERE conrelid <> 0 ORDER BY 1, 2, 3").fetchall(),
-                "persistence": conn.exec_driver_sql(
-                    "SELECT relname, relpersistence FROM pg_class WHERE relkind = 'r' AND relnamespace = "
-                    "'public'::regnamespace ORDER BY 1").fetchall(),
-                "schemas": conn.exec_driver_sql(
-                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%%' ORDER BY 1").scalars().all(),
-                "types": conn.exec_driver_sql(
-                    "SELECT n.nspname, t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-                    "WHERE t.typtype IN ('e', 'd') AND n.nspname <> 'information_schema' ORDER BY 1, 2").fetchall(),
-            }
+            out = {}
+            for name, query in queries.items():
+                rows = conn.exec_driver_sql(query).fetchall()
+                out[name] = [r[0] for r in rows] if rows and len(rows[0]) == 1 else rows
+            return out
     finally:
         engine.dispose()
+
+
+def _pg_catalog(url: str) -> dict[str, list]:
+    """Column types, constraints, table persistence and schemas of a PostgreSQL database."""
+    return _catalog(url, {
+        "columns": "SELECT table_schema, table_name, column_name, data_type, udt_name, is_nullable FROM "
+                   "information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
+                   "ORDER BY 1, 2, ordinal_position",
+        "constraints": "SELECT conrelid::regclass::text, contype, pg_get_constraintdef(oid) FROM pg_constraint "
+                       "WHERE conrelid <> 0 ORDER BY 1, 2, 3",
+        "persistence": "SELECT relname, relpersistence FROM pg_class WHERE relkind = 'r' AND relnamespace = "
+                       "'public'::regnamespace ORDER BY 1",
+        "schemas": "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%%' ORDER BY 1",
+        "types": "SELECT n.nspname, t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                 "WHERE t.typtype IN ('e', 'd') AND n.nspname <> 'information_schema' ORDER BY 1, 2",
+    })
 
 
 @pytest.fixture(scope="module")
@@ -314,29 +318,20 @@ def test_postgres_truncate_and_append_into_existing_tables(orders, threads, pg_u
 
 
 def _my_catalog(url: str) -> dict[str, list]:
-    """Column types, keys, constraints and staging databases of a MariaDB database (to compare two writes)."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return {
-                "columns": conn.exec_driver_sql(
-                    "SELECT table_name, column_name, column_type, is_nullable, column_key FROM information_schema.columns "
-                    "WHERE table_schema = DATABASE() ORDER BY 1, ordinal_position").fetchall(),
-                "keys": conn.exec_driver_sql(
-                    "SELECT k.table_name, k.constraint_name, c.constraint_type, k.column_name, k.referenced_table_name, "
-                    "k.referenced_column_name FROM information_schema.key_column_usage k JOIN "
-                    "information_schema.table_constraints c ON c.constraint_schema = k.constraint_schema AND "
-                    "c.table_name = k.table_name AND c.constraint_name = k.constraint_name "
-                    "WHERE k.table_schema = DATABASE() ORDER BY 1, 2, k.ordinal_position").fetchall(),
-                "checks": conn.exec_driver_sql(
-                    "SELECT table_name, constraint_name, check_clause FROM information_schema.check_constraints "
-                    "WHERE constraint_schema = DATABASE() ORDER BY 1, 2").fetchall(),
-                "tables": conn.exec_driver_sql(
-                    "SELECT table_name, engine, table_collation FROM information_schema.tables "
-                    "WHERE table_schema = DATABASE() ORDER BY 1").fetchall(),
-            }
-    finally:
-        engine.dispose()
+    """Column types, keys, constraints and table engines of a MariaDB database."""
+    return _catalog(url, {
+        "columns": "SELECT table_name, column_name, column_type, is_nullable, column_key FROM information_schema.columns "
+                   "WHERE table_schema = DATABASE() ORDER BY 1, ordinal_position",
+        "keys": "SELECT k.table_name, k.constraint_name, c.constraint_type, k.column_name, k.referenced_table_name, "
+                "k.referenced_column_name FROM information_schema.key_column_usage k JOIN "
+                "information_schema.table_constraints c ON c.constraint_schema = k.constraint_schema AND "
+                "c.table_name = k.table_name AND c.constraint_name = k.constraint_name "
+                "WHERE k.table_schema = DATABASE() ORDER BY 1, 2, k.ordinal_position",
+        "checks": "SELECT table_name, constraint_name, check_clause FROM information_schema.check_constraints "
+                  "WHERE constraint_schema = DATABASE() ORDER BY 1, 2",
+        "tables": "SELECT table_name, engine, table_collation FROM information_schema.tables "
+                  "WHERE table_schema = DATABASE() ORDER BY 1",
+    })
 
 
 def _staging_databases() -> list[str]:
