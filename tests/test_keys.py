@@ -1,14 +1,15 @@
-"""Parent assignment that keeps a parent attribute following a child attribute."""
+"""Key helpers: parent assignment that keeps a parent attribute following a child attribute, and distinct integers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import relsynth
 from relsynth.evaluate.metrics import pair_score
 from relsynth.schema import schema_from_dataframes
-from relsynth.transform.keys import match_rows, pair_by_attribute
+from relsynth.transform.keys import distinct_ints, int_codes, match_rows, pair_by_attribute, rows_covered
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -77,3 +78,26 @@ def test_one_column_keys_match_as_composite_keys_do() -> None:
     child_key, parent_key = cases[0]
     assert match_rows(pd.DataFrame({"a": child_key}), ["a"], pd.DataFrame({"a": parent_key}), ["a"]).tolist() == \
         [3, 0, -1, -1, 0]
+
+
+@pytest.mark.parametrize("values", [
+    np.array([], dtype=np.int64),
+    np.array([7]),
+    np.array([5, -3, 5, 5, 0, -3, 2**40]),  # a wide span: sorted
+    np.random.default_rng(1).integers(-50, 50, size=1000),  # a narrow one: counted
+    np.random.default_rng(2).integers(0, 2**62, size=500, dtype=np.int64),
+    np.array([-(2**63), 2**63 - 1, 0]),
+])
+def test_distinct_ints_and_int_codes_equal_np_unique(values: np.ndarray) -> None:
+    expected, inverse = np.unique(values, return_inverse=True)
+    assert np.array_equal(distinct_ints(values), expected)
+    distinct, codes = int_codes(values)
+    assert np.array_equal(distinct, expected) and distinct.dtype == values.dtype
+    assert np.array_equal(codes, inverse.ravel()) and codes.dtype == np.int64
+    assert np.array_equal(distinct[codes], values)
+
+
+def test_rows_covered_counts_distinct_named_rows() -> None:
+    assert rows_covered(np.array([3, -1, 3, 0, 7, -1])) == 3
+    assert rows_covered(np.array([-1, -1])) == 0
+    assert rows_covered(np.array([], dtype=np.int64)) == 0

@@ -45,7 +45,9 @@ def test_sample_keeps_children_with_their_parents(hospital: str) -> None:
     frames = read_tables(hospital, schema, filters=sample.filters)
     for name, n in sample.kept.items():
         assert len(frames[name]) == pytest.approx(n, rel=0.01), name
-        assert len(frames[name]) <= max(FIT_ROWS * 1.1, n), name
+        # A table over the budget keeps about the budget, children of a sampled parent too
+        # (their share is one of the kept parents, not of every key: 4,897 of 3,000 before).
+        assert n <= FIT_ROWS * 1.1 or n == sample.rows[name], name
     kept_patients = set(frames["patients"]["patient_id"])
     for child in ("lab_results", "treatments"):
         assert set(frames[child]["patient_id"].dropna()) <= kept_patients, child
@@ -118,7 +120,8 @@ def test_key_hash_matches_like_match_rows() -> None:
 
 
 @pytest.mark.parametrize("chunk", [997, 4099])
-def test_chunked_filtered_read_equals_whole_read_sqlite(hospital: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chunked_filtered_read_equals_whole_read_sqlite(hospital: str, chunk: int, sqlite_reader: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     _chunked_read_equals_whole(hospital, chunk, monkeypatch)
 
 

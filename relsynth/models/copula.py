@@ -49,6 +49,7 @@ from relsynth.transform.encoders import (
     plain_value,
     to_normal,
 )
+from relsynth.transform.keys import distinct_ints, rows_covered
 from relsynth.transform.native import NATIVE_GENERATORS, NativeGenerator, fit_native, generated_style
 from relsynth.transform.pii import DEFAULT_LOCALE, PiiColumn, PiiGenerator, PoolCache
 
@@ -499,7 +500,7 @@ class TableModel:
             return out
         linked = parent.rows >= 0
         at = np.where(linked, parent.rows, 0)
-        n_parents = np.unique(parent.rows[linked]).size
+        n_parents = rows_covered(parent.rows)
         for j, dim in enumerate(parent.dims):
             role, _, name = dim.partition(":")
             enc = parent.encoders.get(dim)
@@ -960,7 +961,7 @@ def _find_derived(frame: pd.DataFrame, categorical: list[str], models: dict[str,
             # The distinct (source, target) pairs, in the order they first occur; NULL is code -1.
             by, of = facts.codes(source), facts.codes(target)
             pairs, first = np.unique((by.codes + 1).astype(np.int64) * (of.size + 1) + (of.codes + 1), return_index=True)
-            if np.unique(pairs // (of.size + 1)).size < pairs.size:  # a source value with two targets
+            if distinct_ints(pairs // (of.size + 1)).size < pairs.size:  # a source value with two targets
                 continue
             cm = models[target]
             cm.role, cm.given = "derived", source
@@ -1187,9 +1188,12 @@ def stratify(z: np.ndarray) -> np.ndarray:
     # (ties, which a continuous draw does not have, fall in a fixed order either way).
     columns = np.ascontiguousarray(z.T)
     order = np.argsort(columns, axis=1)
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(n)[None, :], axis=1)
-    return to_normal((ranks.T + 0.5) / n)
+    # The score of rank r is the same in every column: n quantiles, placed by each column's
+    # order (not a quantile per value: 0.18 s of TPC-H SF 0.1's sampling).
+    grid = to_normal((np.arange(n) + 0.5) / n)
+    scores = np.empty_like(columns)
+    np.put_along_axis(scores, order, grid[None, :], axis=1)
+    return scores.T
 
 
 def stratify_within(z: np.ndarray, groups: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ from relsynth.schema.checks import compile_checks
 from relsynth.schema.model import ForeignKey, Schema, Table
 from relsynth.transform.copies import RowFingerprints
 from relsynth.transform.encoders import NumericEncoder
-from relsynth.transform.keys import match_rows, null_any
+from relsynth.transform.keys import match_rows, null_any, rows_covered
 from relsynth.transform.native import generated_style
 from relsynth.transform.pii import (
     DEFAULT_LOCALE,
@@ -683,7 +683,7 @@ def choose_drivers(
             if len(parent) == 0 or len(child) == 0:
                 return (0.0, 0)
             rows = matches[(name, schema.tables[name].fk_index(fk))]
-            covered = np.unique(rows[rows >= 0]).size / len(parent)
+            covered = rows_covered(rows) / len(parent)
             linked = float((rows >= 0).mean())
             return (covered * linked, base.tables[fk.ref_table].depth)
 

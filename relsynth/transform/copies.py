@@ -29,6 +29,7 @@ import pandas as pd
 
 from relsynth.schema.frames import numeric_values
 from relsynth.schema.model import Column, Table
+from relsynth.transform.keys import distinct_ints
 
 __all__ = [
     "ROW_BUCKETS",
@@ -213,7 +214,7 @@ class RowFingerprints:
         bits = min(np.ceil(np.log2(ROW_BUCKETS * distinct.size)),
                    np.floor(np.log2(max(possible_rows(table, real, columns) / ROWS_PER_BUCKET, 2.0))))
         bits = int(np.clip(bits, 1, 62))
-        values = np.unique(_cut(distinct, bits))
+        values = distinct_ints(_cut(distinct, bits))
         if values.size > MAX_OCCUPANCY * 2**bits:
             return None
         return cls(columns, sorted(fresh), bits, values)

@@ -6,6 +6,8 @@
   follows a learned degree distribution.
 - :func:`take_keys` copies the parent key columns of chosen parent rows into child FK columns.
 - :func:`permuted` evaluates a seeded random permutation at chosen positions, without building it.
+- :func:`distinct_ints`, :func:`int_codes` and :func:`rows_covered`: distinct integers (keys,
+  hashes, row numbers, days) found by a sort or a count, not by NumPy's hash table.
 """
 
 from __future__ import annotations
@@ -14,7 +16,48 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["match_rows", "adjust_total", "assign_parents", "pair_by_attribute", "take_keys", "null_any",
-           "permuted"]
+           "permuted", "distinct_ints", "int_codes", "rows_covered"]
+
+
+def distinct_ints(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array: ``np.unique`` by a sort.
+
+    NumPy 2.3+ finds an integer array's distinct values with a hash table, a cache miss per
+    value where memory is slow: on the 2-core CI machine 0.43 s for 600,000 row numbers (and
+    0.05 s for 100,000 64-bit hashes) against 0.04 s (0.005 s) for the sort.
+    """
+    s = np.sort(np.asarray(values).ravel())
+    if s.size < 2:
+        return s
+    keep = np.empty(s.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
+def int_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of a 1-D integer array: the sorted distinct
+    values and each value's index among them. Values within a span of a few times their number
+    (days of a date column, small codes) are counted in one pass instead of sorted: 0.11 s of
+    TPC-H SF 0.1's write went to sorting its 1.8 M dates, 2,500 of them distinct."""
+    values = np.asarray(values)
+    if values.size == 0:
+        return values.copy(), np.zeros(0, dtype=np.int64)
+    low, high = values.min(), values.max()
+    span = int(high) - int(low) + 1
+    if span > 4 * values.size + 1024:
+        distinct, codes = np.unique(values, return_inverse=True)
+        return distinct, codes.astype(np.int64).ravel()
+    offsets = (values - low).astype(np.int64)
+    present = np.bincount(offsets, minlength=span) > 0
+    index = np.cumsum(present) - 1
+    return (np.flatnonzero(present) + low).astype(values.dtype), index[offsets]
+
+
+def rows_covered(rows: np.ndarray) -> int:
+    """How many distinct rows the row numbers ``rows`` name (-1: none), by one count per row."""
+    rows = rows[rows >= 0]
+    return int(np.count_nonzero(np.bincount(rows))) if rows.size else 0
 
 
 def null_any(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:

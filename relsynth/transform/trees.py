@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from relsynth.transform.encoders import NumericEncoder
+from relsynth.transform.keys import distinct_ints
 
 __all__ = ["TreeStats", "fit_tree", "grow_forest", "random_forest", "tree_depths", "FANOUT_LEVELS"]
 
@@ -102,7 +103,7 @@ def tree_depths(parent_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     # A row whose 2**rounds-th ancestor is no root sits on or under a cycle; that ancestor is on
     # the cycle, and since jumping rotates each cycle, every cycle row is such an ancestor.
     stuck = ~root[anc]
-    on_cycle = np.unique(anc[stuck])
+    on_cycle = distinct_ints(anc[stuck])
     root[on_cycle] = True
     up = np.where(root, idx, parent)
     dist = (~root).astype(np.int64)
