@@ -259,3 +259,15 @@ def test_dates_stay_in_their_range_and_after_what_they_follow() -> None:
         assert out[table][col].between(real[col].min(), real[col].max()).all(), col
     joined = out["orders"].merge(out["employees"], left_on="employee_id", right_on="id")
     assert (joined["ordered"] >= joined["hire"]).all() and (out["employees"]["hire"] >= out["employees"]["birth"]).all()
+
+
+def test_finalized_text_is_python_values_with_none_and_cut_to_the_column_length() -> None:
+    from relsynth.sampling.relational import _finalize
+
+    table = Table("t", [Column("code", "string", length=3), Column("note", "string")])
+    drawn = pd.DataFrame({"code": pd.Series(["abcdef", None, np.nan, "ab", 12345], dtype=object),
+                          "note": pd.Series(["long enough", np.nan, "x", None, "y"], dtype=object)})
+    out = _finalize(drawn, table)
+    assert out["code"].tolist() == ["abc", None, None, "ab", "123"]
+    assert out["note"].tolist() == ["long enough", None, "x", None, "y"]
+    assert drawn["code"].tolist()[0] == "abcdef" and drawn["note"].isna().sum() == 2  # the drawn frame is left alone
