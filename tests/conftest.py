@@ -78,6 +78,29 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'target.db'}"
 
 
+@contextmanager
+def _no_adbc(engine: sa.Engine) -> Iterator[None]:
+    yield None
+
+
+@pytest.fixture(params=["adbc", "sqlite3"])
+def sqlite_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way a SQLite source is read: ADBC's Arrow columns (needs relsynth[adbc]; the test
+    fails without it in CI, skips elsewhere) and ``sqlite3``'s rows."""
+    if request.param == "adbc":
+        try:
+            import adbc_driver_sqlite  # noqa: F401
+        except ImportError:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail("adbc-driver-sqlite is missing; CI installs relsynth[test], which includes relsynth[adbc]")
+            pytest.skip('adbc-driver-sqlite is not installed (pip install "relsynth[adbc]")')
+    else:
+        from relsynth.schema import reader
+
+        monkeypatch.setattr(reader, "_adbc_sqlite", _no_adbc)
+    return request.param
+
+
 def dataset(name: str) -> Path:
     """Path of a shared sample database's SQLite file; skips if the shared folder is absent."""
     path = DATASETS / name / f"{name}.sqlite"

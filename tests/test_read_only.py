@@ -126,6 +126,13 @@ def recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
         return query(self, sql, unbuffered)
 
     monkeypatch.setattr(pymysql.connections.Connection, "query", recording_query)
+    arrow_reads = reader._ArrowReads.__init__
+
+    def recording_arrow_reads(self: Any, conn: Any, statements: list[tuple[str, Any]]) -> None:  # SQLite over ADBC
+        rec.statements.extend(sql for sql, _ in statements if sql)
+        arrow_reads(self, conn, statements)
+
+    monkeypatch.setattr(reader._ArrowReads, "__init__", recording_arrow_reads)
     yield rec
 
 

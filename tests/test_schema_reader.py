@@ -7,6 +7,7 @@ import hashlib
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -23,6 +24,7 @@ from relsynth.schema import (
     read_tables,
     sqlite_check_constraints,
 )
+from relsynth.schema import reader
 
 # Counted in the files themselves (sqlite_master, COUNT(*)), not taken from the README alone.
 SQLITE_FACTS = {
@@ -66,6 +68,57 @@ def assert_convention(frames: dict[str, pd.DataFrame], schema: Schema) -> None:
             assert len(df) == table.row_count, name
         if table.primary_key:
             assert not df.duplicated(table.primary_key).any(), name
+
+
+def _read_both_ways(url: str, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> tuple[dict, dict, list[str]]:
+    """``read_tables`` through ADBC and through ``sqlite3``, and the tables ADBC gave up on."""
+    from conftest import _no_adbc
+
+    pytest.importorskip("adbc_driver_sqlite")
+    fell_back: list[str] = []
+    real = reader._ArrowReads.frame
+
+    def spy(self: Any, i: int, table: Any, *args: Any) -> Any:
+        raw = real(self, i, table, *args)
+        if raw is None:
+            fell_back.append(table.name)
+        return raw
+
+    monkeypatch.setattr(reader._ArrowReads, "frame", spy)
+    arrow = read_tables(url, read_schema(url), **kwargs)
+    monkeypatch.setattr(reader, "_adbc_sqlite", _no_adbc)
+    rows = read_tables(url, read_schema(url), **kwargs)
+    return arrow, rows, fell_back
+
+
+@pytest.mark.parametrize("name", list(SQLITE_FACTS))
+def test_sqlite_samples_read_the_same_through_adbc_and_sqlite3(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = dataset(name)
+    before = file_state(path)
+    arrow, rows, fell_back = _read_both_ways(sqlite_url(path), monkeypatch)
+    assert fell_back == []
+    for table in rows:
+        pd.testing.assert_frame_equal(arrow[table], rows[table], obj=table)
+    assert file_state(path) == before
+
+
+def test_a_column_adbc_cannot_type_is_read_through_sqlite3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ADBC types a column from its first rows; SQLite lets a later row hold anything.
+    path = tmp_path / "loose db?#.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL, d BLOB)")
+    con.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, v TEXT)")
+    n = reader._ARROW_BATCH_ROWS + 10  # the odd row in a later batch than the first
+    rows = [(i, i, f"x{i}", i / 2, b"\x00\x01") for i in range(n)] + [(n, "n/a", 5, 2, "text")]
+    con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO u VALUES (?, ?)", [(i, None if i % 3 else f"v{i}") for i in range(50)])
+    con.commit()
+    con.close()
+    arrow, by_rows, fell_back = _read_both_ways(sqlite_url(path), monkeypatch)
+    assert fell_back == ["t"]
+    for table in by_rows:
+        pd.testing.assert_frame_equal(arrow[table], by_rows[table], obj=table)
+    assert arrow["t"]["a"].iloc[-1] == "n/a"
 
 
 def file_state(path: Path) -> tuple[str, int, list[str]]:

@@ -34,11 +34,15 @@ Kind mapping decisions worth knowing:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import itertools
 import logging
+import queue
 import re
 import sqlite3
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -877,43 +881,64 @@ def read_tables(
         schema.table(name)
     names = [n for n in schema.tables if tables is None or n in tables]
     frames: dict[str, pd.DataFrame] = {}
-    with _source(source) as engine, _read_only_connection(engine) as conn:
+    with _source(source) as engine, _read_only_connection(engine) as conn, _adbc_sqlite(engine) as arrow:
         use_copy = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
         relkinds = {}
         if conn.dialect.name == "postgresql":
             relkinds = {n: v["relkind"] for n, v in
                         _pg_catalog(conn, schema_name or sa.inspect(conn).default_schema_name).items()}
+        reads = []  # per table: (name, its columns, filter, chunk rows, limit)
         for name in names:
             table = schema.tables[name]
             if columns and name in columns:
                 wanted = set(columns[name])
                 table = replace(table, columns=[c for c in table.columns if c.name in wanted])
             row_filter = (filters or {}).get(name)
-            chunk_rows = READ_CHUNK_ROWS if row_filter else None
-            limit = (limits or {}).get(name)
-            try:
-                within = row_filter.within if row_filter else None
-                if use_copy:
-                    chunks = _read_pg_copy(conn, table, schema_name, relkinds.get(name, "r"), chunk_rows, within, limit)
-                else:
-                    chunks = _read_select(conn, table, schema_name, relkinds.get(name), chunk_rows, within, limit)
-                if row_filter:
-                    raw = _filtered(chunks, table, row_filter)
-                else:
-                    [raw] = list(chunks)  # one frame; list() runs the reader to its end
-            except sa_exc.DBAPIError as exc:
-                raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {db_error_line(exc, engine.url.password)}; "
-                                  "check that the schema matches the source") from None
-            except RelsynthError:
-                raise
-            except Exception as exc:  # driver errors outside SQLAlchemy (psycopg COPY)
-                if type(exc).__module__.split(".")[0] not in ("psycopg", "pymysql", "sqlite3"):
-                    raise
-                raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {db_error_line(exc, engine.url.password)}; "
-                                  "check that the schema matches the source") from None
-            frames[name] = _coerce_loose(raw, table) if conn.dialect.name == "sqlite" else coerce_frame(raw, table)
-            log.info("read %s: %d rows", name, len(frames[name]))
+            reads.append((name, table, row_filter, READ_CHUNK_ROWS if row_filter else None, (limits or {}).get(name)))
+        ahead = None
+        if arrow is not None:
+            ahead = _ArrowReads(arrow, [(_sqlite_select(conn, table, schema_name, f.within if f else None, limit)
+                                         if table.column_names else None, chunk_rows)
+                                        for _, table, f, chunk_rows, limit in reads])
+        try:
+            for i, (name, table, row_filter, chunk_rows, limit) in enumerate(reads):
+                frames[name] = _read_one(conn, engine, i, name, table, row_filter, chunk_rows, limit, schema_name,
+                                         relkinds, use_copy, ahead)
+        finally:
+            if ahead is not None:
+                ahead.close()
     return frames
+
+
+def _read_one(conn: sa.Connection, engine: sa.Engine, i: int, name: str, table: Table, row_filter: RowFilter | None,
+              chunk_rows: int | None, limit: int | None, schema_name: str | None, relkinds: dict[str, str],
+              use_copy: bool, ahead: _ArrowReads | None) -> pd.DataFrame:
+    """Table ``name`` of :func:`read_tables` (read ``i``-th), in the frame convention."""
+    try:
+        within = row_filter.within if row_filter else None
+        raw = ahead.frame(i, table, chunk_rows, row_filter) if ahead is not None else None
+        if raw is None:
+            if use_copy:
+                chunks = _read_pg_copy(conn, table, schema_name, relkinds.get(name, "r"), chunk_rows, within, limit)
+            else:
+                chunks = _read_select(conn, table, schema_name, relkinds.get(name), chunk_rows, within, limit)
+            if row_filter:
+                raw = _filtered(chunks, table, row_filter)
+            else:
+                [raw] = list(chunks)  # one frame; list() runs the reader to its end
+    except sa_exc.DBAPIError as exc:
+        raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {db_error_line(exc, engine.url.password)}; "
+                          "check that the schema matches the source") from None
+    except RelsynthError:
+        raise
+    except Exception as exc:  # driver errors outside SQLAlchemy (psycopg COPY)
+        if type(exc).__module__.split(".")[0] not in ("psycopg", "pymysql", "sqlite3"):
+            raise
+        raise SourceError(f"cannot read table {name!r} from {mask_url(engine)}: {db_error_line(exc, engine.url.password)}; "
+                          "check that the schema matches the source") from None
+    frame = _coerce_loose(raw, table) if conn.dialect.name == "sqlite" else coerce_frame(raw, table)
+    log.info("read %s: %d rows", name, len(frame))
+    return frame
 
 
 def _coerce_loose(raw: pd.DataFrame, table: Table) -> pd.DataFrame:
@@ -980,23 +1005,15 @@ def _read_select(conn: sa.Connection, table: Table, schema_name: str | None, rel
     """Rows through SELECT with untyped columns, so SQLAlchemy hands over the driver's raw values;
     one frame, or frames of ``chunk_rows`` rows read as the cursor streams them; only rows
     ``within`` the given values of a column when set (see :class:`RowFilter`); at most ``limit`` rows."""
-    names = table.column_names
-    if not names:
+    if not table.column_names:
         yield empty_frame(table)
         return
-    source = sa.table(table.name, schema=schema_name)
-    stmt = sa.select(*[sa.column(n) for n in names]).select_from(source)
-    if within is not None:
-        stmt = stmt.where(sa.text(_within_sql(within, conn.dialect.identifier_preparer.quote)))
-    if relkind == "r":  # PostgreSQL through another driver: inheritance children are separate tables
-        stmt = stmt.with_hint(source, "ONLY", "postgresql")
-    if limit is not None:
-        stmt = stmt.limit(int(limit))
+    stmt = _select(conn, table, schema_name, relkind, within, limit)
     if conn.dialect.name == "sqlite":
         # The sqlite3 cursor itself: SQLAlchemy's row objects cost more than SQLite's own reading.
         cur = conn.connection.driver_connection.cursor()
         try:
-            cur.execute(str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})))
+            cur.execute(_literal_sql(conn, stmt))
             batches = iter([cur.fetchall()]) if chunk_rows is None else iter(lambda: cur.fetchmany(chunk_rows), [])
             yield from _frames(conn, table, batches)
         finally:
@@ -1007,6 +1024,181 @@ def _read_select(conn: sa.Connection, table: Table, schema_name: str | None, rel
         return
     result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(stmt)
     yield from _frames(conn, table, result.partitions(chunk_rows))
+
+
+def _select(conn: sa.Connection, table: Table, schema_name: str | None, relkind: str | None,
+            within: tuple[str, np.ndarray, bool] | None, limit: int | None) -> sa.Select:
+    """``SELECT`` of ``table``'s columns, only rows ``within`` the given values, at most ``limit``."""
+    source = sa.table(table.name, schema=schema_name)
+    stmt = sa.select(*[sa.column(n) for n in table.column_names]).select_from(source)
+    if within is not None:
+        stmt = stmt.where(sa.text(_within_sql(within, conn.dialect.identifier_preparer.quote)))
+    if relkind == "r":  # PostgreSQL through another driver: inheritance children are separate tables
+        stmt = stmt.with_hint(source, "ONLY", "postgresql")
+    if limit is not None:
+        stmt = stmt.limit(int(limit))
+    return stmt
+
+
+def _sqlite_select(conn: sa.Connection, table: Table, schema_name: str | None,
+                   within: tuple[str, np.ndarray, bool] | None, limit: int | None) -> str:
+    """:func:`_select` as SQL text for a SQLite cursor (values inlined)."""
+    return _literal_sql(conn, _select(conn, table, schema_name, None, within, limit))
+
+
+def _literal_sql(conn: sa.Connection, stmt: sa.Select) -> str:
+    """``stmt`` as SQL text in ``conn``'s dialect, its values inlined (for a driver cursor)."""
+    return str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+
+
+# --------------------------------------------------------------------------------------------
+# SQLite through ADBC (relsynth[adbc]): Arrow columns, no Python object per value
+
+
+@contextmanager
+def _adbc_sqlite(engine: sa.Engine) -> Iterator[Any]:
+    """A read-only connection of ADBC's SQLite driver to ``engine``'s database file, or None
+    where there is none to open (another database, a memory or URI database, the driver not
+    installed: ``pip install "relsynth[adbc]"``).
+
+    It hands over whole columns as Arrow arrays: TPC-H SF 0.1's 600,572 lineitem keys in 0.3 s
+    against 1.0 s through ``sqlite3``, whose rows are a Python object per value.
+    """
+    path = engine.url.database or ""
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:") \
+            or engine.url.query or not Path(path).is_file():
+        yield None
+        return
+    try:
+        import adbc_driver_sqlite.dbapi as adbc  # needs pyarrow, which makes the frames
+    except ImportError:
+        yield None
+        return
+    try:
+        conn = adbc.connect("file:" + _quote_path(Path(path).resolve()) + "?mode=ro")
+    except Exception as exc:  # noqa: BLE001 - the sqlite3 path reads it, or says why it cannot
+        log.info("reading through sqlite3: ADBC cannot open %s: %s", path, exc)
+        yield None
+        return
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+#: Record batches the ADBC reading thread may hold ahead of the caller, and their rows where
+#: the table is read whole (a filtered read takes its chunks' size).
+_ARROW_AHEAD = 4
+_ARROW_BATCH_ROWS = 65_536
+
+
+class _ArrowReads:
+    """The ADBC reads of one :func:`read_tables` call, run in order by a thread of their own a
+    few record batches ahead of the caller (the driver reads without the GIL), while the caller
+    turns the batches it has into frames.
+
+    ``statements`` are ``(sql, chunk rows or None)`` (no sql: a table without columns, read the
+    other way); :meth:`frame` takes their results in that order. Where the driver cannot type
+    a column (it takes each column's type from the first rows, and SQLite lets a later row hold
+    another) :meth:`frame` returns None, and the caller reads that table through ``sqlite3``,
+    value by value.
+    """
+
+    def __init__(self, conn: Any, statements: list[tuple[str | None, int | None]]) -> None:
+        self._queue: queue.Queue[tuple[int, str, Any]] = queue.Queue(maxsize=_ARROW_AHEAD)
+        self._stopped = False
+        self._schema: Any = None
+        self._thread = threading.Thread(target=self._run, args=(conn, statements), name="relsynth-adbc-read",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, conn: Any, statements: list[tuple[str | None, int | None]]) -> None:
+        for i, (sql, chunk_rows) in enumerate(statements):
+            if sql is None:
+                self._queue.put((i, "skipped", None))
+                continue
+            try:
+                cur = conn.cursor()
+                try:
+                    cur.adbc_statement.set_options(
+                        **{"adbc.sqlite.query.batch_rows": str(chunk_rows or _ARROW_BATCH_ROWS)})
+                    cur.execute(sql)
+                    reader = cur.fetch_record_batch()
+                    self._queue.put((i, "schema", reader.schema))
+                    for batch in reader:
+                        if self._stopped:
+                            return
+                        self._queue.put((i, "batch", batch))
+                finally:
+                    cur.close()
+                self._queue.put((i, "end", None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                if self._stopped:
+                    return
+                self._queue.put((i, "error", exc))
+
+    def _batches(self, i: int) -> Iterator[Any]:
+        """Statement ``i``'s record batches (what is left of an earlier one is dropped)."""
+        while True:
+            j, kind, value = self._queue.get()
+            if j < i:
+                continue
+            if kind == "schema":
+                self._schema = value
+            elif kind == "batch":
+                yield value
+            elif kind == "end":
+                return
+            elif kind == "skipped":
+                raise _NotRead
+            else:
+                raise value
+
+    def frame(self, i: int, table: Table, chunk_rows: int | None, row_filter: RowFilter | None) -> pd.DataFrame | None:
+        """The raw frame of statement ``i`` (the rows ``row_filter`` keeps, judged a chunk at a
+        time), or None where the driver gave up on it."""
+        import pyarrow as pa
+
+        try:
+            if row_filter is None:
+                batches = list(self._batches(i))
+                return _arrow_frame(pa.Table.from_batches(batches, schema=self._schema), table)
+            frames = (_arrow_frame(pa.Table.from_batches([batch]), table) for batch in self._batches(i))
+            first = next(frames, None)
+            if first is None:
+                return _arrow_frame(self._schema.empty_table(), table)
+            return _filtered(itertools.chain([first], frames), table, row_filter)
+        except _NotRead:
+            return None
+        except (OSError, pa.ArrowException) as exc:
+            log.info("reading %s through sqlite3: %s", table.name, exc)
+            return None
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] != "adbc_driver_manager":
+                raise
+            log.info("reading %s through sqlite3: %s", table.name, exc)
+            return None
+
+    def close(self) -> None:
+        """Stop the thread (after the statement under way) and wait for it."""
+        self._stopped = True
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+
+
+class _NotRead(Exception):
+    """A statement :class:`_ArrowReads` was given none for."""
+
+
+def _arrow_frame(arrow_table: Any, table: Table) -> pd.DataFrame:
+    """A raw frame of Arrow columns: integers as ``Int64``, reals as ``float64`` (NaN for
+    NULL), texts as ``str`` or object, blobs as ``bytes``; :func:`coerce_frame` takes it from there."""
+    import pyarrow as pa
+
+    df = arrow_table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    df.columns = table.column_names
+    return df
 
 
 def _frames(conn: sa.Connection, table: Table, batches: Iterator[Any]) -> Iterator[pd.DataFrame]:
