@@ -7,6 +7,7 @@ import json
 import math
 import sqlite3
 import sys
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -36,15 +37,18 @@ DIALECTS = [
     # The same SQLite load in a writer process (relsynth.sinks.sqlite_writer), whatever its size.
     pytest.param("sqlite-process", id="sqlite-process"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    # The same PostgreSQL load with its COPY text made in a formatter process (relsynth.sinks.pg_formatter).
+    pytest.param("postgresql-process", id="postgresql-process", marks=pytest.mark.postgres),
     pytest.param("mysql", id="mariadb", marks=pytest.mark.mysql),
 ]
-FIXTURE = {"sqlite": "sqlite_url", "sqlite-process": "sqlite_url", "postgresql": "pg_url", "mysql": "mysql_url"}
+FIXTURE = {"sqlite": "sqlite_url", "sqlite-process": "sqlite_url", "postgresql": "pg_url",
+           "postgresql-process": "pg_url", "mysql": "mysql_url"}
 
 
 @pytest.fixture(params=DIALECTS)
 def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """An empty target database URL of each dialect."""
-    if request.param == "sqlite-process":
+    if request.param.endswith("-process"):
         monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
     return request.getfixturevalue(FIXTURE[request.param])
 
@@ -558,30 +562,12 @@ def _load_error(frames: dict[str, pd.DataFrame], url: str, schema: Schema, rows:
 def test_the_writer_process_fails_as_the_load_here_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     duplicate = full_frames()
     duplicate["tag"] = pd.DataFrame({"id": pd.array([1, 1, 3], dtype="Int64"), "label": ["red", "green", "blue"]})
-    for frames, wanted in ((duplicate, "UNIQUE constraint failed: tag.id"), (_dangling(full_frames()), "at COMMIT")):
+    for frames, wanted in ((duplicate, "UNIQUE constraint failed: tag.id"), (_dangling(full_frames()), "at COMMIT (1 row(s) of 'child' without a parent in 'parent')")):
         here = _load_error(frames, f"sqlite:///{tmp_path / 'here.db'}", full_schema(), 10**9, monkeypatch)
         there = _load_error(frames, f"sqlite:///{tmp_path / 'there.db'}", full_schema(), 0, monkeypatch)
         assert wanted in here
         assert there == here.replace("here.db", "there.db")
         assert table_names(f"sqlite:///{tmp_path / 'there.db'}") == set()
-
-
-def test_an_interrupted_stream_leaves_the_writer_process_target_unchanged(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    url = f"sqlite:///{tmp_path / 't.db'}"
-    schema = simple_schema()
-    write(simple_frames(), url, schema)
-    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
-
-    def pieces() -> Any:
-        frames = simple_frames(start=10)
-        yield "p", frames["p"]
-        yield "c", frames["c"]
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        write(pieces(), url, schema, if_exists="truncate")
-    assert [r[0] for r in read_back(url, schema, "p")] == [1, 2, 3]
 
 
 def test_a_writer_process_that_dies_fails_the_load_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -613,6 +599,78 @@ def test_a_writer_process_that_cannot_start_leaves_the_load_here(tmp_path: Path,
     url = f"sqlite:///{tmp_path / 't.db'}"
     assert write(simple_frames(), url, simple_schema()) == {"p": 3, "c": 3}
     assert [r[0] for r in read_back(url, simple_schema(), "c")] == [1, 2, 3]
+
+
+@pytest.mark.postgres
+def test_the_copy_text_is_made_here_once_the_formatter_process_dies(pg_url: str, pg_url2: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from relsynth.sinks import pg_formatter
+
+    schema = full_schema()
+    write(full_frames(), pg_url, schema)  # made here: a small load
+    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+    real_result = pg_formatter.FormatterProcess.result
+    results = []
+
+    formatters = []
+
+    def result_then_die(self: Any) -> str:
+        formatters.append(self)
+        results.append(real_result(self))
+        self._proc.kill()  # the texts still to come are made in this process
+        self._proc.wait()
+        while self._replies.get() is not None:  # texts it had sent already die with it (else a race)
+            pass
+        self._replies.put(None)
+        return results[-1]
+
+    monkeypatch.setattr(pg_formatter.FormatterProcess, "result", result_then_die)
+    assert write(full_frames(), pg_url2, schema) == {name: len(f) for name, f in full_frames().items()}
+    assert len(results) == 1
+    assert formatters[0].failed  # later chunks were not queued for the dead process
+
+    def pieces() -> Any:  # the formatter dies, then the stream breaks off: the COPY thread still stops
+        yield from ((name, frame) for name, frame in full_frames().items())
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write(pieces(), pg_url2, schema, if_exists="truncate", expected_rows=10)
+    assert not [t for t in threading.enumerate() if t.name.startswith("relsynth-copy")]
+    for name in schema.tables:
+        assert read_back(pg_url2, schema, name) == read_back(pg_url, schema, name), name
+
+
+@pytest.mark.parametrize("kind", [pytest.param("sqlite", id="sqlite-writer-process"),
+                                  pytest.param("postgresql", id="postgresql-formatter-process", marks=pytest.mark.postgres)])
+def test_an_interrupted_stream_stops_the_helpers_and_leaves_the_target_unchanged(
+        kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = request.getfixturevalue(FIXTURE[kind])
+    schema = simple_schema()
+    write(simple_frames(), url, schema)
+    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+
+    def pieces() -> Any:
+        frames = simple_frames(start=10)
+        yield "p", frames["p"]
+        yield "c", frames["c"]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write(pieces(), url, schema, if_exists="truncate", expected_rows=6)
+    assert [r[0] for r in read_back(url, schema, "p")] == [1, 2, 3]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("relsynth-copy", "relsynth-sqlite-writer"))]
+
+
+@pytest.mark.postgres
+def test_a_copy_that_fails_in_the_copy_thread_names_its_table(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+    from relsynth.sinks import pg_formatter
+
+    monkeypatch.setattr(pg_formatter.FormatterProcess, "result", lambda self: "not\ta row of c\n")
+    with pytest.raises(SinkError, match=r"failed while loading table 'p': .*the target was left unchanged") as info:
+        write(simple_frames(), pg_url, simple_schema())
+    assert "\n" not in str(info.value)
+    assert table_names(pg_url) == set()
 
 
 @pytest.mark.parametrize("rows", [10**9, 0], ids=["here", "writer-process"])
@@ -683,6 +741,31 @@ def test_verify_integrity_counts_known_violations(tmp_path: Path) -> None:
     assert report["store"]["fk_violations"] == 1
     assert report["store"]["sqlite_fk_check"] == 1
     assert report["region"]["rows"] == 2 and report["region"]["pk_duplicates"] == 0
+
+
+def test_verify_integrity_counts_nulls_only_where_the_target_allows_them(tmp_path: Path) -> None:
+    # The schema requires a and b; the file declares only a NOT NULL, so SQLite holds no NULL
+    # there and only b is scanned for them.
+    path = tmp_path / "nulls.db"
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT NOT NULL, b TEXT);
+        INSERT INTO t VALUES (1, 'x', 'y'), (2, 'x', NULL);
+        """)
+    con.commit()
+    con.close()
+    schema = Schema({"t": Table("t", [Column("id", "integer", False), Column("a", "string", False),
+                                      Column("b", "string", False)], primary_key=["id"])})
+    engine = sa.create_engine(f"sqlite:///{path}")
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: statements.append(sql))
+    try:
+        report = verify_integrity(engine, schema)
+    finally:
+        engine.dispose()
+    assert report["t"]["not_null_violations"] == 1
+    counts = [s for s in statements if "count(" in s and "GROUP BY" not in s]
+    assert counts and not any("count(t.a)" in s for s in counts) and any("count(t.b)" in s for s in counts), counts
 
 
 def test_verify_integrity_counts_fks_the_file_does_not_declare(tmp_path: Path) -> None:

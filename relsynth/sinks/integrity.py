@@ -10,6 +10,7 @@ dialect) and runs on PostgreSQL, MariaDB/MySQL and SQLite alike. The writer reus
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -72,14 +73,21 @@ def fk_violations(conn: sa.Connection, table: Table, fk: ForeignKey, where: Mapp
     return int(conn.execute(query).scalar_one())
 
 
-def _check_tables(conn: sa.Connection, schema: Schema, label: str) -> None:
-    present = set(sa.inspect(conn).get_table_names())
+def _check_tables(conn: sa.Connection, schema: Schema, label: str) -> dict[str, set[str]]:
+    """Raise unless every table of ``schema`` is in the target; per table, the columns the
+    target itself declares NOT NULL."""
+    inspector = sa.inspect(conn)
+    present = set(inspector.get_table_names())
     missing = [n for n in schema.tables if n not in present]
     if missing:
         hint = did_you_mean(missing[0], present)
         raise SinkError(
             f"target {label} has no table(s) {', '.join(missing)}{hint}; write the data first or check the target URL"
         )
+    with warnings.catch_warnings():  # only nullability is read: unknown types (xml, ...) are no concern
+        warnings.simplefilter("ignore", sa.exc.SAWarning)
+        declared = inspector.get_multi_columns(filter_names=list(schema.tables))
+    return {name: {c["name"] for c in columns if not c["nullable"]} for (_, name), columns in declared.items()}
 
 
 def total_violations(report: dict[str, dict[str, int]]) -> int:
@@ -122,7 +130,8 @@ def verify_integrity(target: str | sa.Engine, schema: Schema) -> dict[str, dict[
     def check(task: tuple[Table, str]) -> Any:
         table, part = task
         with engine.connect() as conn:
-            out = _row_counts(conn, table) if part == "rows" else _fk_report(conn, table, sqlite)
+            out = (_row_counts(conn, table, not_null.get(table.name, set())) if part == "rows"
+                   else _fk_report(conn, table, sqlite))
             conn.rollback()  # read-only: end the implicit transaction without writing
         return out
 
@@ -131,7 +140,7 @@ def verify_integrity(target: str | sa.Engine, schema: Schema) -> dict[str, dict[
     tasks = [(table, part) for table in tables for part in ("rows", "foreign keys")]
     try:
         with engine.connect() as conn:
-            _check_tables(conn, schema, label)
+            not_null = _check_tables(conn, schema, label)
             conn.rollback()
         with ThreadPoolExecutor(max_workers=VERIFY_CONNECTIONS, thread_name_prefix="relsynth-verify") as pool:
             done = dict(zip(((t.name, part) for t, part in tasks), pool.map(check, tasks)))
@@ -151,9 +160,15 @@ def verify_integrity(target: str | sa.Engine, schema: Schema) -> dict[str, dict[
     return report
 
 
-def _row_counts(conn: sa.Connection, table: Table) -> dict[str, int]:
-    """Rows, primary-key and UNIQUE duplicates and NULLs where none may be, of one table."""
-    required = [c.name for c in table.columns if not c.nullable or c.name in table.primary_key]
+def _row_counts(conn: sa.Connection, table: Table, enforced: set[str]) -> dict[str, int]:
+    """Rows, primary-key and UNIQUE duplicates and NULLs where none may be, of one table.
+
+    NULLs are counted only in columns the target does not declare NOT NULL (``enforced``):
+    where it does, the database holds none (MariaDB outside strict mode stores the default
+    instead), so the count is 0 without a scan that read every value (0.37 s of TPC-H SF 0.1's
+    0.45 s verify, where ``count(*)`` alone reads the B-tree's page counts)."""
+    required = [c.name for c in table.columns
+                if (not c.nullable or c.name in table.primary_key) and c.name not in enforced]
     t = _table(table.name, table.column_names)
     row = conn.execute(sa.select(sa.func.count(), *[sa.func.count(t.c[c]) for c in required]).select_from(t)).one()
     rows = int(row[0])

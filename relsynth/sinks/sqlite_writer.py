@@ -31,7 +31,7 @@ __all__ = ["ForeignKeyViolation", "SQLiteSession", "WriterFailed", "WriterProces
 
 
 class ForeignKeyViolation(Exception):
-    """COMMIT found rows without a parent (deferred foreign keys); the message says which."""
+    """Rows without a parent at COMMIT (deferred foreign keys, or those checked before it); the message says which."""
 
 
 class WriterFailed(Exception):
@@ -104,7 +104,12 @@ class SQLiteSession:
     def insert(self, step: str, sql: str, columns: list[tuple]) -> None:
         self.cur.executemany(sql, zip(*(column_values(c) for c in columns)))
 
-    def commit(self, step: str) -> None:
+    def commit(self, step: str, check: list[str] | tuple[str, ...] = ()) -> None:
+        """COMMIT, after ``PRAGMA foreign_key_check`` of the tables in ``check`` (quoted names:
+        those loaded with the connection's foreign keys off) finds no row without its parent."""
+        missing = [row for table in check for row in self.cur.execute(f"PRAGMA foreign_key_check({table})").fetchall()]
+        if missing:
+            raise ForeignKeyViolation(self._fk_summary(missing))
         try:
             self.cur.execute("COMMIT")
         except sqlite3.IntegrityError:
@@ -114,9 +119,9 @@ class SQLiteSession:
         if self.con.in_transaction:
             self.cur.execute("ROLLBACK")
 
-    def _fk_summary(self) -> str:
+    def _fk_summary(self, rows: list[tuple] | None = None) -> str:
         try:
-            rows = self.cur.execute("PRAGMA foreign_key_check").fetchall()
+            rows = self.cur.execute("PRAGMA foreign_key_check").fetchall() if rows is None else rows
         except Exception:  # noqa: BLE001 - only used to word the error
             return "see relsynth.sinks.verify_integrity"
         per: dict[tuple[str, str], int] = {}
@@ -131,7 +136,7 @@ def serve(inbox: Any, outbox: Any) -> int:
 
     Messages (pickled tuples): first ``("open", "starting", path, sys_path)``, answered with
     ``("ready",)`` once connected, then ``("execute", step, sql)`` and ``("insert", step, sql,
-    columns)``, last ``("commit", step)``. One more reply is pickled to ``outbox``: ``("ok",)``
+    columns)``, last ``("commit", step, tables to check)``. One more reply is pickled to ``outbox``: ``("ok",)``
     after COMMIT, or at the first failure (after which the transaction is rolled back and
     nothing more is read) ``("error", step, module, class, message)``. The end of input before
     ``commit`` rolls back without a reply.
@@ -156,7 +161,7 @@ def serve(inbox: Any, outbox: Any) -> int:
             elif kind == "insert":
                 session.insert(*message[1:])
             elif kind == "commit":
-                session.commit(step)
+                session.commit(*message[1:])
                 pickle.dump(("ok",), outbox)
                 outbox.flush()
                 return 0
@@ -212,8 +217,8 @@ class WriterProcess:
     def insert(self, step: str, sql: str, columns: list[tuple]) -> None:
         self._send(("insert", step, sql, columns))
 
-    def commit(self, step: str) -> None:
-        self._send(("commit", step))
+    def commit(self, step: str, check: list[str] | tuple[str, ...] = ()) -> None:
+        self._send(("commit", step, list(check)))
         self._finish_input()
         reply = self._reply()
         if reply != ("ok",):
