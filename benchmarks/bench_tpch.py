@@ -14,6 +14,7 @@ run:
 
     python benchmarks/bench_tpch.py                    # SF 0.01 and 0.1, SQLite and PostgreSQL
     python benchmarks/bench_tpch.py --sf 0.01 0.1 1 --json benchmarks/results/tpch.json
+    python benchmarks/bench_tpch.py --sf 0.1 --dialects sqlite --repeat 3   # fastest of 3 pairs
 
 Needs ``pip install duckdb duckdb-extension-tpch`` and, for the PostgreSQL rows, a server at
 127.0.0.1:5432 (user postgres).
@@ -131,33 +132,48 @@ def run_clone(src: str, dst: str, extra: list[str]) -> dict:
             "notes": [n for n in result["notes"] if "sample" in n]}
 
 
-def bench(sf: float, dialect: str, tmp: Path, extra: list[str]) -> dict:
+def bench(sf: float, dialect: str, tmp: Path, extra: list[str], repeat: int = 1) -> dict:
+    """One scale factor into one dialect: ``repeat`` pairs of a raw load and a clone, one after
+    the other; the figures are the fastest clone's, over the fastest raw load (every run is
+    listed in ``raw_runs_s`` / ``clone_runs_s``: on a machine whose speed wanders, one pair can
+    be off either way)."""
     tag = f"sf{str(sf).replace('.', '_')}"
+    raws, clones = [], []
     if dialect == "sqlite":
         src_path = tmp / f"{tag}.db"
         if not src_path.exists():
             tpch.write_sqlite(sf, src_path)
         with sqlite3.connect(src_path) as con:
             n = sum(con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tpch.TABLES)
-        raw = raw_load_sqlite(src_path, tmp / f"{tag}_raw.db")
-        dst = tmp / f"{tag}_clone.db"
-        dst.unlink(missing_ok=True)
-        clone = run_clone(f"sqlite:///{src_path}", f"sqlite:///{dst}", extra)
+        for _ in range(repeat):
+            raws.append(raw_load_sqlite(src_path, tmp / f"{tag}_raw.db"))
+            dst = tmp / f"{tag}_clone.db"
+            dst.unlink(missing_ok=True)
+            clones.append(run_clone(f"sqlite:///{src_path}", f"sqlite:///{dst}", extra))
     else:
-        src_db, raw_db, dst_db = (f"rs_tpch_{tag}_{uuid.uuid4().hex[:6]}_{k}" for k in ("src", "raw", "dst"))
-        for db in (src_db, raw_db, dst_db):
-            pg_admin(f"CREATE DATABASE {db}")
+        src_db = f"rs_tpch_{tag}_{uuid.uuid4().hex[:6]}_src"
+        pg_admin(f"CREATE DATABASE {src_db}")
         try:
             n = sum(tpch.write_postgresql(sf, f"{PG_SERVER}/{src_db}").values())
-            raw = raw_load_postgresql(src_db, raw_db)
-            clone = run_clone(f"{PG_SERVER}/{src_db}", f"{PG_SERVER}/{dst_db}", extra)
+            for _ in range(repeat):
+                raw_db, dst_db = (f"rs_tpch_{tag}_{uuid.uuid4().hex[:6]}_{k}" for k in ("raw", "dst"))
+                for db in (raw_db, dst_db):
+                    pg_admin(f"CREATE DATABASE {db}")
+                try:
+                    raws.append(raw_load_postgresql(src_db, raw_db))
+                    clones.append(run_clone(f"{PG_SERVER}/{src_db}", f"{PG_SERVER}/{dst_db}", extra))
+                finally:
+                    for db in (raw_db, dst_db):
+                        pg_admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         finally:
-            for db in (src_db, raw_db, dst_db):
-                pg_admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            pg_admin(f"DROP DATABASE IF EXISTS {src_db} WITH (FORCE)")
+    raw = min(raws)
+    clone = min(clones, key=lambda c: c["wall_s"])
     write_s = clone["seconds"]["write"]
     return {
         "sf": sf, "dialect": dialect, "rows": n, "raw_load_s": raw, "raw_rows_per_s": n / raw,
         **clone,
+        "raw_runs_s": raws, "clone_runs_s": [c["wall_s"] for c in clones],
         "clone_rows_per_s": n / clone["wall_s"],
         "us_per_row": clone["wall_s"] / n * 1e6,
         "write_rows_per_s": clone["rows_written"] / write_s,
@@ -171,6 +187,8 @@ def main() -> None:
     ap.add_argument("--sf", type=float, nargs="+", default=[0.01, 0.1])
     ap.add_argument("--dialects", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     ap.add_argument("--fit-rows", type=int, default=None, help="passed to relsynth clone (default: its own)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="pairs of raw load and clone per row of the table; the fastest of each is shown")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "tpch.json")
     args = ap.parse_args()
     extra = ["--fit-rows", str(args.fit_rows)] if args.fit_rows is not None else []
@@ -182,13 +200,17 @@ def main() -> None:
     print(head, flush=True)
     for sf in args.sf:
         for dialect in args.dialects:
-            r = bench(sf, dialect, tmp, extra)
+            r = bench(sf, dialect, tmp, extra, args.repeat)
             results.append(r)
             s = r["seconds"]
             print(f"{sf:>5} {dialect:10} {r['rows']:>10,} {r['raw_load_s']:>10.2f} {r['wall_s']:>8.2f} "
                   f"{r['clone_vs_raw']:>6.2f} {s['read']:>6.2f} {s['fit']:>6.2f} {s['sample']:>6.2f} "
                   f"{s['write']:>6.2f} {s['verify']:>6.2f} {r['clone_rows_per_s']:>9,.0f} {r['us_per_row']:>7.1f} "
                   f"{r['write_rate_vs_raw']:>8.0%} {r['peak_rss_mb']:>7.0f}", flush=True)
+            if args.repeat > 1:
+                print(f"      runs: raw {', '.join(f'{x:.2f}' for x in r['raw_runs_s'])} s; "
+                      f"clone {', '.join(f'{x:.2f}' for x in r['clone_runs_s'])} s; ×raw pair by pair "
+                      f"{', '.join(f'{c / x:.2f}' for x, c in zip(r['raw_runs_s'], r['clone_runs_s']))}", flush=True)
             if r["violations"]:
                 print(f"      {r['violations']} integrity violations in the target", flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
