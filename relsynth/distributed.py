@@ -247,7 +247,9 @@ def _draw_to_files(gen: Any, part: Partition, number: int, staging: str, file_fo
     pieces = generate_partition(gen, part)[0]
     for name, frame in pieces:
         path = part_file(Path(staging), name, number, file_format)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Not parents=True: a task still running after another failed (a cancel does not stop it)
+        # must not make the staging directory again once the client has removed it.
+        path.parent.mkdir(exist_ok=True)
         write_table_file(frame, gen.schema.tables[name], path, file_format)
     return {name: len(frame) for name, frame in pieces}, pieces if part.index == 0 else None
 
@@ -282,6 +284,17 @@ def _in_order(client: Any, task: Callable[..., Any], shared: Any, parts: list[Pa
             client.cancel([future for _, future in pending])
 
 
+def _remove_staging(staging: Path, patience: float = 30.0) -> None:
+    """Remove a failed write's staging directory, again while tasks still running add files to it
+    (``rmtree`` then fails on the directory it emptied); once it is gone no task can make it again."""
+    deadline = time.monotonic() + patience
+    while True:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not staging.exists() or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
 def _write_directory(stream: SampleStream, directory: Path, existing: dict[str, list[Path]], schema: Schema,
                      client: Any, shared: Any, parts: list[Partition], materialized: list[tuple[str, pd.DataFrame]],
                      file_format: FileFormat, window: int, report: Callable[[str, int], None]) -> dict[str, int]:
@@ -306,10 +319,10 @@ def _write_directory(stream: SampleStream, directory: Path, existing: dict[str, 
                 write_table_file(empty, table, staging / f"{name}.{file_format}", file_format)
         write_metadata(staging / METADATA_FILE, schema, written)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_staging(staging)
         raise SinkError(f"writing to directory {directory} failed: {exc}; nothing was changed") from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_staging(staging)
         raise
     staged = [(staging / name, directory / name) if (staging / name).is_dir()
               else (staging / f"{name}.{file_format}", directory / f"{name}.{file_format}") for name in schema.tables]

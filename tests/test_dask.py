@@ -4,6 +4,8 @@ same with 1 worker, 2 workers and no Dask at all, and every key and FK holds."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -526,6 +528,46 @@ def test_failed_task_leaves_the_directory_unchanged(orders, threads, tmp_path: P
     with pytest.raises(relsynth.SinkError, match="nothing was changed"):
         relsynth.write(orders.stream(seed=2, partition_rows=1_500), target, orders.schema, file_format="parquet",
                        if_exists="replace", scheduler=threads)
+    assert {p.name: p.stat().st_mtime_ns for p in target.iterdir()} == before
+
+
+def test_a_task_still_running_after_a_failure_leaves_nothing_behind(orders, threads, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """A task already running when another fails is not stopped by the cancel: once the staging
+    directory is gone, it cannot make it again (CI once found it back after the error)."""
+    target = tmp_path / "out"
+    relsynth.write(orders.sample(seed=1), target, orders.schema, file_format="parquet")
+    before = {p.name: p.stat().st_mtime_ns for p in target.iterdir()}
+    import relsynth.distributed as dist
+
+    real_part_file, real_write = dist.part_file, dist.write_table_file
+    started, released = threading.Event(), threading.Event()
+
+    def late(directory, name, number, file_format):  # noqa: ANN001
+        if number == 4:  # the task writes only after the failed write has cleaned up
+            started.set()
+            released.wait(30)
+        return real_part_file(directory, name, number, file_format)
+
+    def failing(frame, table, path, file_format):  # noqa: ANN001
+        if "part-000003" in path.name:
+            started.wait(30)
+            raise OSError(28, "No space left on device")
+        real_write(frame, table, path, file_format)
+
+    monkeypatch.setattr(dist, "part_file", late)
+    monkeypatch.setattr(dist, "write_table_file", failing)
+    with pytest.raises(relsynth.SinkError, match="nothing was changed"):
+        relsynth.write(orders.stream(seed=2, partition_rows=1_500), target, orders.schema, file_format="parquet",
+                       if_exists="replace", scheduler=threads)
+    assert started.is_set(), "task 4 never ran beside the failing one; the test did not test the race"
+    workers = list(threads.cluster.workers.values())
+    assert any(str(t.key).endswith("-4") for w in workers for t in w.state.executing)  # the cancel did not stop it
+    released.set()
+    for _ in range(300):  # let it finish
+        if not any(w.state.executing_count for w in workers):
+            break
+        time.sleep(0.1)
     assert {p.name: p.stat().st_mtime_ns for p in target.iterdir()} == before
 
 
