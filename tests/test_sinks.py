@@ -343,6 +343,18 @@ def test_the_written_frames_are_left_as_they_were(target: str) -> None:
         pd.testing.assert_frame_equal(frame, before[name], obj=name)
 
 
+def test_columns_of_only_nulls_round_trip(target: str) -> None:
+    """Every kind with no value at all (the writer process once failed on a datetime column of
+    NULLs: AdventureWorksLT's SalesOrderHeader.ShipDate when cloned through it)."""
+    kinds = ["integer", "float", "decimal", "boolean", "string", "date", "datetime", "time"]
+    table = Table("t", [Column("id", "integer", nullable=False)] + [Column(f"c_{k}", k) for k in kinds],
+                  primary_key=["id"])
+    schema = Schema({"t": table})
+    frame = coerce_frame(pd.DataFrame({"id": [1, 2, 3], **{f"c_{k}": [None] * 3 for k in kinds}}), table)
+    assert write({"t": frame}, target, schema) == {"t": 3}
+    assert read_back(target, schema, "t") == [(i, *[None] * len(kinds)) for i in (1, 2, 3)]
+
+
 def test_empty_frames_create_empty_tables(target: str) -> None:
     schema = full_schema()
     frames = {name: pd.DataFrame(columns=t.column_names) for name, t in schema.tables.items()}

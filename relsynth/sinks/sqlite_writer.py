@@ -73,7 +73,9 @@ def column_values(wire: tuple) -> list | Any:
     elif form == "dates":
         _, array, mask, unit = wire
         texts = np.datetime_as_string(array, unit=unit)
-        values = (np.strings.replace(texts, "T", " ") if unit != "D" else texts).tolist()
+        if unit != "D" and texts.size:  # NumPy's replace fails on an empty array (an all-NULL column)
+            texts = np.strings.replace(texts, "T", " ")
+        values = texts.tolist()
     else:
         raise ValueError(f"unknown wire form {form!r}")
     if mask is not None:
