@@ -49,8 +49,14 @@ FIXTURE = {"sqlite": "sqlite_url", "sqlite-process": "sqlite_url", "postgresql":
 def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """An empty target database URL of each dialect."""
     if request.param.endswith("-process"):
-        monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+        force_helper_processes(monkeypatch)
     return request.getfixturevalue(FIXTURE[request.param])
+
+
+def force_helper_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every load, however small, through the SQLite writer or PostgreSQL formatter process."""
+    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+    monkeypatch.setattr(sql_sink, "FORMATTER_PROCESS_ROWS", 0)
 
 
 def engine_for(url: str) -> sa.Engine:
@@ -620,7 +626,7 @@ def test_the_copy_text_is_made_here_once_the_formatter_process_dies(pg_url: str,
 
     schema = full_schema()
     write(full_frames(), pg_url, schema)  # made here: a small load
-    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+    monkeypatch.setattr(sql_sink, "FORMATTER_PROCESS_ROWS", 0)
     real_result = pg_formatter.FormatterProcess.result
     results = []
 
@@ -659,7 +665,7 @@ def test_an_interrupted_stream_stops_the_helpers_and_leaves_the_target_unchanged
     url = request.getfixturevalue(FIXTURE[kind])
     schema = simple_schema()
     write(simple_frames(), url, schema)
-    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+    force_helper_processes(monkeypatch)
 
     def pieces() -> Any:
         frames = simple_frames(start=10)
@@ -675,7 +681,7 @@ def test_an_interrupted_stream_stops_the_helpers_and_leaves_the_target_unchanged
 
 @pytest.mark.postgres
 def test_a_copy_that_fails_in_the_copy_thread_names_its_table(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+    monkeypatch.setattr(sql_sink, "FORMATTER_PROCESS_ROWS", 0)
     from relsynth.sinks import pg_formatter
 
     monkeypatch.setattr(pg_formatter.FormatterProcess, "result", lambda self: "not\ta row of c\n")
