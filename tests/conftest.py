@@ -22,6 +22,17 @@ PG_SERVER = os.environ.get("RELSYNTH_TEST_PG_URL", "postgresql+psycopg://postgre
 MYSQL_SERVER = os.environ.get("RELSYNTH_TEST_MYSQL_URL", "mysql+pymysql://root:@127.0.0.1:3306")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile relsynth's modules to bytecode once, as ``pip install`` does. The tests start
+    many ``python -m relsynth`` and worker processes; where PYTHONDONTWRITEBYTECODE is set (as
+    on CI) each of them would compile every module from source again (~0.3 s apiece)."""
+    import compileall
+
+    import relsynth
+
+    compileall.compile_dir(Path(relsynth.__file__).parent, quiet=1)
+
+
 def _unavailable(what: str, exc: Exception) -> None:
     reason = f"{what} is not reachable ({type(exc).__name__}: {str(exc).splitlines()[0]})"
     if os.environ.get("CI", "").lower() == "true":
