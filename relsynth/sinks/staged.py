@@ -57,7 +57,6 @@ from typing import Any, ClassVar
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from relsynth.errors import ConfigError, SinkError, did_you_mean
 from relsynth.schema.model import Schema
@@ -248,6 +247,8 @@ class _PostgresLoad(StagedLoad):
             # Replaced tables' named types are dropped at the end, so the new tables get their own
             # in staging; otherwise, as load_postgresql, a type already in the target is reused.
             fresh = self.if_exists == "replace" and bool(self.existing)
+            from sqlalchemy.dialects import postgresql  # loaded for PostgreSQL targets only
+
             named: dict[str, Any] = {}
             for name in self.to_create:
                 for col in bare.tables[name].columns:
