@@ -94,21 +94,44 @@ def _no_adbc(engine: sa.Engine) -> Iterator[None]:
     yield None
 
 
+@contextmanager
+def _no_adbc_pg(engine: sa.Engine, conn: sa.Connection) -> Iterator[None]:
+    yield None
+
+
+def require_adbc_driver(module: str) -> None:
+    """Import an ADBC driver of relsynth[adbc]; without it the test fails in CI, skips elsewhere."""
+    try:
+        __import__(module)
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{module} is missing; CI installs relsynth[test], which includes relsynth[adbc]")
+        pytest.skip(f'{module} is not installed (pip install "relsynth[adbc]")')
+
+
 @pytest.fixture(params=["adbc", "sqlite3"])
 def sqlite_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each way a SQLite source is read: ADBC's Arrow columns (needs relsynth[adbc]; the test
-    fails without it in CI, skips elsewhere) and ``sqlite3``'s rows."""
+    """Each way a SQLite source is read: ADBC's Arrow columns (needs relsynth[adbc]) and
+    ``sqlite3``'s rows."""
     if request.param == "adbc":
-        try:
-            import adbc_driver_sqlite  # noqa: F401
-        except ImportError:
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail("adbc-driver-sqlite is missing; CI installs relsynth[test], which includes relsynth[adbc]")
-            pytest.skip('adbc-driver-sqlite is not installed (pip install "relsynth[adbc]")')
+        require_adbc_driver("adbc_driver_sqlite")
     else:
         from relsynth.schema import reader
 
         monkeypatch.setattr(reader, "_adbc_sqlite", _no_adbc)
+    return request.param
+
+
+@pytest.fixture(params=["adbc", "copy"])
+def pg_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way a PostgreSQL source is read: ADBC's Arrow columns (needs relsynth[adbc]) and
+    psycopg's COPY text."""
+    from relsynth.schema import reader
+
+    if request.param == "adbc":
+        require_adbc_driver("adbc_driver_postgresql")
+    else:
+        monkeypatch.setattr(reader, "_adbc_postgresql", _no_adbc_pg)
     return request.param
 
 

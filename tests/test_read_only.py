@@ -128,9 +128,9 @@ def recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
     monkeypatch.setattr(pymysql.connections.Connection, "query", recording_query)
     arrow_reads = reader._ArrowReads.__init__
 
-    def recording_arrow_reads(self: Any, conn: Any, statements: list[tuple[str, Any]]) -> None:  # SQLite over ADBC
-        rec.statements.extend(sql for sql, _ in statements if sql)
-        arrow_reads(self, conn, statements)
+    def recording_arrow_reads(self: Any, conn: Any, statements: list[tuple[str, Any]], **options: Any) -> None:
+        rec.statements.extend(sql for sql, _ in statements if sql)  # SQLite and PostgreSQL over ADBC
+        arrow_reads(self, conn, statements, **options)
 
     monkeypatch.setattr(reader._ArrowReads, "__init__", recording_arrow_reads)
     yield rec
@@ -157,11 +157,15 @@ def test_sqlite_source_gets_only_reads(recorder: Recorder, tmp_path: Path) -> No
 
 
 @pytest.mark.postgres
-def test_postgres_source_gets_only_reads(recorder: Recorder, pg_url: str, tmp_path: Path) -> None:
+def test_postgres_source_gets_only_reads(recorder: Recorder, pg_url: str, tmp_path: Path, pg_reader: str) -> None:
     relsynth.write(build_hospital(300, seed=0), pg_url, hospital_schema())
     exercise(pg_url, f"sqlite:///{tmp_path / 'copy.db'}", tmp_path)
     sent, tags, copy_in = recorder.pg_messages()
-    assert any(s.upper().startswith("COPY") for s in sent), "the rows are read with COPY ... TO STDOUT"
+    if pg_reader == "copy":
+        assert any(s.upper().startswith("COPY") for s in sent), "the rows are read with COPY ... TO STDOUT"
+    else:  # the rows' SELECTs run on ADBC's connection (in a READ ONLY transaction of its own)
+        assert not any(s.upper().startswith("COPY") for s in sent) and _row_reads(recorder.statements)
+        sent += recorder.statements
     assert len(sent) > 20 and tags
     assert [s for s in sent if writes(s)] == []
     assert [t for t in tags if _WRITING_TAGS.match(t)] == []
@@ -245,11 +249,11 @@ def test_inspect_reads_a_bounded_sample_for_personal_data(recorder: Recorder) ->
 
 
 @pytest.mark.postgres
-def test_postgres_inspect_reads_a_bounded_sample(recorder: Recorder, pg_url: str) -> None:
+def test_postgres_inspect_reads_a_bounded_sample(recorder: Recorder, pg_url: str, pg_reader: str) -> None:
     relsynth.write(build_hospital(1500, seed=0), pg_url, hospital_schema())
     relsynth.inspect(pg_url, integrity=False)
     sent, _, _ = recorder.pg_messages()
-    reads = _row_reads(sent)
+    reads = _row_reads(sent + recorder.statements)  # COPY on psycopg's connection, or SELECTs on ADBC's
     assert any('"patients"' in s for s in reads), sent
     assert all(re.search(r"\bLIMIT 1000\b", s) for s in reads), reads
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -482,7 +483,7 @@ CREATE VIEW a_view AS SELECT 1 AS one;
 
 
 @pytest.mark.postgres
-def test_pg_types_escapes_and_partitions(pg_url: str) -> None:
+def test_pg_types_escapes_and_partitions(pg_url: str, pg_reader: str) -> None:
     admin = sa.create_engine(pg_url)
     with admin.begin() as conn:
         # psycopg itself, without parameters: the script's "%" must not be read as a placeholder.
@@ -522,6 +523,90 @@ def test_pg_types_escapes_and_partitions(pg_url: str) -> None:
     assert r[0]["big"] == 2**63 - 1 and r[2]["big"] == -(2**63)
     assert r[0]["md"] == "happy" and r[0]["lbl"] == "ab " and r[1]["md"] is None
     assert sorted(frames["measure"]["id"].tolist()) == [1, 2]
+
+
+def _read_pg_both_ways(url: str | sa.Engine, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> tuple[dict, dict, list[str]]:
+    """``read_tables`` through ADBC and through COPY text, and which tables went through ADBC."""
+    from conftest import _no_adbc_pg, require_adbc_driver
+
+    require_adbc_driver("adbc_driver_postgresql")
+    through: dict[str, bool] = {}  # table: read through ADBC (False: it gave up on it)
+    real = reader._ArrowReads.frame
+
+    def spy(self: Any, i: int, table: Any, *args: Any) -> Any:
+        raw = real(self, i, table, *args)
+        through[table.name] = raw is not None
+        return raw
+
+    with monkeypatch.context() as patch:
+        patch.setattr(reader._ArrowReads, "frame", spy)
+        arrow = read_tables(url, read_schema(url), **kwargs)
+    with monkeypatch.context() as patch:
+        patch.setattr(reader, "_adbc_postgresql", _no_adbc_pg)
+        copied = read_tables(url, read_schema(url), **kwargs)
+    return arrow, copied, through
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", ["chinook", "sakila", "northwind", "adventureworkslt"])
+def test_pg_samples_read_the_same_through_adbc_and_copy(pg_url: str, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    load_pg_dump(pg_url, name)
+    arrow, copied, through = _read_pg_both_ways(pg_url, monkeypatch)
+    assert through == dict.fromkeys(copied, True)
+    assert list(arrow) == list(copied)
+    for table in copied:
+        pd.testing.assert_frame_equal(arrow[table], copied[table], obj=table)
+    limited, copied, _ = _read_pg_both_ways(pg_url, monkeypatch, limits={t: 3 for t in copied})
+    for table in copied:
+        pd.testing.assert_frame_equal(limited[table], copied[table], obj=table)
+
+
+@pytest.mark.postgres
+def test_pg_adbc_reads_the_snapshot_of_the_read(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ADBC's connection reads what the read's own transaction sees: a row committed after
+    the snapshot was taken (while the read is under way) is in neither."""
+    from conftest import require_adbc_driver
+
+    require_adbc_driver("adbc_driver_postgresql")
+    admin = sa.create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (id int PRIMARY KEY, "
+                             "p_id int REFERENCES p (id)); INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1)")
+    schema = read_schema(pg_url)
+    real = reader._adbc_postgresql
+    shared = []
+
+    @contextlib.contextmanager
+    def then_commit_more(engine: sa.Engine, conn: sa.Connection) -> Any:
+        with real(engine, conn) as arrow:
+            shared.append(arrow is not None)
+            with admin.begin() as other:  # after the snapshot, before any table is read
+                other.exec_driver_sql("INSERT INTO p VALUES (2); INSERT INTO c VALUES (2, 2)")
+            yield arrow
+
+    monkeypatch.setattr(reader, "_adbc_postgresql", then_commit_more)
+    frames = read_tables(pg_url, schema)
+    admin.dispose()
+    assert shared == [True]
+    assert frames["p"]["id"].tolist() == [1] and frames["c"]["id"].tolist() == [1]
+
+
+@pytest.mark.postgres
+def test_pg_adbc_is_not_used_where_it_would_see_other_tables(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine whose search path (or role) comes from ``connect_args``, which ADBC's URL cannot
+    carry: its connection would read another schema's table of the same name, so COPY reads."""
+    admin = sa.create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1); CREATE SCHEMA other; "
+                             "CREATE TABLE other.t (id int PRIMARY KEY); INSERT INTO other.t VALUES (7), (8)")
+    admin.dispose()
+    engine = sa.create_engine(pg_url, connect_args={"options": "-c search_path=other"})
+    try:
+        arrow, copied, through = _read_pg_both_ways(engine, monkeypatch)
+    finally:
+        engine.dispose()
+    assert through == {}  # ADBC was not used
+    assert arrow["t"]["id"].tolist() == copied["t"]["id"].tolist() == [7, 8]
 
 
 @pytest.mark.postgres
