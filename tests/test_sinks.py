@@ -53,9 +53,15 @@ def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     return request.getfixturevalue(FIXTURE[request.param])
 
 
+def sqlite_writer_from(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """SQLite loads of ``rows`` or more, streamed or drawn before, through the writer process."""
+    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", rows)
+    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_DRAWN_ROWS", rows)
+
+
 def force_helper_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every load, however small, through the SQLite writer or PostgreSQL formatter process."""
-    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+    sqlite_writer_from(monkeypatch, 0)
     monkeypatch.setattr(sql_sink, "FORMATTER_PROCESS_ROWS", 0)
 
 
@@ -571,7 +577,7 @@ def test_sqlite_file_is_created(tmp_path: Path) -> None:
 
 def _load_error(frames: dict[str, pd.DataFrame], url: str, schema: Schema, rows: int,
                 monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", rows)
+    sqlite_writer_from(monkeypatch, rows)
     with pytest.raises(SinkError) as info:
         write(frames, url, schema)
     return str(info.value)
@@ -592,7 +598,7 @@ def test_a_writer_process_that_dies_fails_the_load_in_one_line(tmp_path: Path, m
     from relsynth.sinks import sqlite_writer
 
     url = f"sqlite:///{tmp_path / 't.db'}"
-    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+    sqlite_writer_from(monkeypatch, 0)
     real_insert = sqlite_writer.WriterProcess.insert
 
     def insert_then_die(self: Any, step: str, sql: str, columns: list) -> None:
@@ -613,7 +619,7 @@ def test_a_writer_process_that_cannot_start_leaves_the_load_here(tmp_path: Path,
     not_the_writer = tmp_path / "exits.py"
     not_the_writer.write_text("raise SystemExit(3)\n")
     monkeypatch.setattr(sqlite_writer, "__file__", str(not_the_writer))
-    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", 0)
+    sqlite_writer_from(monkeypatch, 0)
     url = f"sqlite:///{tmp_path / 't.db'}"
     assert write(simple_frames(), url, simple_schema()) == {"p": 3, "c": 3}
     assert [r[0] for r in read_back(url, simple_schema(), "c")] == [1, 2, 3]
@@ -693,7 +699,7 @@ def test_a_copy_that_fails_in_the_copy_thread_names_its_table(pg_url: str, monke
 
 @pytest.mark.parametrize("rows", [10**9, 0], ids=["here", "writer-process"])
 def test_a_regexp_check_is_enforced_by_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
-    monkeypatch.setattr(sql_sink, "WRITER_PROCESS_ROWS", rows)
+    sqlite_writer_from(monkeypatch, rows)
     table = Table("p", [Column("id", "integer", nullable=False), Column("code", "string")], primary_key=["id"],
                   checks=[CheckConstraint("code ~ '^[A-Z]+$'", name="code_upper")])
     schema = Schema({"p": table}, dialect="postgresql")

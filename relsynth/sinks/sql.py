@@ -542,6 +542,7 @@ class LoadJob(LoadTables):
         ddl: Type and constraint decisions for the target dialect.
         label: Target URL with the password masked.
         expected_rows: Rows the pieces are expected to hold in all (a hint; None: unknown).
+        streamed: The pieces are drawn as they are loaded (a stream), not before the load.
         formatter: PostgreSQL: the process making COPY text (:func:`_formatter`), started
             before the first pieces were drawn; None: made here.
     """
@@ -555,6 +556,7 @@ class LoadJob(LoadTables):
     ddl: TargetDDL
     label: str
     expected_rows: int | None = None
+    streamed: bool = False
     formatter: FormatterProcess | None = None
     step: str = field(default="starting")
     written: dict[str, int] = field(default_factory=dict)
@@ -594,12 +596,17 @@ def _log_rate(table: str, rows: int, started: float) -> None:
 # ---------------------------------------------------------------------------- sqlite
 
 
-#: A SQLite load of at least this many rows (:attr:`LoadJob.expected_rows`) runs its statements
-#: in a writer process (:mod:`relsynth.sinks.sqlite_writer`) while this one draws the next
-#: table or piece and scores the copy. The process is up in ~0.1 s beside the first table's
-#: drawing; from a few tens of thousands of rows the overlap pays for it (the demo database's
-#: 44,452 rows: the clone 2.02 → 1.66 s here; chinook's 15,607: no gain).
+#: A SQLite load of a stream of at least this many rows (:attr:`LoadJob.expected_rows`) runs
+#: its statements in a writer process (:mod:`relsynth.sinks.sqlite_writer`) while this one
+#: draws the next table or piece and scores the copy. The process is up in ~0.1 s beside the
+#: first table's drawing; from a few tens of thousands of rows the overlap pays for it (the
+#: demo database's 44,452 rows: the clone 2.02 → 1.66 s here; chinook's 15,607: no gain).
 WRITER_PROCESS_ROWS = 20_000
+
+#: The same for frames drawn before the load (``write`` of a dict), where only turning the next
+#: piece into the wire form overlaps the inserts: below this many rows the process's start and
+#: the pickling cost more than that saves (the demo's 44,452 rows: 0.60 s here, 0.79 s through it).
+WRITER_PROCESS_DRAWN_ROWS = 200_000
 
 #: A PostgreSQL load of at least this many rows makes its COPY text in a formatter process
 #: (:mod:`relsynth.sinks.pg_formatter`) while this one draws the next pieces; a smaller one
@@ -700,11 +707,13 @@ def load_sqlite(job: LoadJob) -> None:
 
 
 def _writer_process_file(job: LoadJob) -> str | None:
-    """The target's file when this load goes through a writer process (large enough, a plain
+    """The target's file when this load goes through a writer process (large enough for its
+    kind, :data:`WRITER_PROCESS_ROWS` or :data:`WRITER_PROCESS_DRAWN_ROWS`; a plain
     file path, an interpreter to start), else None."""
     url = job.engine.url
     path = url.database
-    if (job.expected_rows or 0) < WRITER_PROCESS_ROWS or not path or path == ":memory:" or path.startswith("file:"):
+    least = WRITER_PROCESS_ROWS if job.streamed else WRITER_PROCESS_DRAWN_ROWS
+    if (job.expected_rows or 0) < least or not path or path == ":memory:" or path.startswith("file:"):
         return None
     if url.query or not _python_interpreter() or not Path(sqlite_writer.__file__).is_file():
         return None
@@ -1184,6 +1193,7 @@ def write(
             ddl=ddl,
             label=label,
             expected_rows=expected_rows,
+            streamed=not isinstance(tables, Mapping),
             formatter=formatter,
         )
         started = time.perf_counter()
