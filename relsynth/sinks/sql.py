@@ -622,7 +622,7 @@ WRITER_CACHE_KB = 65_536
 @register_loader("sqlite")
 def load_sqlite(job: LoadJob) -> None:
     """One transaction, constraints inline, ``executemany`` per table, in a writer process for
-    a large load (:data:`WRITER_PROCESS_ROWS`).
+    a large load (:func:`_writer_process_file`).
 
     Foreign keys hold at COMMIT, so FK cycles (even NOT NULL ones) load in any order. Into
     tables this load creates in a target that had none of them, they are checked once, set-wise,
