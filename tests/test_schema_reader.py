@@ -71,33 +71,37 @@ def assert_convention(frames: dict[str, pd.DataFrame], schema: Schema) -> None:
             assert not df.duplicated(table.primary_key).any(), name
 
 
-def _read_both_ways(url: str, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> tuple[dict, dict, list[str]]:
-    """``read_tables`` through ADBC and through ``sqlite3``, and the tables ADBC gave up on."""
-    from conftest import _no_adbc
+def _read_both_ways(url: str | sa.Engine, monkeypatch: pytest.MonkeyPatch,
+                    **kwargs: Any) -> tuple[dict, dict, dict[str, bool]]:
+    """``read_tables`` through ADBC and the usual way (SQLite's ``sqlite3``, PostgreSQL's COPY
+    text), and which tables went through ADBC (False: it gave up on the table)."""
+    from conftest import _no_adbc, _no_adbc_pg, require_adbc_driver
 
-    pytest.importorskip("adbc_driver_sqlite")
-    fell_back: list[str] = []
+    sqlite = sa.make_url(url).get_backend_name() == "sqlite" if isinstance(url, str) else url.dialect.name == "sqlite"
+    require_adbc_driver("adbc_driver_sqlite" if sqlite else "adbc_driver_postgresql")
+    through: dict[str, bool] = {}
     real = reader._ArrowReads.frame
 
     def spy(self: Any, i: int, table: Any, *args: Any) -> Any:
         raw = real(self, i, table, *args)
-        if raw is None:
-            fell_back.append(table.name)
+        through[table.name] = raw is not None
         return raw
 
-    monkeypatch.setattr(reader._ArrowReads, "frame", spy)
-    arrow = read_tables(url, read_schema(url), **kwargs)
-    monkeypatch.setattr(reader, "_adbc_sqlite", _no_adbc)
-    rows = read_tables(url, read_schema(url), **kwargs)
-    return arrow, rows, fell_back
+    with monkeypatch.context() as patch:
+        patch.setattr(reader._ArrowReads, "frame", spy)
+        arrow = read_tables(url, read_schema(url), **kwargs)
+    with monkeypatch.context() as patch:
+        patch.setattr(reader, *(("_adbc_sqlite", _no_adbc) if sqlite else ("_adbc_postgresql", _no_adbc_pg)))
+        usual = read_tables(url, read_schema(url), **kwargs)
+    return arrow, usual, through
 
 
 @pytest.mark.parametrize("name", list(SQLITE_FACTS))
 def test_sqlite_samples_read_the_same_through_adbc_and_sqlite3(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     path = dataset(name)
     before = file_state(path)
-    arrow, rows, fell_back = _read_both_ways(sqlite_url(path), monkeypatch)
-    assert fell_back == []
+    arrow, rows, through = _read_both_ways(sqlite_url(path), monkeypatch)
+    assert through == dict.fromkeys(rows, True)
     for table in rows:
         pd.testing.assert_frame_equal(arrow[table], rows[table], obj=table)
     assert file_state(path) == before
@@ -115,8 +119,8 @@ def test_a_column_adbc_cannot_type_is_read_through_sqlite3(tmp_path: Path, monke
     con.executemany("INSERT INTO u VALUES (?, ?)", [(i, None if i % 3 else f"v{i}") for i in range(50)])
     con.commit()
     con.close()
-    arrow, by_rows, fell_back = _read_both_ways(sqlite_url(path), monkeypatch)
-    assert fell_back == ["t"]
+    arrow, by_rows, through = _read_both_ways(sqlite_url(path), monkeypatch)
+    assert through == {"t": False, "u": True}
     for table in by_rows:
         pd.testing.assert_frame_equal(arrow[table], by_rows[table], obj=table)
     assert arrow["t"]["a"].iloc[-1] == "n/a"
@@ -525,38 +529,16 @@ def test_pg_types_escapes_and_partitions(pg_url: str, pg_reader: str) -> None:
     assert sorted(frames["measure"]["id"].tolist()) == [1, 2]
 
 
-def _read_pg_both_ways(url: str | sa.Engine, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> tuple[dict, dict, list[str]]:
-    """``read_tables`` through ADBC and through COPY text, and which tables went through ADBC."""
-    from conftest import _no_adbc_pg, require_adbc_driver
-
-    require_adbc_driver("adbc_driver_postgresql")
-    through: dict[str, bool] = {}  # table: read through ADBC (False: it gave up on it)
-    real = reader._ArrowReads.frame
-
-    def spy(self: Any, i: int, table: Any, *args: Any) -> Any:
-        raw = real(self, i, table, *args)
-        through[table.name] = raw is not None
-        return raw
-
-    with monkeypatch.context() as patch:
-        patch.setattr(reader._ArrowReads, "frame", spy)
-        arrow = read_tables(url, read_schema(url), **kwargs)
-    with monkeypatch.context() as patch:
-        patch.setattr(reader, "_adbc_postgresql", _no_adbc_pg)
-        copied = read_tables(url, read_schema(url), **kwargs)
-    return arrow, copied, through
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("name", ["chinook", "sakila", "northwind", "adventureworkslt"])
 def test_pg_samples_read_the_same_through_adbc_and_copy(pg_url: str, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     load_pg_dump(pg_url, name)
-    arrow, copied, through = _read_pg_both_ways(pg_url, monkeypatch)
+    arrow, copied, through = _read_both_ways(pg_url, monkeypatch)
     assert through == dict.fromkeys(copied, True)
     assert list(arrow) == list(copied)
     for table in copied:
         pd.testing.assert_frame_equal(arrow[table], copied[table], obj=table)
-    limited, copied, _ = _read_pg_both_ways(pg_url, monkeypatch, limits={t: 3 for t in copied})
+    limited, copied, _ = _read_both_ways(pg_url, monkeypatch, limits={t: 3 for t in copied})
     for table in copied:
         pd.testing.assert_frame_equal(limited[table], copied[table], obj=table)
 
@@ -602,7 +584,7 @@ def test_pg_adbc_is_not_used_where_it_would_see_other_tables(pg_url: str, monkey
     admin.dispose()
     engine = sa.create_engine(pg_url, connect_args={"options": "-c search_path=other"})
     try:
-        arrow, copied, through = _read_pg_both_ways(engine, monkeypatch)
+        arrow, copied, through = _read_both_ways(engine, monkeypatch)
     finally:
         engine.dispose()
     assert through == {}  # ADBC was not used
