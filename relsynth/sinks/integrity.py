@@ -10,7 +10,6 @@ dialect) and runs on PostgreSQL, MariaDB/MySQL and SQLite alike. The writer reus
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -84,10 +83,23 @@ def _check_tables(conn: sa.Connection, schema: Schema, label: str) -> dict[str, 
         raise SinkError(
             f"target {label} has no table(s) {', '.join(missing)}{hint}; write the data first or check the target URL"
         )
-    with warnings.catch_warnings():  # only nullability is read: unknown types (xml, ...) are no concern
-        warnings.simplefilter("ignore", sa.exc.SAWarning)
-        declared = inspector.get_multi_columns(filter_names=list(schema.tables))
-    return {name: {c["name"] for c in columns if not c["nullable"]} for (_, name), columns in declared.items()}
+    return {name: _declared_not_null(conn, name) for name in schema.tables}
+
+
+def _declared_not_null(conn: sa.Connection, table: str) -> set[str]:
+    """The columns of ``table`` the target declares NOT NULL, read from the catalog.
+
+    Not through SQLAlchemy's column reflection: that reflects every type too, and warns about
+    those it does not know (PostgreSQL's ``xml``). Silencing that with ``warnings.catch_warnings``
+    is not thread-safe, and the fidelity summary runs in a thread beside this check: a filter it
+    restored on its way out once let the warning through."""
+    if conn.dialect.name == "sqlite":
+        return {row[0] for row in conn.execute(sa.text('SELECT name FROM pragma_table_info(:t) WHERE "notnull"'),
+                                               {"t": table})}
+    here = "current_schema()" if conn.dialect.name == "postgresql" else "DATABASE()"
+    query = sa.text(f"SELECT column_name FROM information_schema.columns WHERE table_schema = {here} "
+                    "AND table_name = :t AND is_nullable = 'NO'")
+    return {row[0] for row in conn.execute(query, {"t": table})}
 
 
 def total_violations(report: dict[str, dict[str, int]]) -> int:
