@@ -831,24 +831,26 @@ def test_ddl_types_per_dialect() -> None:
     def ddl(dialect: str) -> TargetDDL:
         return TargetDDL(schema, dialect, frames)
 
+    from sqlalchemy.dialects import mysql, postgresql, sqlite  # relsynth loads each only for its targets
+
     my, pg, lite = ddl("mariadb"), ddl("postgresql"), ddl("sqlite")
     # A key string without a length cannot be TEXT on MariaDB.
-    assert str(my.types[("parent_tag", "parent_id")].compile(dialect=sa.dialects.mysql.dialect())) == "BIGINT"
-    assert my.types[("employee", "name")].compile(dialect=sa.dialects.mysql.dialect()) == "LONGTEXT"
-    assert str(pg.types[("parent", "ext")].compile(dialect=sa.dialects.postgresql.dialect())) == "UUID"
-    assert str(lite.types[("parent", "ext")].compile(dialect=sa.dialects.sqlite.dialect())) == "CHAR(36)"
+    assert str(my.types[("parent_tag", "parent_id")].compile(dialect=mysql.dialect())) == "BIGINT"
+    assert my.types[("employee", "name")].compile(dialect=mysql.dialect()) == "LONGTEXT"
+    assert str(pg.types[("parent", "ext")].compile(dialect=postgresql.dialect())) == "UUID"
+    assert str(lite.types[("parent", "ext")].compile(dialect=sqlite.dialect())) == "CHAR(36)"
     # 5e9 does not fit INTEGER: the FK column and everything it links to become BIGINT.
     for key in [("child", "parent_id"), ("parent", "id"), (WEIRD, "select"), ("parent_tag", "parent_id")]:
-        assert str(pg.types[key].compile(dialect=sa.dialects.postgresql.dialect())) == "BIGINT", key
-    assert str(pg.types[("tag", "id")].compile(dialect=sa.dialects.postgresql.dialect())) == "INTEGER"
+        assert str(pg.types[key].compile(dialect=postgresql.dialect())) == "BIGINT", key
+    assert str(pg.types[("tag", "id")].compile(dialect=postgresql.dialect())) == "INTEGER"
     region_country = TargetDDL(
         Schema({"r": Table("r", [Column("k", "string", False)], primary_key=["k"])}), "mysql"
     ).types[("r", "k")]
-    assert str(region_country.compile(dialect=sa.dialects.mysql.dialect())) == "VARCHAR(255)"
+    assert str(region_country.compile(dialect=mysql.dialect())) == "VARCHAR(255)"
     status = pg.types[("parent", "status")]
     assert isinstance(status, sa.Enum) and status.name == "parent_status_enum"
     assert isinstance(my.types[("parent", "status")], sa.Enum)
-    assert str(lite.types[("parent", "status")].compile(dialect=sa.dialects.sqlite.dialect())) == "VARCHAR(6)"
+    assert str(lite.types[("parent", "status")].compile(dialect=sqlite.dialect())) == "VARCHAR(6)"
 
 
 def test_load_order_is_parent_first_and_breaks_cycles() -> None:
