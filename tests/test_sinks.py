@@ -603,6 +603,11 @@ def test_a_writer_process_that_dies_fails_the_load_in_one_line(tmp_path: Path, m
 
     def insert_then_die(self: Any, step: str, sql: str, columns: list) -> None:
         real_insert(self, step, sql, columns)
+        # Every message so far handed to the process first (else the pipe breaks on a CREATE
+        # still queued, and the error names that step), then it dies.
+        while not self._queue.empty():
+            time.sleep(0.005)
+        time.sleep(0.05)
         self._proc.kill()
         self._proc.wait()
 
