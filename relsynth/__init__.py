@@ -24,22 +24,25 @@ every foreign key points at a real synthetic row; the target database enforces e
 
 from __future__ import annotations
 
-from relsynth.api import CloneResult, Inspection, clone, fit, inspect, load, verify, write
-from relsynth.config import Config, load_config
-from relsynth.errors import (
-    ConfigError,
-    ModelError,
-    RelsynthError,
-    SchemaError,
-    SinkError,
-    SourceError,
-    TargetNotEmptyError,
-)
-from relsynth.evaluate.report import Report, evaluate
-from relsynth.models.relational import Model
-from relsynth.plan import Plan, make_plan
-from relsynth.schema.dataframes import RelationalData
-from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table, UniqueConstraint
+from relsynth import _startup
+
+with _startup.imports_without_gc():
+    from relsynth.api import CloneResult, Inspection, clone, fit, inspect, load, verify, write
+    from relsynth.config import Config, load_config
+    from relsynth.errors import (
+        ConfigError,
+        ModelError,
+        RelsynthError,
+        SchemaError,
+        SinkError,
+        SourceError,
+        TargetNotEmptyError,
+    )
+    from relsynth.evaluate.report import Report, evaluate
+    from relsynth.models.relational import Model
+    from relsynth.plan import Plan, make_plan
+    from relsynth.schema.dataframes import RelationalData
+    from relsynth.schema.model import CheckConstraint, Column, ForeignKey, Schema, Table, UniqueConstraint
 
 __version__ = "0.1.0"
 

@@ -373,6 +373,20 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "if_exists" in r.stderr
 
 
+def test_import_leaves_the_collector_as_it_found_it() -> None:
+    """Importing relsynth runs its dependencies' imports without the cyclic collector and
+    freezes what they built (relsynth._startup); the collector is then on again, or still off
+    for a caller who had turned it off."""
+    import subprocess
+    import sys
+
+    code = ("import gc, sys; off = sys.argv[1] == 'off'; off and gc.disable(); import relsynth; "
+            "print(gc.isenabled(), gc.get_freeze_count() > 10_000)")
+    for state, expected in (("on", "True True"), ("off", "False True")):
+        out = subprocess.run([sys.executable, "-c", code, state], capture_output=True, text=True, check=True)
+        assert out.stdout.split() == expected.split(), out
+
+
 def test_fit_from_dataframes_and_metadata(tmp_path: Path) -> None:
     from relsynth.data import build_hospital, hospital_schema
     from relsynth.schema import schema_from_dataframes, schema_from_metadata
