@@ -711,8 +711,38 @@ def test_a_regexp_check_is_enforced_by_sqlite(tmp_path: Path, monkeypatch: pytes
     frame = pd.DataFrame({"id": pd.array([1, 2], dtype="Int64"), "code": ["AB", "CD"]})
     assert write({"p": frame}, f"sqlite:///{tmp_path / 'ok.db'}", schema) == {"p": 2}
     frame.loc[1, "code"] = "cd"
+    bad = f"sqlite:///{tmp_path / 'bad.db'}"
+    with pytest.raises(SinkError, match=r"CHECK constraint violations found at COMMIT \(1 row\(s\) of 'p' break "
+                                        r"CHECK code_upper: .*REGEXP.*left unchanged") as info:
+        write({"p": frame}, bad, schema)
+    assert "\n" not in str(info.value) and table_names(bad) == set()
+    # Into a table that was there before, every row is checked as it is inserted.
+    write({"p": frame.iloc[:1]}, bad, schema)
     with pytest.raises(SinkError, match="CHECK constraint failed: code_upper"):
-        write({"p": frame}, f"sqlite:///{tmp_path / 'bad.db'}", schema)
+        write({"p": frame.iloc[1:]}, bad, schema, if_exists="append")
+    assert [r[1] for r in read_back(bad, schema, "p")] == ["AB"]
+
+
+def test_checks_counted_at_commit_leave_the_connection_enforcing_them(tmp_path: Path) -> None:
+    """A load into new tables ignores CHECKs row by row and counts them before COMMIT; the
+    engine's connection enforces them again afterwards."""
+    table = Table("p", [Column("id", "integer", nullable=False), Column("n", "integer")], primary_key=["id"],
+                  checks=[CheckConstraint("n >= 0", name="n_positive"), CheckConstraint("n IN (1, 2, 3)")])
+    schema = Schema({"p": table})
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'out.db'}", poolclass=sa.pool.StaticPool)
+    frame = pd.DataFrame({"id": pd.array([1, 2, 3], dtype="Int64"), "n": pd.array([1, None, 4], dtype="Int64")})
+    with pytest.raises(SinkError, match=r"\(1 row\(s\) of 'p' break CHECK \"n\" IN \(1, 2, 3\)\);") as info:
+        write({"p": frame}, engine, schema)  # NULL breaks no CHECK; 4 breaks only the IN list
+    assert "n_positive" not in str(info.value)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA ignore_check_constraints").scalar() == 0
+    # replace creates the tables anew too: counted at COMMIT, and the rows before it stay.
+    write({"p": frame.iloc[:2]}, engine, schema)
+    with pytest.raises(SinkError, match="CHECK constraint violations found at COMMIT"):
+        write({"p": frame}, engine, schema, if_exists="replace")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT id, n FROM p ORDER BY id").all() == [(1, 1), (2, None)]
+    engine.dispose()
 
 
 # ---------------------------------------------------------------------------- verify_integrity

@@ -27,11 +27,15 @@ import tempfile
 import threading
 from typing import Any
 
-__all__ = ["ForeignKeyViolation", "SQLiteSession", "WriterFailed", "WriterProcess", "column_values", "serve"]
+__all__ = ["CheckViolation", "ForeignKeyViolation", "SQLiteSession", "WriterFailed", "WriterProcess", "column_values", "serve"]
 
 
 class ForeignKeyViolation(Exception):
     """Rows without a parent at COMMIT (deferred foreign keys, or those checked before it); the message says which."""
+
+
+class CheckViolation(Exception):
+    """Rows breaking a CHECK constraint at COMMIT (those counted set-wise); the message says which."""
 
 
 class WriterFailed(Exception):
@@ -106,12 +110,20 @@ class SQLiteSession:
     def insert(self, step: str, sql: str, columns: list[tuple]) -> None:
         self.cur.executemany(sql, zip(*(column_values(c) for c in columns)))
 
-    def commit(self, step: str, check: list[str] | tuple[str, ...] = ()) -> None:
+    def commit(self, step: str, check: list[str] | tuple[str, ...] = (),
+               counted: list[tuple[str, list[str], str]] | tuple = ()) -> None:
         """COMMIT, after ``PRAGMA foreign_key_check`` of the tables in ``check`` (quoted names:
-        those loaded with the connection's foreign keys off) finds no row without its parent."""
+        those loaded with the connection's foreign keys off) finds no row without its parent,
+        and each query of ``counted`` (``(table, constraints, query)``: the rows breaking each of
+        a table's CHECK constraints, loaded with them ignored) counts none."""
         missing = [row for table in check for row in self.cur.execute(f"PRAGMA foreign_key_check({table})").fetchall()]
         if missing:
             raise ForeignKeyViolation(self._fk_summary(missing))
+        broken = [f"{n} row(s) of {table!r} break CHECK {constraint}"
+                  for table, constraints, query in counted
+                  for constraint, n in zip(constraints, self.cur.execute(query).fetchone()) if n]
+        if broken:
+            raise CheckViolation(", ".join(broken))
         try:
             self.cur.execute("COMMIT")
         except sqlite3.IntegrityError:
@@ -138,10 +150,10 @@ def serve(inbox: Any, outbox: Any) -> int:
 
     Messages (pickled tuples): first ``("open", "starting", path, sys_path)``, answered with
     ``("ready",)`` once connected, then ``("execute", step, sql)`` and ``("insert", step, sql,
-    columns)``, last ``("commit", step, tables to check)``. One more reply is pickled to ``outbox``: ``("ok",)``
-    after COMMIT, or at the first failure (after which the transaction is rolled back and
-    nothing more is read) ``("error", step, module, class, message)``. The end of input before
-    ``commit`` rolls back without a reply.
+    columns)``, last ``("commit", step, tables to check, CHECK counts)``. One more reply is
+    pickled to ``outbox``: ``("ok",)`` after COMMIT, or at the first failure (after which the
+    transaction is rolled back and nothing more is read) ``("error", step, module, class,
+    message)``. The end of input before ``commit`` rolls back without a reply.
     """
     _, _, path, sys_path = pickle.load(inbox)
     sys.path[:] = sys_path
@@ -191,8 +203,8 @@ class WriterProcess:
     queue of :data:`QUEUED_MESSAGES` that a thread writes to the process's input (the write
     blocks without the GIL), so the caller goes on drawing while the writer inserts. A
     failure is raised in this process as the writer met it (a ``sqlite3`` error of the same
-    class and text, :class:`ForeignKeyViolation`, or :class:`WriterFailed`), with
-    :attr:`failed_step` set, at the next call after it. :meth:`close` ends the process and,
+    class and text, :class:`ForeignKeyViolation`, :class:`CheckViolation`, or
+    :class:`WriterFailed`), with :attr:`failed_step` set, at the next call after it. :meth:`close` ends the process and,
     before a :meth:`commit`, rolls the transaction back. Starting raises :class:`WriterFailed`
     when the process does not come up connected to ``path``.
     """
@@ -219,8 +231,9 @@ class WriterProcess:
     def insert(self, step: str, sql: str, columns: list[tuple]) -> None:
         self._send(("insert", step, sql, columns))
 
-    def commit(self, step: str, check: list[str] | tuple[str, ...] = ()) -> None:
-        self._send(("commit", step, list(check)))
+    def commit(self, step: str, check: list[str] | tuple[str, ...] = (),
+               counted: list[tuple[str, list[str], str]] | tuple = ()) -> None:
+        self._send(("commit", step, list(check), list(counted)))
         self._finish_input()
         reply = self._reply()
         if reply != ("ok",):
@@ -279,6 +292,8 @@ class WriterProcess:
             raise getattr(sqlite3, name)(text)
         if name == ForeignKeyViolation.__name__:
             raise ForeignKeyViolation(text)
+        if name == CheckViolation.__name__:
+            raise CheckViolation(text)
         raise WriterFailed(f"{name}: {text}")
 
 
