@@ -91,6 +91,26 @@ def test_false_positive_redraws_stay_rare(demo) -> None:
         assert (hits & ~true).mean() < 0.02, (name, (hits & ~true).mean())
 
 
+def test_the_check_step_takes_the_copy_redraws_result(demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no column a fingerprint covers is written after the redraw of copies, the CHECK
+    step does not hash every row again, and the sample is the one it gives hashing them."""
+    from relsynth.sampling import relational as sampling
+    from relsynth.transform.copies import NotACopy
+
+    _, model = demo
+    hashed: list[int] = []
+    holds = NotACopy.holds
+    monkeypatch.setattr(NotACopy, "holds", lambda self, frame: hashed.append(len(frame)) or holds(self, frame))
+    reused = model.sample(seed=4)
+    whole = sum(n > 1000 for n in hashed)  # patients, lab results, treatments: the rest are redrawn rows
+    monkeypatch.setattr(sampling._Generator, "_copies_stay", lambda *_: False)
+    hashed.clear()
+    again = model.sample(seed=4)
+    assert (whole, sum(n > 1000 for n in hashed)) == (3, 6)
+    for name, frame in reused.items():
+        pd.testing.assert_frame_equal(frame, again[name])
+
+
 def test_stream_has_no_copies(demo) -> None:
     real, model = demo
     pieces: dict[str, list[pd.DataFrame]] = {}
