@@ -7,14 +7,17 @@ import json
 import numpy as np
 
 from relsynth.transform.encoders import (
+    ASSOCIATION_ROWS,
     CategoricalEncoder,
     Codes,
     ConditionalCategoricalEncoder,
     ConditionalNumericEncoder,
     NumericEncoder,
+    QuantileBins,
     TextGenerator,
     UuidGenerator,
     UUID_RE,
+    association_ranks,
     correlation_ratio,
     cramers_v,
     detect_decimals,
@@ -157,6 +160,23 @@ def test_association_statistics_take_category_codes_factorized_once() -> None:
     assert np.isclose(correlation_ratio(x, coded), correlation_ratio(x, values))  # NULL a category of its own
     rows = x > -1
     assert np.isclose(correlation_ratio(x[rows], coded[rows]), correlation_ratio(x[rows], values[rows]))
+
+
+def test_association_statistics_take_a_numeric_ranked_or_binned_once() -> None:
+    """The same figures from x ranked (correlation_ratio) or cut into bins (cramers_v) once for
+    many categories, also where the categories (and, for cramers_v, x) are NULL, and on more
+    rows than are used."""
+    rng = np.random.default_rng(5)
+    for n in (3000, ASSOCIATION_ROWS + 7000):
+        x = rng.normal(size=n)
+        holey_x = np.where(rng.random(n) < 0.1, np.nan, x)
+        ranks, binned = association_ranks(x), QuantileBins.of(holey_x)
+        whole = np.where(x > 0, "hi", rng.choice(np.array(["a", "b"], dtype=object), n)).astype(object)
+        holed = whole.copy()
+        holed[rng.random(n) < 0.2] = None
+        for values in (whole, holed):
+            assert correlation_ratio(x, values, ranks) == correlation_ratio(x, values) > 0.1
+            assert cramers_v(Codes.of(values), binned) == cramers_v(values, holey_x) > 0.3
 
 
 def test_tie_ranges_are_where_each_value_starts_and_ends_in_the_sorted_values() -> None:

@@ -41,8 +41,10 @@ from relsynth.transform.encoders import (
     ConditionalCategoricalEncoder,
     ConditionalNumericEncoder,
     NumericEncoder,
+    QuantileBins,
     TextGenerator,
     UuidGenerator,
+    association_ranks,
     correlation_ratio,
     cramers_v,
     level_positions,
@@ -405,9 +407,10 @@ class TableModel:
             j = self.dims.index(dim)
             x = c.astype(np.float64)
             best: tuple[float, str | None] = (COUNT_MIN_GAP, None)
+            ranks = association_ranks(x) if big_enough and x.size >= 2 else None
             for name in big_enough:
                 values = frame[name].to_numpy(dtype=object)
-                if correlation_ratio(x, sources[name]) < COUNT_GIVEN_MIN_ETA2:
+                if correlation_ratio(x, sources[name], ranks) < COUNT_GIVEN_MIN_ETA2:
                     continue
                 z_c = own[:, self.dims.index(f"value:{name}")]
                 gap = _copula_gap(values, x, z_c, own[:, j], self.encoders[f"value:{name}"])
@@ -444,6 +447,7 @@ class TableModel:
         givens = {c.given for c in self.columns if c.role == "copula" and c.kind in _NUMERIC_KINDS and c.given}
         others = own[rows] if context is None else np.hstack([context, own[rows]])
         k = 0 if context is None else context.shape[1]
+        binned: dict[str, QuantileBins] = {}  # each candidate cut once, for every category
         for cm in self.columns:
             if cm.role != "copula" or cm.kind in _NUMERIC_KINDS or cm.given or cm.name in unique:
                 continue
@@ -459,7 +463,9 @@ class TableModel:
             for name, (x, z_x, _) in candidates.items():
                 if cm.name in givens and name in numbers:
                     continue  # numerics follow this category: it is decoded before them
-                v = cramers_v(coded, x)
+                if name not in binned:
+                    binned[name] = QuantileBins.of(x)
+                v = cramers_v(coded, binned[name])
                 if v < best[0]:
                     continue
                 gap = _copula_gap(values, x, own[:, j], z_x, self.encoders[cm.value_dim])
@@ -974,8 +980,9 @@ def _find_derived(frame: pd.DataFrame, categorical: list[str], models: dict[str,
 def _best_given(x: np.ndarray, candidates: dict[str, Codes]) -> str | None:
     """The categorical column explaining most of ``x``'s rank variance, if it explains enough."""
     best: tuple[float, str | None] = (GIVEN_MIN_ETA2, None)
+    ranks = association_ranks(x) if candidates and x.size >= 2 else None
     for name, codes in candidates.items():
-        eta2 = correlation_ratio(x, codes)
+        eta2 = correlation_ratio(x, codes, ranks)
         if eta2 > best[0]:
             best = (eta2, name)
     return best[1]

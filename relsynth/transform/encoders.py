@@ -41,9 +41,11 @@ __all__ = [
     "ConditionalNumericEncoder",
     "CategoricalEncoder",
     "ConditionalCategoricalEncoder",
+    "association_ranks",
     "correlation_ratio",
     "Codes",
     "cramers_v",
+    "QuantileBins",
     "TextGenerator",
     "UuidGenerator",
     "BinaryGenerator",
@@ -609,15 +611,21 @@ class Codes:
         return Codes(self.codes[rows], self.size)
 
 
-def correlation_ratio(x: np.ndarray, given: np.ndarray | Codes) -> float:
+def association_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks of ``x`` (ties averaged) on the rows the association statistics use, for
+    :func:`correlation_ratio` of one ``x`` against many categories."""
+    return pd.Series(np.asarray(x)[_subset(x.size)]).rank().to_numpy()
+
+
+def correlation_ratio(x: np.ndarray, given: np.ndarray | Codes, ranks: np.ndarray | None = None) -> float:
     """η²: the share of the variance of rank(x) explained by the category ``given`` (0..1;
-    NULL is a category of its own), estimated from at most :data:`ASSOCIATION_ROWS` rows."""
+    NULL is a category of its own), estimated from at most :data:`ASSOCIATION_ROWS` rows.
+    ``ranks``: :func:`association_ranks` of ``x``, where it was ranked before."""
     if x.size < 2:
         return 0.0
-    at = _subset(x.size)
     coded = given if isinstance(given, Codes) else Codes.of(given)
-    x, codes = np.asarray(x)[at], coded.codes[at]
-    r = pd.Series(x).rank().to_numpy()
+    codes = coded.codes[_subset(x.size)]
+    r = association_ranks(x) if ranks is None else ranks
     codes = np.where(codes < 0, coded.size, codes)
     counts = np.bincount(codes, minlength=coded.size + 1)
     sums = np.bincount(codes, weights=r, minlength=coded.size + 1)
@@ -788,23 +796,59 @@ def _category_bins(x: np.ndarray, codes: np.ndarray, m: int, max_bins: int, min_
     return edges
 
 
-def cramers_v(values: np.ndarray | Codes, x: np.ndarray, n_bins: int = 10) -> float:
+@dataclass
+class QuantileBins:
+    """A numeric column cut once into :func:`cramers_v`'s quantile bins (over its non-NULL
+    values, on the rows the association statistics use), for comparing it with many categories.
+
+    Attributes:
+        x: The values on those rows (NaN where NULL).
+        bins: Each of those rows' bin (-1 where NULL).
+        count: How many bins.
+    """
+
+    x: np.ndarray
+    bins: np.ndarray
+    count: int
+
+    @classmethod
+    def of(cls, x: np.ndarray, n_bins: int = 10) -> QuantileBins:
+        x = np.asarray(x, dtype=np.float64)[_subset(len(x))]
+        ok = ~np.isnan(x)
+        bins = np.full(x.size, -1, dtype=np.int64)
+        if not ok.any():
+            return cls(x, bins, 0)
+        edges = _quantile_edges(x[ok], n_bins)
+        bins[ok] = np.searchsorted(edges, x[ok], side="right")
+        return cls(x, bins, edges.size + 1)
+
+
+def _quantile_edges(xs: np.ndarray, n_bins: int) -> np.ndarray:
+    return np.unique(np.quantile(xs, np.linspace(0, 1, n_bins + 1)[1:-1]))
+
+
+def cramers_v(values: np.ndarray | Codes, x: np.ndarray | QuantileBins, n_bins: int = 10) -> float:
     """Bias-corrected Cramér's V (Bergsma) of categories ``values`` against ``x`` cut into quantile bins.
 
     0: the categories' frequencies are the same at every level of ``x``; 1: ``x`` determines them.
     Rows where either side is missing are left out; at most :data:`ASSOCIATION_ROWS` rows are used.
+    ``x`` binned before (:class:`QuantileBins`, of ``n_bins``) is binned again only where
+    ``values`` are missing on rows it has.
     """
-    at = _subset(len(x))
-    x = np.asarray(x, dtype=np.float64)[at]
+    binned = x if isinstance(x, QuantileBins) else None
+    x = binned.x if binned is not None else np.asarray(x, dtype=np.float64)[_subset(len(x))]
     coded = values if isinstance(values, Codes) else Codes.of(values)
-    codes = coded.codes[at]
+    codes = coded.codes[_subset(len(coded.codes))]
     ok = ~np.isnan(x) & (codes >= 0)  # code -1: a missing value
     if ok.sum() < 2:
         return 0.0
-    codes, xs = codes[ok], x[ok]
-    edges = np.unique(np.quantile(xs, np.linspace(0, 1, n_bins + 1)[1:-1]))
-    b = np.searchsorted(edges, xs, side="right")
-    r, k, n = coded.size, edges.size + 1, codes.size
+    if binned is not None and not (codes[~np.isnan(x)] < 0).any():  # the same rows as the bins'
+        codes, b, k = codes[ok], binned.bins[ok], binned.count
+    else:
+        codes, xs = codes[ok], x[ok]
+        edges = _quantile_edges(xs, n_bins)
+        b, k = np.searchsorted(edges, xs, side="right"), edges.size + 1
+    r, n = coded.size, codes.size
     if r < 2 or k < 2:
         return 0.0
     table = np.bincount(b * r + codes, minlength=k * r).reshape(k, r).astype(np.float64)
