@@ -80,6 +80,19 @@ def _plans(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     return age, plan
 
 
+def test_conditional_categorical_bins_do_not_depend_on_the_categories_order() -> None:
+    """Why a second fit in another order may take the first fit's edges (copula's
+    _condition_categories): the bins found are the same."""
+    rng = np.random.default_rng(8)
+    age, plan = _plans(rng, 20000)
+    first, _ = ConditionalCategoricalEncoder.fit_transform(plan, age, rng)
+    for position in ({"basic": 0, "gold": 1, "senior": 2}, {"senior": 0, "basic": 1, "gold": 2}):
+        again, _ = ConditionalCategoricalEncoder.fit_transform(plan, age, rng, position)
+        given, _ = ConditionalCategoricalEncoder.fit_transform(plan, age, rng, position, edges=first.edges)
+        assert np.array_equal(again.edges, first.edges) and np.array_equal(given.edges, first.edges)
+        assert again.categories == given.categories and np.allclose(again.cum, given.cum)
+
+
 def test_conditional_categorical_keeps_a_step_and_round_trips_its_state() -> None:
     rng = np.random.default_rng(7)
     age, plan = _plans(rng, 20000)

@@ -484,7 +484,8 @@ class TableModel:
                 sums = np.zeros((enc.cum.shape[0], rest.shape[1]))
                 np.add.at(sums, b, rest)
                 position = _positions(values[rows], rest - (sums / np.maximum(size, 1.0)[:, None])[b])
-            enc, z = ConditionalCategoricalEncoder.fit_transform(values[present], x[present], rng, position, levels)
+            enc, z = ConditionalCategoricalEncoder.fit_transform(values[present], x[present], rng, position, levels,
+                                                                 enc.edges)
             cm.given = best[1]
             self.encoders[cm.value_dim] = enc
             own[present, j] = z

@@ -673,12 +673,14 @@ class ConditionalCategoricalEncoder:
     @classmethod
     def fit_transform(
         cls, values: np.ndarray, x: np.ndarray, rng: np.random.Generator, position: dict[Any, float] | None = None,
-        levels: list[Any] | None = None,
+        levels: list[Any] | None = None, edges: np.ndarray | None = None,
     ) -> tuple[ConditionalCategoricalEncoder, np.ndarray]:
         """Fit on non-null ``values`` with each row's numeric ``x`` (float, NaN where NULL).
 
         ``position`` orders the categories along (0, 1) as in :meth:`CategoricalEncoder.fit_transform`;
         ``levels``, for a categorical given, are its categories (``x`` holds their positions).
+        ``edges``: the bins an earlier fit on the same ``values`` and ``x`` found (the merging
+        compares the categories' counts, whatever their order), not searched again.
         """
         codes, uniques = _factorize(values)
         x = np.asarray(x, dtype=np.float64)
@@ -690,7 +692,8 @@ class ConditionalCategoricalEncoder:
         rank = np.empty_like(order)
         rank[order] = np.arange(m)
         r = rank[codes]
-        edges = _category_bins(x, r, m, cls.max_bins, cls.min_rows)
+        if edges is None:
+            edges = _category_bins(x, r, m, cls.max_bins, cls.min_rows)
         enc = cls([plain_value(uniques[i]) for i in order], edges, np.zeros((edges.size + 2, m)), levels)
         b = enc.bins(x)
         table = np.zeros((edges.size + 2, m))
