@@ -755,7 +755,7 @@ class _Generator:
                 if restratified is not frame:  # every row of the new frame holds every rule
                     copies = np.zeros(len(restratified), dtype=bool)
                 frame = restratified
-            if not self._copies_stay(name, table, tm):
+            if not self._copies_stay(name, tm):
                 copies = None
         if name in self.links:
             _draw_linked(frame, table, self.links[name], frames.get(self.links[name].source_table), rng)
@@ -788,7 +788,7 @@ class _Generator:
         scores[name] = z
         return frame
 
-    def _copies_stay(self, name: str, table: Table, tm: TableModel) -> bool:
+    def _copies_stay(self, name: str, tm: TableModel) -> bool:
         """Whether the redraw of copies still holds at the CHECK step: no column a row's
         fingerprint covers is written between the two (generated keys, linked personal data)."""
         written = {cm.name for cm in tm.columns if cm.role == "key"}

@@ -4,7 +4,8 @@ Where the time goes (DESIGN.md, "Writing"): constraint checks row by row and per
 So each dialect gets its own bulk loader, registered by dialect name in :data:`LOADERS`:
 
 - **sqlite** — one transaction; tables created with every constraint inline; foreign keys
-  enforced but deferred to COMMIT (cycles load); ``executemany`` per chunk with rows built
+  and, into new tables, CHECKs checked set-wise before COMMIT (cycles load; see
+  :func:`load_sqlite`); ``executemany`` per chunk with rows built
   column-wise, on the raw ``sqlite3`` connection or, for a large load, in a writer process fed
   while the next rows are drawn (:mod:`relsynth.sinks.sqlite_writer`).
 - **postgresql** — one transaction; bare tables (columns + NOT NULL), ``COPY ... FROM STDIN``
@@ -674,7 +675,7 @@ def load_sqlite(job: LoadJob) -> None:
         for name, table, frame in job.loads():
             for chunk in _chunks(frame):
                 session.insert(job.step, inserts[name], wire_columns(chunk, table, joined_text))
-        job.step = "committing (foreign keys are checked now)"
+        job.step = "committing (foreign keys and CHECK constraints are checked now)"
         try:
             session.commit(job.step, checked, counted)
         except ForeignKeyViolation as exc:

@@ -27,7 +27,15 @@ import tempfile
 import threading
 from typing import Any
 
-__all__ = ["CheckViolation", "ForeignKeyViolation", "SQLiteSession", "WriterFailed", "WriterProcess", "column_values", "serve"]
+__all__ = [
+    "CheckViolation",
+    "ForeignKeyViolation",
+    "SQLiteSession",
+    "WriterFailed",
+    "WriterProcess",
+    "column_values",
+    "serve",
+]
 
 
 class ForeignKeyViolation(Exception):
