@@ -15,6 +15,7 @@ would not expect.
 from __future__ import annotations
 
 import contextlib
+import logging
 import pickle
 import queue
 import subprocess
@@ -25,6 +26,8 @@ from typing import Any
 
 __all__ = ["FormatterFailed", "FormatterProcess", "serve"]
 
+log = logging.getLogger("relsynth")
+
 
 class FormatterFailed(Exception):
     """The formatter process did not start or ended early; the message says how."""
@@ -33,8 +36,9 @@ class FormatterFailed(Exception):
 def serve(inbox: Any, outbox: Any) -> int:
     """The formatter process: ``("open", sys_path)`` first, answered ``("ready",)`` once
     :func:`~relsynth.sinks.sql.pg_text` is imported; then each ``("text", frame, table)``
-    answered ``("text", copy_text)``, until the end of input. A failure is answered
-    ``("error", module, class, message)`` and ends the process."""
+    answered ``("text", copy_text, warnings)`` (what the formatting logged, for the caller to
+    log again), until the end of input. A failure is answered ``("error", module, class,
+    message)`` and ends the process."""
     _, sys_path = pickle.load(inbox)
     sys.path[:] = sys_path
     try:
@@ -42,6 +46,12 @@ def serve(inbox: Any, outbox: Any) -> int:
     except BaseException as exc:  # noqa: BLE001 - the caller formats here instead
         _reply(outbox, ("error", type(exc).__module__, type(exc).__name__, str(exc)))
         return 1
+    warnings: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("relsynth")
+    logger.addHandler(handler)
+    logger.propagate = False
     _reply(outbox, ("ready",))
     while True:
         try:
@@ -53,7 +63,8 @@ def serve(inbox: Any, outbox: Any) -> int:
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller
             _reply(outbox, ("error", type(exc).__module__, type(exc).__name__, str(exc)))
             return 1
-        _reply(outbox, ("text", text))
+        _reply(outbox, ("text", text, warnings[:]))
+        warnings.clear()
 
 
 def _reply(outbox: Any, message: tuple) -> None:
@@ -95,6 +106,8 @@ class FormatterProcess:
             self.failed = True
             self._replies.put(reply)  # every later call fails the same way
             raise FormatterFailed(self._why(reply))
+        for message in reply[2]:
+            log.warning("%s", message)
         return reply[1]
 
     def close(self) -> None:

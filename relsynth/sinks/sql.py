@@ -429,8 +429,11 @@ PG_NULL = "\\N"
 _PG_SPECIAL = r"[\\\t\n\r]"
 
 
-def _pg_escape(s: pd.Series, mask: np.ndarray) -> np.ndarray:
+def _pg_escape(s: pd.Series, mask: np.ndarray, label: str = "") -> np.ndarray:
     """Strings escaped for COPY text format (backslash, tab, newline, CR), NULLs as ``\\N``.
+
+    PostgreSQL text cannot hold a NUL character (SQLite's and MariaDB's can): a value with one
+    is written without it, and a warning names the column (``label``) and how many values.
 
     The column's texts are joined with NUL (which PostgreSQL text cannot hold) and escaped by
     four ``str.replace`` over that one string, then split again: C speed, where a regex test of
@@ -450,6 +453,12 @@ def _pg_escape(s: pd.Series, mask: np.ndarray) -> np.ndarray:
             vals[~mask] = text.split("\x00")
         return vals
     texts = s[~mask].astype(object)
+    nul = texts.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+    if nul.any():
+        log.warning("%s: removed the NUL characters of %d value(s): PostgreSQL text cannot hold them",
+                    label or s.name, int(nul.sum()))
+        texts = texts.where(~nul, texts.str.replace("\x00", "", regex=False))
+        vals[np.flatnonzero(~mask)[nul]] = texts[nul].to_numpy(dtype=object)
     need = texts.str.contains(_PG_SPECIAL, regex=True)
     if need.any():
         fixed = texts[need]
@@ -497,7 +506,7 @@ def pg_text(frame: pd.DataFrame, table: Table) -> str:
             # bytea hex input is \x...; the backslash itself is escaped in text format.
             out = s.map(lambda b: "\\\\x" + bytes(b).hex(), na_action="ignore").to_numpy(dtype=object, na_value=PG_NULL)
         else:
-            out = _pg_escape(s, mask)
+            out = _pg_escape(s, mask, f"{table.name}.{col.name}")
         if mask.any():
             if not out.flags.writeable:
                 out = out.copy()
