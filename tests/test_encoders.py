@@ -21,6 +21,7 @@ from relsynth.transform.encoders import (
     correlation_ratio,
     cramers_v,
     detect_decimals,
+    group_sums,
     level_positions,
     _tie_ranges,
 )
@@ -199,6 +200,17 @@ def test_tie_ranges_are_where_each_value_starts_and_ends_in_the_sorted_values() 
         s = np.sort(x)
         assert np.array_equal(left, np.searchsorted(s, x, side="left"))
         assert np.array_equal(right, np.searchsorted(s, x, side="right"))
+
+
+def test_group_sums_add_as_np_add_at_does_to_the_last_bit() -> None:
+    rng = np.random.default_rng(6)
+    groups = rng.integers(0, 7, size=3000)
+    for weights in (1.0 / 3000, rng.normal(size=3000) * 1e3, rng.random((3000, 4)) / 3000):
+        expected = np.zeros((9,) + np.shape(weights)[1:])
+        np.add.at(expected, groups, weights)
+        got = group_sums(groups, weights, 9)
+        assert got.shape == expected.shape
+        assert np.array_equal(got, expected)  # not approximately: the samples stay the same
 
 
 def test_text_generator_never_copies_values_and_can_be_unique() -> None:

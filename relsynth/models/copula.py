@@ -46,6 +46,7 @@ from relsynth.transform.encoders import (
     UuidGenerator,
     association_ranks,
     correlation_ratio,
+    group_sums,
     cramers_v,
     level_positions,
     plain_value,
@@ -351,7 +352,7 @@ class TableModel:
             model.n_unparented = int((~has_parent).sum())
             rows = np.flatnonzero(has_parent)
             context = parent.z[parent.rows[rows]]
-        model._order_categories(frame, own, rows, context, rng)
+        model._order_categories(own, rows, context, rng, facts)
         model._condition_counts(frame, own, counts or {}, coded, rng)
         model._condition_categories(frame, own, rows, context, rng, numbers, unique_single, facts, parent)
         joint = own if context is None else np.hstack([context, own[rows]])
@@ -359,8 +360,8 @@ class TableModel:
         model._fit_split(frame.iloc[rows] if len(rows) != n else frame, joint)
         return model, own
 
-    def _order_categories(self, frame: pd.DataFrame, own: np.ndarray, rows: np.ndarray,
-                          context: np.ndarray | None, rng: np.random.Generator) -> None:
+    def _order_categories(self, own: np.ndarray, rows: np.ndarray, context: np.ndarray | None,
+                          rng: np.random.Generator, facts: _ColumnFacts) -> None:
         """Re-encode each categorical dim with its categories ordered along what they go with.
 
         For every category, the mean normal score of every other dim (the parent's included) over
@@ -378,12 +379,12 @@ class TableModel:
             if not isinstance(enc, CategoricalEncoder) or len(enc.categories) < 3:
                 continue
             name = dim.split(":", 1)[1]
-            position = _positions(frame[name].to_numpy(dtype=object)[rows], np.delete(others, k + j, axis=1))
+            position = _positions(facts.codes(name)[rows], np.delete(others, k + j, axis=1))
             if position is None:
                 continue
-            values = frame[name].to_numpy(dtype=object)
-            present = pd.notna(values)
-            new_enc, z = CategoricalEncoder.fit_transform(values[present], rng, position)
+            present = facts.present(name)
+            new_enc, z = CategoricalEncoder.fit_transform(facts.frame[name].to_numpy(dtype=object)[present], rng,
+                                                          position)
             self.encoders[dim] = new_enc
             own[present, j] = z
 
@@ -409,11 +410,10 @@ class TableModel:
             best: tuple[float, str | None] = (COUNT_MIN_GAP, None)
             ranks = association_ranks(x) if big_enough and x.size >= 2 else None
             for name in big_enough:
-                values = frame[name].to_numpy(dtype=object)
                 if correlation_ratio(x, sources[name], ranks) < COUNT_GIVEN_MIN_ETA2:
                     continue
                 z_c = own[:, self.dims.index(f"value:{name}")]
-                gap = _copula_gap(values, x, z_c, own[:, j], self.encoders[f"value:{name}"])
+                gap = _copula_gap(sources[name], x, z_c, own[:, j], self.encoders[f"value:{name}"])
                 if gap >= best[0]:
                     best = (gap, name)
             if best[1] is not None:
@@ -452,7 +452,7 @@ class TableModel:
             if cm.role != "copula" or cm.kind in _NUMERIC_KINDS or cm.given or cm.name in unique:
                 continue
             values = frame[cm.name].to_numpy(dtype=object)
-            present = pd.notna(values)
+            present = facts.present(cm.name)
             n_distinct = facts.distinct(cm.name)
             too_few = present.sum() < 2 * ConditionalCategoricalEncoder.min_rows
             if too_few or not 2 <= n_distinct <= MAX_GIVEN_CATEGORIES:
@@ -468,7 +468,7 @@ class TableModel:
                 v = cramers_v(coded, binned[name])
                 if v < best[0]:
                     continue
-                gap = _copula_gap(values, x, own[:, j], z_x, self.encoders[cm.value_dim])
+                gap = _copula_gap(coded, x, own[:, j], z_x, self.encoders[cm.value_dim])
                 if gap >= CONDITION_MIN_GAP:
                     best = (v, name)
             if best[1] is None:
@@ -481,9 +481,8 @@ class TableModel:
                 rest = np.delete(others, k + j, axis=1)
                 b = enc.bins(x[rows])
                 size = np.bincount(b, minlength=enc.cum.shape[0]).astype(np.float64)
-                sums = np.zeros((enc.cum.shape[0], rest.shape[1]))
-                np.add.at(sums, b, rest)
-                position = _positions(values[rows], rest - (sums / np.maximum(size, 1.0)[:, None])[b])
+                sums = group_sums(b, rest, enc.cum.shape[0])
+                position = _positions(coded[rows], rest - (sums / np.maximum(size, 1.0)[:, None])[b])
             enc, z = ConditionalCategoricalEncoder.fit_transform(values[present], x[present], rng, position, levels,
                                                                  enc.edges)
             cm.given = best[1]
@@ -989,13 +988,13 @@ def _best_given(x: np.ndarray, candidates: dict[str, Codes]) -> str | None:
     return best[1]
 
 
-def _positions(labels: np.ndarray, others: np.ndarray) -> dict[Any, float] | None:
+def _positions(labels: Codes, others: np.ndarray) -> dict[Any, float] | None:
     """Place of each category along the leading principal direction of its rows' mean ``others``
     (weighted by category size); None when too few rows are labelled."""
-    notna = pd.notna(labels)
+    notna = labels.codes >= 0
     if notna.sum() < 10 or others.shape[1] == 0:
         return None
-    codes, uniques = pd.factorize(pd.Series(labels[notna], dtype=object))
+    codes, uniques = labels.renumbered()
     x = others[notna]
     counts = np.bincount(codes, minlength=len(uniques)).astype(np.float64)
     means = np.stack([np.bincount(codes, weights=x[:, i], minlength=len(uniques)) for i in range(x.shape[1])],
@@ -1005,7 +1004,7 @@ def _positions(labels: np.ndarray, others: np.ndarray) -> dict[Any, float] | Non
     return {plain_value(u): float(p) for u, p in zip(uniques, means @ direction)}
 
 
-def _copula_gap(values: np.ndarray, x: np.ndarray, z_c: np.ndarray, z_x: np.ndarray,
+def _copula_gap(values: Codes, x: np.ndarray, z_c: np.ndarray, z_x: np.ndarray,
                 enc: CategoricalEncoder, n_bins: int = 10, max_rows: int = 20000) -> float:
     """How far the copula is from the real table of a category and a numeric (in ``n_bins``
     quantile bins): the total variation distance between the two, less the distance expected
@@ -1014,28 +1013,26 @@ def _copula_gap(values: np.ndarray, x: np.ndarray, z_c: np.ndarray, z_x: np.ndar
     The copula's table is exact, not simulated: the pair's scores are bivariate normal with
     their correlation, so each real row's numeric score gives every category's probability.
     """
-    idx = np.flatnonzero(pd.notna(values) & ~np.isnan(x))
+    idx = np.flatnonzero((values.codes >= 0) & ~np.isnan(x))
     if idx.size > max_rows:
         idx = idx[np.linspace(0, idx.size - 1, max_rows).astype(np.int64)]
     n, m = idx.size, len(enc.categories)
     if n < 2 or m < 2:
         return 0.0
     rank = {c: i for i, c in enumerate(enc.categories)}
-    labels, uniques = pd.factorize(pd.Series(values[idx], dtype=object))
-    codes = np.array([rank.get(plain_value(u), 0) for u in uniques], dtype=np.int64)[labels]
+    assert values.uniques is not None
+    codes = np.array([rank.get(plain_value(u), 0) for u in values.uniques], dtype=np.int64)[values.codes[idx]]
     xs = x[idx]
     edges = np.unique(np.quantile(xs, np.linspace(0, 1, n_bins + 1)[1:-1]))
     b = np.searchsorted(edges, xs, side="right")
-    real = np.zeros((edges.size + 1, m))
-    np.add.at(real, (b, codes), 1.0 / n)
+    real = group_sums(b * m + codes, 1.0 / n, (edges.size + 1) * m).reshape(edges.size + 1, m)
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = float(np.clip(np.nan_to_num(np.corrcoef(z_c[idx], z_x[idx])[0, 1]), -0.999, 0.999))
     bounds = ndtri(np.clip(np.r_[0.0, enc.cum], 0.0, 1.0))
     bounds[0], bounds[-1] = -np.inf, np.inf
     shifted = (bounds[None, :] - rho * z_x[idx][:, None]) / np.sqrt(1 - rho**2)
     probs = np.diff(ndtr(shifted), axis=1)
-    implied = np.zeros_like(real)
-    np.add.at(implied, b, probs / n)
+    implied = group_sums(b, probs / n, real.shape[0])
     noise = 0.5 * np.sqrt(2 * real * (1 - real) / (np.pi * n)).sum()
     return float(0.5 * np.abs(real - implied).sum() - noise)
 

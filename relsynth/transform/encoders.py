@@ -45,6 +45,7 @@ __all__ = [
     "correlation_ratio",
     "Codes",
     "cramers_v",
+    "group_sums",
     "QuantileBins",
     "TextGenerator",
     "UuidGenerator",
@@ -73,6 +74,20 @@ def to_normal(u: np.ndarray) -> np.ndarray:
 def from_normal(z: np.ndarray) -> np.ndarray:
     """Standard normal scores → uniform (0, 1)."""
     return ndtr(z)
+
+
+def group_sums(groups: np.ndarray, weights: np.ndarray | float, size: int) -> np.ndarray:
+    """``out[g] += w`` for each row's group ``g`` and weight ``w`` (a number, a vector or the
+    rows of a matrix), as ``np.add.at`` would add them (row by row, so the sums are the same
+    to the last bit) but through ``np.bincount``: a tenth of the time."""
+    if np.ndim(weights) == 0:
+        return np.bincount(groups, weights=np.full(groups.size, weights, dtype=np.float64), minlength=size)
+    if weights.ndim == 1:
+        return np.bincount(groups, weights=weights, minlength=size)
+    out = np.empty((size, weights.shape[1]))
+    for j in range(weights.shape[1]):
+        out[:, j] = np.bincount(groups, weights=weights[:, j], minlength=size)
+    return out
 
 
 def detect_decimals(x: np.ndarray, limit: int = 6) -> int | None:
@@ -591,24 +606,39 @@ def _subset(n: int, max_rows: int = ASSOCIATION_ROWS) -> np.ndarray | slice:
 @dataclass(frozen=True)
 class Codes:
     """A categorical column factorized once, for the association statistics that compare it
-    with many others (:func:`correlation_ratio`, :func:`cramers_v`).
+    with many others (:func:`correlation_ratio`, :func:`cramers_v`) and the fit's steps that
+    look at its categories again.
 
     Attributes:
         codes: Each row's category number, -1 for NULL.
         size: How many categories.
+        uniques: The categories (code ``i`` is ``uniques[i]``), where known.
     """
 
     codes: np.ndarray
     size: int
+    uniques: np.ndarray | None = None
 
     @classmethod
     def of(cls, values: np.ndarray | pd.Series) -> Codes:
         codes, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object), dtype=object), sort=False)
-        return cls(codes, len(uniques))
+        return cls(codes, len(uniques), np.asarray(uniques, dtype=object))
 
     def __getitem__(self, rows: Any) -> Codes:
         """The codes of some rows (a mask, indices or a slice); the categories stay numbered."""
-        return Codes(self.codes[rows], self.size)
+        return Codes(self.codes[rows], self.size, self.uniques)
+
+    def renumbered(self) -> tuple[np.ndarray, np.ndarray]:
+        """The non-NULL rows' codes and the categories, numbered in the order the categories
+        first occur in these rows: what ``pd.factorize`` of just these rows' values gives,
+        without hashing the values again."""
+        codes = self.codes[self.codes >= 0]
+        seen, first = np.unique(codes, return_index=True)
+        order = seen[np.argsort(first, kind="stable")]
+        number = np.empty(self.size, dtype=np.int64)
+        number[order] = np.arange(order.size)
+        assert self.uniques is not None
+        return number[codes], self.uniques[order]
 
 
 def association_ranks(x: np.ndarray) -> np.ndarray:
@@ -696,8 +726,7 @@ class ConditionalCategoricalEncoder:
             edges = _category_bins(x, r, m, cls.max_bins, cls.min_rows)
         enc = cls([plain_value(uniques[i]) for i in order], edges, np.zeros((edges.size + 2, m)), levels)
         b = enc.bins(x)
-        table = np.zeros((edges.size + 2, m))
-        np.add.at(table, (b, r), 1.0)
+        table = group_sums(b * m + r, 1.0, (edges.size + 2) * m).reshape(edges.size + 2, m)
         marginal = counts[order] / n
         if table[-1].sum() < cls.min_rows:  # few NULL numerics: they take the overall frequencies
             table[-1] = 0.0
@@ -782,8 +811,7 @@ def _category_bins(x: np.ndarray, codes: np.ndarray, m: int, max_bins: int, min_
     if edges.size == 0:
         return edges
     b = np.searchsorted(edges, s, side="right")
-    table = np.zeros((edges.size + 1, m))
-    np.add.at(table, (b, cs[order]), 1.0)
+    table = group_sums(b * m + cs[order], 1.0, (edges.size + 1) * m).reshape(edges.size + 1, m)
     threshold = chdtri(m - 1, 0.05)
     while table.shape[0] > 1:
         stat = _adjacent_chi2(table)
