@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from relsynth.transform.encoders import (
     ASSOCIATION_ROWS,
@@ -200,6 +201,24 @@ def test_tie_ranges_are_where_each_value_starts_and_ends_in_the_sorted_values() 
         s = np.sort(x)
         assert np.array_equal(left, np.searchsorted(s, x, side="left"))
         assert np.array_equal(right, np.searchsorted(s, x, side="right"))
+
+
+def test_encoders_fit_the_same_from_codes_as_from_values() -> None:
+    """The fit hands the encoders a column's Codes (factorized once) instead of its values."""
+    rng = np.random.default_rng(7)
+    column = np.array(rng.choice(["b", "a", None, "c", "d"], size=400, p=[0.3, 0.3, 0.1, 0.2, 0.1]), dtype=object)
+    present = np.array([v is not None for v in column])
+    rows = np.flatnonzero(present)[50:]  # a subset whose first category is not the column's first
+    x = rng.normal(size=rows.size)
+    for values, codes in ((column[present], Codes.of(column)[present]), (column[rows], Codes.of(column)[rows])):
+        a, za = CategoricalEncoder.fit_transform(values, np.random.default_rng(1), {"a": 0.5, "b": 0.1})
+        b, zb = CategoricalEncoder.fit_transform(codes, np.random.default_rng(1), {"a": 0.5, "b": 0.1})
+        assert a.categories == b.categories and np.array_equal(a.cum, b.cum) and np.array_equal(za, zb)
+    c, zc = ConditionalCategoricalEncoder.fit_transform(column[rows], x, np.random.default_rng(2))
+    d, zd = ConditionalCategoricalEncoder.fit_transform(Codes.of(column)[rows], x, np.random.default_rng(2))
+    assert c.categories == d.categories and np.array_equal(c.cum, d.cum) and np.array_equal(zc, zd)
+    with pytest.raises(ValueError, match="non-null"):
+        CategoricalEncoder.fit_transform(Codes.of(column), np.random.default_rng(1))
 
 
 def test_group_sums_add_as_np_add_at_does_to_the_last_bit() -> None:

@@ -326,7 +326,7 @@ class TableModel:
                         numbers[col.name] = np.full(n, np.nan)
                         numbers[col.name][notna] = x
             else:
-                enc, z_valid = CategoricalEncoder.fit_transform(values.to_numpy(dtype=object), rng)
+                enc, z_valid = CategoricalEncoder.fit_transform(facts.codes(col.name)[notna], rng)
             # NULL rows get independent noise: keeps the dim standard normal without inventing
             # a correlation; the NULL dim carries where NULLs fall.
             z[notna] = z_valid
@@ -383,8 +383,7 @@ class TableModel:
             if position is None:
                 continue
             present = facts.present(name)
-            new_enc, z = CategoricalEncoder.fit_transform(facts.frame[name].to_numpy(dtype=object)[present], rng,
-                                                          position)
+            new_enc, z = CategoricalEncoder.fit_transform(facts.codes(name)[present], rng, position)
             self.encoders[dim] = new_enc
             own[present, j] = z
 
@@ -451,7 +450,6 @@ class TableModel:
         for cm in self.columns:
             if cm.role != "copula" or cm.kind in _NUMERIC_KINDS or cm.given or cm.name in unique:
                 continue
-            values = frame[cm.name].to_numpy(dtype=object)
             present = facts.present(cm.name)
             n_distinct = facts.distinct(cm.name)
             too_few = present.sum() < 2 * ConditionalCategoricalEncoder.min_rows
@@ -474,7 +472,7 @@ class TableModel:
             if best[1] is None:
                 continue
             x, _, levels = candidates[best[1]]
-            enc, _ = ConditionalCategoricalEncoder.fit_transform(values[present], x[present], rng, levels=levels)
+            enc, _ = ConditionalCategoricalEncoder.fit_transform(coded[present], x[present], rng, levels=levels)
             position = None
             if n_distinct >= 3:
                 # What the categories go with within the bins: other dims less their bin means.
@@ -483,7 +481,7 @@ class TableModel:
                 size = np.bincount(b, minlength=enc.cum.shape[0]).astype(np.float64)
                 sums = group_sums(b, rest, enc.cum.shape[0])
                 position = _positions(coded[rows], rest - (sums / np.maximum(size, 1.0)[:, None])[b])
-            enc, z = ConditionalCategoricalEncoder.fit_transform(values[present], x[present], rng, position, levels,
+            enc, z = ConditionalCategoricalEncoder.fit_transform(coded[present], x[present], rng, position, levels,
                                                                  enc.edges)
             cm.given = best[1]
             self.encoders[cm.value_dim] = enc

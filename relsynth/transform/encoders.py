@@ -205,9 +205,10 @@ class CategoricalEncoder:
     cum: np.ndarray
 
     @classmethod
-    def fit_transform(cls, values: np.ndarray, rng: np.random.Generator,
+    def fit_transform(cls, values: np.ndarray | Codes, rng: np.random.Generator,
                       position: dict[Any, float] | None = None) -> tuple[CategoricalEncoder, np.ndarray]:
-        """Fit on non-null ``values`` (any hashable) and return the encoder and normal scores.
+        """Fit on non-null ``values`` (any hashable, or their :class:`Codes`) and return the
+        encoder and normal scores.
 
         ``position`` orders the categories along (0, 1) (lowest first) instead of by frequency:
         a copula only sees monotone dependence, so categories placed in the order of what they
@@ -252,7 +253,13 @@ def _category_order(counts: np.ndarray, uniques: np.ndarray, position: dict[Any,
     return np.lexsort((-counts, key))
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _factorize(values: np.ndarray | Codes) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and categories of ``values`` in the order they first occur (NULL, if any, is a
+    category); from :class:`Codes` of non-null values without hashing them again."""
+    if isinstance(values, Codes):
+        if (values.codes < 0).any():
+            raise ValueError("the codes of non-null values only")
+        return values.renumbered()
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=False, use_na_sentinel=False)
     return codes, np.asarray(uniques, dtype=object)
 
@@ -702,10 +709,11 @@ class ConditionalCategoricalEncoder:
 
     @classmethod
     def fit_transform(
-        cls, values: np.ndarray, x: np.ndarray, rng: np.random.Generator, position: dict[Any, float] | None = None,
-        levels: list[Any] | None = None, edges: np.ndarray | None = None,
+        cls, values: np.ndarray | Codes, x: np.ndarray, rng: np.random.Generator,
+        position: dict[Any, float] | None = None, levels: list[Any] | None = None, edges: np.ndarray | None = None,
     ) -> tuple[ConditionalCategoricalEncoder, np.ndarray]:
-        """Fit on non-null ``values`` with each row's numeric ``x`` (float, NaN where NULL).
+        """Fit on non-null ``values`` (or their :class:`Codes`) with each row's numeric ``x``
+        (float, NaN where NULL).
 
         ``position`` orders the categories along (0, 1) as in :meth:`CategoricalEncoder.fit_transform`;
         ``levels``, for a categorical given, are its categories (``x`` holds their positions).
