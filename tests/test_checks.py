@@ -11,8 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 import relsynth
-from relsynth.schema.checks import compile_checks
-from relsynth.schema.model import CheckConstraint, Column, Table
+from relsynth.schema.checks import CheckRule, compile_checks
+from relsynth.schema.model import CheckConstraint, Column, Schema, Table
+from relsynth.sinks.ddl import TargetDDL
 from relsynth.urls import normalize_url
 
 TABLE = Table(
@@ -107,6 +108,33 @@ def test_checks_render_for_each_dialect() -> None:
     assert "IN (0, 1)" in active.sql("mysql")
     (regex,) = compile_checks(Table("t", TABLE.columns, checks=[CheckConstraint("\"Grade\" ~ '^[A-Z]{2}$'")]), "postgresql")
     assert regex.sql("mysql") == "(`Grade` REGEXP '^[A-Z]{2}$')"  # MariaDB refuses REGEXP_LIKE() in a CHECK
+
+
+def test_checks_render_in_the_source_dialect_only_until_a_target_asks(monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A rule is rendered in its source's dialect when compiled and in another when a target's
+    DDL asks for it; one that cannot be rendered there is not declared, with a warning."""
+    table = Table("t", TABLE.columns, TABLE.primary_key, checks=[
+        CheckConstraint("qty > 17", name="ck_qty"), CheckConstraint("price >= 17", name="ck_price")])
+    renders: list[tuple[str, str | None]] = []
+    real = CheckRule._render
+
+    def render(self: CheckRule, target: str | None) -> str:
+        renders.append((self.check.name, target))
+        if target == "postgres" and self.check.name == "ck_qty":
+            raise ValueError("no such node")
+        return real(self, target)
+
+    monkeypatch.setattr(CheckRule, "_render", render)
+    qty, price = compile_checks(table, "sqlite")
+    assert renders == [("ck_qty", "sqlite"), ("ck_price", "sqlite")]
+    assert qty.enforceable and price.enforceable
+    with caplog.at_level("WARNING", logger="relsynth"):
+        declared = TargetDDL(Schema({"t": table}, dialect="sqlite"), "postgresql")._checks(table)
+    assert [str(c.sqltext) for c in declared] == ['"price" >= 17']
+    assert "t: CHECK ck_qty (qty > 17) is not declared in the postgresql target" in caplog.text
+    price.sql("postgresql")
+    assert renders.count(("ck_price", "postgres")) == 1  # rendered once per dialect
 
 
 # ---------------------------------------------------------------------- end to end

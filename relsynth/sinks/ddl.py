@@ -166,12 +166,21 @@ class TargetDDL:
         Only the rules :mod:`relsynth.schema.checks` can evaluate are declared: those are the ones
         the sampler guarantees in the output, so the target's own check of them cannot fail the
         load. The others are reported by the fit (``Model.notes``). SQLite and MySQL/MariaDB
-        declare them in CREATE TABLE; PostgreSQL adds them with ALTER TABLE after the COPY.
+        declare them in CREATE TABLE; PostgreSQL adds them with ALTER TABLE after the COPY. A rule
+        rendered in the source's dialect that sqlglot cannot render in the target's (none known)
+        is left out with a warning: the rows hold it all the same.
         """
         out: list[sa.Constraint] = []
         for rule in compile_checks(table, self.schema.dialect):
-            if rule.enforceable:
-                out.append(sa.CheckConstraint(rule.sql(self.family), name=self._check_names.get(rule.check.name)))
+            if not rule.enforceable:
+                continue
+            try:
+                condition = rule.sql(self.family)
+            except Exception as exc:  # noqa: BLE001 - sqlglot raises many types while rendering
+                log.warning("%s is not declared in the %s target: cannot translate it (%s); the rows satisfy it",
+                            rule.label, self.family, type(exc).__name__)
+                continue
+            out.append(sa.CheckConstraint(condition, name=self._check_names.get(rule.check.name)))
         return out
 
     @cached_property
