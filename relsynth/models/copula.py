@@ -20,7 +20,7 @@ holds in every generated row.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -672,9 +672,9 @@ class TableModel:
                 else:
                     raw = enc.decode(zc)
                 if cm.offset_ref is not None:
-                    raw = raw + _reference_numbers(cm.offset_ref, cm.kind, pd.DataFrame(out), None, parent_frame)
+                    raw = raw + _reference_numbers(cm.offset_ref, cm.kind, out, None, parent_frame)
                 elif cm.after is not None:  # fmax: a missing reference (no parent) leaves the value be
-                    raw = np.fmax(raw, _reference_numbers(cm.after, cm.kind, pd.DataFrame(out), None, parent_frame))
+                    raw = np.fmax(raw, _reference_numbers(cm.after, cm.kind, out, None, parent_frame))
                 values = from_number(raw, cm.kind) if cm.kind in _NUMERIC_KINDS else pd.Series(raw, dtype=object)
                 isnull = np.zeros(n, dtype=bool)
                 if cm.null_dim in pos:
@@ -1108,11 +1108,12 @@ def from_number(x: np.ndarray, kind: str) -> pd.Series:
 def _reference_numbers(
     ref: str,
     kind: str,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Mapping[str, pd.Series],
     parent: ParentContext | None,
     parent_frame: pd.DataFrame | None = None,
 ) -> np.ndarray:
-    """Numbers (in ``kind``'s unit) of the column a date offset is taken from, row-aligned."""
+    """Numbers (in ``kind``'s unit) of the column a date offset is taken from, row-aligned
+    (``frame``: the rows, or the columns decoded so far by name)."""
     where, name = ref.split(":", 1)
     if where == "self":
         series = frame[name]
