@@ -49,7 +49,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from relsynth.errors import ConfigError, RelsynthError, did_you_mean
 from relsynth.schema.checks import CheckRule, compile_checks
@@ -523,6 +522,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         raise ConfigError(f"config file {path} does not exist; write one with `relsynth init SRC -o {path}`") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    import yaml  # here: a clone without a configuration file need not import it (10 ms)
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -565,6 +566,8 @@ def _interpolate_tree(obj: Any, env: Mapping[str, str], where: str, path: str) -
         out = interpolate(obj, env, f"{where}: {path or 'value'}")
         whole = _PLACEHOLDER.fullmatch(obj)
         if whole and whole.group(0) != "$$" and out != obj:
+            import yaml
+
             try:
                 parsed = yaml.safe_load(out)
             except yaml.YAMLError:
@@ -780,6 +783,8 @@ def _yaml_scalar(text: str) -> Any:
     """A command-line value read as a YAML scalar (``true``, ``70``, ``2024-01-31``), else as text."""
     if not re.fullmatch(r"[\w.:+ -]+", text):
         return text  # YAML would read >, |, & ... as syntax
+    import yaml
+
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:

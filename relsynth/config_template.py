@@ -8,7 +8,6 @@ the file loads back as a configuration that clones exactly as no configuration w
 from __future__ import annotations
 
 import sqlalchemy as sa
-import yaml
 
 from relsynth.schema.model import Column, Schema, Table
 from relsynth.subsample import FIT_ROWS
@@ -199,6 +198,8 @@ def _selection(key: str, names: list[str] | None, example: str) -> str:
 
 def _key(name: str) -> str:
     """``name`` as a YAML mapping key (quoted where YAML would read it as something else)."""
+    import yaml  # here: the CLI imports this module, and only `relsynth init` needs YAML
+
     try:
         plain = yaml.safe_load(f"{name}: x")
     except yaml.YAMLError:

@@ -387,6 +387,17 @@ def test_import_leaves_the_collector_as_it_found_it() -> None:
         assert out.stdout.split() == expected.split(), out
 
 
+def test_the_command_line_imports_what_only_some_commands_need_when_they_run() -> None:
+    """Every CLI start imports relsynth.cli; YAML (a configuration file, `relsynth init`) and
+    sqlglot (the source's CHECKs) wait until a command needs them."""
+    import subprocess
+    import sys
+
+    code = "import sys, relsynth.cli; print(sorted(m for m in ('yaml', 'sqlglot') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out
+
+
 def test_fit_from_dataframes_and_metadata(tmp_path: Path) -> None:
     from relsynth.data import build_hospital, hospital_schema
     from relsynth.schema import schema_from_dataframes, schema_from_metadata
