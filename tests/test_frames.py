@@ -65,6 +65,11 @@ def test_boolean_from_words_numbers_and_bools() -> None:
         one("boolean", pd.Series([0, 1, 2]))
     with pytest.raises(SourceError, match="value 'maybe'"):
         one("boolean", ["maybe"])
+    # As sqlite3 hands over 0/1 columns with NULLs: Python numbers (or bools) in an object column.
+    for raw in ([0, 1, None, 1], [0.0, 1.0, None, 1.0], [False, True, None, True]):
+        assert one("boolean", pd.Series(raw, dtype=object)).tolist() == [False, True, pd.NA, True]
+    with pytest.raises(SourceError, match="value 2"):
+        one("boolean", pd.Series([0, 1, None, 2], dtype=object))
 
 
 def test_string_keeps_str_and_none() -> None:

@@ -350,6 +350,12 @@ def _to_boolean(s: pd.Series) -> pd.Series:
         if bad.any():
             raise _BadValues(pd.Series(bad, index=s.index))
         return s.astype("Float64").astype("boolean")
+    kind = infer_dtype(s, skipna=True)
+    if kind in ("integer", "floating", "mixed-integer-float", "boolean"):
+        # Numbers or booleans among NULLs (SQLite's 0/1 through sqlite3): the numeric path above
+        # gives what the text path would, without rendering each value (40 ms per 30,000 rows).
+        numbers = pd.array(s.to_numpy(dtype=object), dtype="boolean" if kind == "boolean" else "Float64")
+        return _to_boolean(pd.Series(numbers, index=s.index))
     x = _blank_to_na(s)
     present = x.notna()
     key = _as_str(x).str.strip().str.lower()
