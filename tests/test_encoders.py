@@ -73,6 +73,23 @@ def test_conditional_numeric_keeps_per_category_distributions() -> None:
     assert y[cat == "hemoglobin"].max() < 30  # no glucose-range values leak into hemoglobin
 
 
+def test_conditional_numeric_decodes_each_row_by_the_category_it_equals() -> None:
+    """Rows are matched to categories as ``given == category`` does (NULL as None is one,
+    NaN is none; 1, 1.0 and True are one), distinct values compared once."""
+    rng = np.random.default_rng(4)
+    given = np.array(rng.choice(np.array(["a", "b", None, np.nan, 1, 1.0, True, "c"], dtype=object), size=3000),
+                     dtype=object)
+    x = rng.normal(size=3000) + np.array([hash(str(v)) % 7 for v in given])
+    enc, _ = ConditionalNumericEncoder.fit_transform(x, given, rng)
+    assert None in enc.categories and 1 in enc.categories
+    z = rng.standard_normal(3000)
+    expected = enc.pooled.decode(z)
+    for cat, e in zip(enc.categories, enc.encoders):
+        rows = np.flatnonzero(given == cat)
+        expected[rows] = e.decode(z[rows])
+    assert np.array_equal(enc.decode(z, given), expected)
+
+
 def _plans(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Age (some NULL) and a plan that is 'senior' exactly from 65 on, 'gold'/'basic' below."""
     age = rng.integers(18, 96, n).astype(float)

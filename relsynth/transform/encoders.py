@@ -569,13 +569,16 @@ class ConditionalNumericEncoder:
         return cls(cats, encs, pooled), z
 
     def decode(self, z: np.ndarray, given: np.ndarray) -> np.ndarray:
-        """Normal scores and each row's category → values."""
-        out = self.pooled.decode(z)
-        given = np.asarray(given, dtype=object)
-        for cat, enc in zip(self.categories, self.encoders):
-            rows = np.flatnonzero(given == cat)
+        """Normal scores and each row's category → values (rows of no category of their own:
+        the pooled marginal)."""
+        out = np.empty(z.shape, dtype=np.float64)
+        rest = np.ones(z.shape, dtype=bool)
+        for enc, rows in zip(self.encoders, _rows_equal(np.asarray(given, dtype=object), self.categories)):
             if rows.size:
                 out[rows] = enc.decode(z[rows])
+                rest[rows] = False
+        if rest.any():
+            out[rest] = self.pooled.decode(z[rest])
         return out
 
     def to_state(self) -> dict[str, Any]:
@@ -592,6 +595,22 @@ class ConditionalNumericEncoder:
             [NumericEncoder.from_state(e) for e in state["encoders"]],
             NumericEncoder.from_state(state["pooled"]),
         )
+
+
+def _rows_equal(values: np.ndarray, categories: list[Any]) -> list[np.ndarray]:
+    """For each category, the rows of ``values`` (an object array) equal to it, as
+    ``np.flatnonzero(values == category)`` finds them, but comparing each distinct value once
+    (per category, that was a pass of Python comparisons over every row)."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object))  # NULLs (code -1) compared one by one
+    missing = np.flatnonzero(codes < 0)
+    out = []
+    for category in categories:
+        same = np.fromiter((bool(u == category) for u in uniques), dtype=bool, count=len(uniques))
+        hit = np.append(same, False)[codes]  # code -1 takes the last entry
+        if missing.size:
+            hit[missing] = values[missing] == category
+        out.append(np.flatnonzero(hit))
+    return out
 
 
 #: Rows an association statistic (η², Cramér's V) is estimated from; a fixed random subset beyond.
