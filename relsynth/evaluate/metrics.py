@@ -509,11 +509,12 @@ def fidelity_summary(schema: Schema, real: dict[str, pd.DataFrame], synth: dict[
         scores = TableScores(len(real_keys[name]) if real_keys and name in real_keys else len(real[name]),
                              len(synth[name]))
         if len(r) and len(s):
-            for col in comparable_columns(table, r):
+            columns = comparable_columns(table, r)  # once: it looks for personal data in every text column
+            for col in columns:
                 value = column_shape(r[col], s[col], table.column(col).kind)
                 if value is not None:
                     scores.column_shapes[col] = value
-            scores.pair_trend, pairs = pair_trends(r, s, table)
+            scores.pair_trend, pairs = pair_trends(r, s, table, columns)
             scores.pairs = len(pairs)
             cards = []
             for fk in table.foreign_keys:
