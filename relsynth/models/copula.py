@@ -47,6 +47,7 @@ from relsynth.transform.encoders import (
     association_ranks,
     correlation_ratio,
     group_sums,
+    rows_equal,
     cramers_v,
     level_positions,
     plain_value,
@@ -539,8 +540,8 @@ class TableModel:
         # NULL as None: pd.NA == cat would be NA, which numpy cannot turn into a bool.
         labels = frame[split].to_numpy(dtype=object, na_value=None)
         cats, mats = [], []
-        for cat in self.encoders[f"value:{split}"].categories:
-            rows = np.flatnonzero(labels == cat)
+        categories = self.encoders[f"value:{split}"].categories
+        for cat, rows in zip(categories, rows_equal(labels, categories)):
             if rows.size >= max(SPLIT_MIN_ROWS, 3 * m):
                 cats.append(cat)
                 mats.append(_correlation(joint[rows][:, keep]))

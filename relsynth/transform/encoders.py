@@ -46,6 +46,7 @@ __all__ = [
     "Codes",
     "cramers_v",
     "group_sums",
+    "rows_equal",
     "QuantileBins",
     "TextGenerator",
     "UuidGenerator",
@@ -573,7 +574,7 @@ class ConditionalNumericEncoder:
         the pooled marginal)."""
         out = np.empty(z.shape, dtype=np.float64)
         rest = np.ones(z.shape, dtype=bool)
-        for enc, rows in zip(self.encoders, _rows_equal(np.asarray(given, dtype=object), self.categories)):
+        for enc, rows in zip(self.encoders, rows_equal(np.asarray(given, dtype=object), self.categories)):
             if rows.size:
                 out[rows] = enc.decode(z[rows])
                 rest[rows] = False
@@ -597,7 +598,7 @@ class ConditionalNumericEncoder:
         )
 
 
-def _rows_equal(values: np.ndarray, categories: list[Any]) -> list[np.ndarray]:
+def rows_equal(values: np.ndarray, categories: list[Any]) -> list[np.ndarray]:
     """For each category, the rows of ``values`` (an object array) equal to it, as
     ``np.flatnonzero(values == category)`` finds them, but comparing each distinct value once
     (per category, that was a pass of Python comparisons over every row)."""
