@@ -267,7 +267,7 @@ class TableModel:
             if col.name in fk_columns:
                 models[col.name] = ColumnModel(col.name, col.kind, "fk")
             elif col.name in key_cols:
-                models[col.name] = _key_model(col, series.dropna(), key_cols[col.name])
+                models[col.name] = _key_model(col, series[facts.present(col.name)], key_cols[col.name])
             elif n_valid == 0:
                 models[col.name] = ColumnModel(col.name, col.kind, "null", null_rate=1.0)
             elif col.name in (pii or {}):
@@ -276,8 +276,8 @@ class TableModel:
                                        min_count=min_count, rng=rng, avoid=pii_avoid)
                 models[col.name] = ColumnModel(col.name, col.kind, "pii", gen, null_rate=1.0 - n_valid / n,
                                                given=_copied_from_parent(series, parent, unique_single, col.name))
-            elif (role := _generated_role(col, series.dropna(), n_valid, facts)) is not None:
-                values = series.dropna().to_numpy()
+            elif (role := _generated_role(col, series, n_valid, facts)) is not None:
+                values = series[facts.present(col.name)].to_numpy()
                 if role == "uuid":
                     gen: Any = UuidGenerator.fit(values)
                 elif role == "binary":
@@ -882,6 +882,8 @@ def _key_model(col: Column, values: pd.Series, scope: str = "global") -> ColumnM
 
 
 def _generated_role(col: Column, values: pd.Series, n_valid: int, facts: _ColumnFacts) -> Role | None:
+    """How a column is generated rather than learned, if it is (``values``: its values, NULLs
+    among them)."""
     if col.kind == "binary":
         return "binary"
     if col.kind == "uuid":
