@@ -706,7 +706,7 @@ class TableModel:
                     values = copied.astype(object).where(copied.notna(), values)
                 out[cm.name] = values
             else:  # key, fk and null columns are filled by the sampler
-                out[cm.name] = pd.Series([None] * n, dtype=object)
+                out[cm.name] = pd.Series(np.full(n, None, dtype=object), dtype=object)
         return pd.DataFrame({c.name: out[c.name] for c in self.columns}, index=pd.RangeIndex(n))
 
     def _decode_order(self) -> list[ColumnModel]:
@@ -1093,18 +1093,23 @@ def from_number(x: np.ndarray, kind: str) -> pd.Series:
     nan = np.isnan(x)
     if kind == "date":
         days = np.where(nan, 0, np.round(x)).astype(np.int64)
-        out = pd.Series(days.astype("datetime64[D]").astype("datetime64[ns]"))
-        return out.mask(nan)
+        stamps = days.astype("datetime64[D]").astype("datetime64[ns]")
+        stamps[nan] = np.datetime64("NaT")
+        return pd.Series(stamps)
     if kind == "datetime":
         us = np.where(nan, 0, np.round(x * 1e6)).astype(np.int64)
-        out = pd.Series(us.astype("datetime64[us]").astype("datetime64[ns]"))
-        return out.mask(nan)
+        stamps = us.astype("datetime64[us]").astype("datetime64[ns]")
+        stamps[nan] = np.datetime64("NaT")
+        return pd.Series(stamps)
     if kind == "time":
         secs = np.clip(np.where(nan, 0, x), 0, 86399.999999)
         vals = [None if m else (dt.datetime.min + dt.timedelta(seconds=float(s))).time() for s, m in zip(secs, nan)]
         return pd.Series(vals, dtype=object)
     if kind == "integer":
-        return pd.Series(np.round(x)).astype("Int64").mask(nan)
+        whole = np.where(nan, 0.0, np.round(x))
+        if np.all(np.abs(whole) < 2.0**63):  # the Int64 array from its values and NULL mask at once
+            return pd.Series(pd.arrays.IntegerArray(whole.astype(np.int64), nan))
+        return pd.Series(np.round(x)).astype("Int64").mask(nan)  # raises as astype does
     return pd.Series(x, dtype=np.float64)
 
 
