@@ -46,11 +46,11 @@ from relsynth.transform.encoders import (
     UuidGenerator,
     association_ranks,
     correlation_ratio,
-    group_sums,
-    rows_equal,
     cramers_v,
+    group_sums,
     level_positions,
     plain_value,
+    rows_equal,
     to_normal,
 )
 from relsynth.transform.keys import distinct_ints, rows_covered
