@@ -91,6 +91,30 @@ def test_false_positive_redraws_stay_rare(demo) -> None:
         assert (hits & ~true).mean() < 0.02, (name, (hits & ~true).mean())
 
 
+def test_fingerprints_are_looked_up_as_they_are_searched(demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Narrow fingerprints are looked up in a table of them all (made once, never pickled),
+    wide ones searched in the sorted list: the same rows match either way."""
+    import pickle
+
+    import relsynth.transform.copies as copies
+
+    real, model = demo
+    fingerprints = model.row_fingerprints
+    monkeypatch.setattr(model, "row_fingerprints", {})
+    plain = model.sample(seed=6)  # without the redraws: some rows fall on fingerprints
+    schema = hospital_schema()
+    for name, prints in fingerprints.items():
+        assert prints.bits <= copies.TABLE_BITS, (name, prints.bits)  # the demo's take the table
+        table = schema.tables[name]
+        looked_up = prints.matches(table, plain[name])
+        assert "_taken_table" in prints.__dict__
+        assert "_taken_table" not in pickle.loads(pickle.dumps(prints)).__dict__
+        with monkeypatch.context() as m:
+            m.setattr(copies, "TABLE_BITS", 0)
+            assert np.array_equal(prints.matches(table, plain[name]), looked_up)
+        assert looked_up.any() or name == "departments"
+
+
 def test_the_check_step_takes_the_copy_redraws_result(demo, monkeypatch: pytest.MonkeyPatch) -> None:
     """Where no column a fingerprint covers is written after the redraw of copies, the CHECK
     step does not hash every row again, and the sample is the one it gives hashing them."""
