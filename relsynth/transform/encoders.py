@@ -754,7 +754,7 @@ class ConditionalCategoricalEncoder:
             edges = _category_bins(x, r, m, cls.max_bins, cls.min_rows)
         enc = cls([plain_value(uniques[i]) for i in order], edges, np.zeros((edges.size + 2, m)), levels)
         b = enc.bins(x)
-        table = group_sums(b * m + r, 1.0, (edges.size + 2) * m).reshape(edges.size + 2, m)
+        table = np.bincount(b * m + r, minlength=(edges.size + 2) * m).reshape(edges.size + 2, m).astype(np.float64)
         marginal = counts[order] / n
         if table[-1].sum() < cls.min_rows:  # few NULL numerics: they take the overall frequencies
             table[-1] = 0.0
@@ -839,7 +839,7 @@ def _category_bins(x: np.ndarray, codes: np.ndarray, m: int, max_bins: int, min_
     if edges.size == 0:
         return edges
     b = np.searchsorted(edges, s, side="right")
-    table = group_sums(b * m + cs[order], 1.0, (edges.size + 1) * m).reshape(edges.size + 1, m)
+    table = np.bincount(b * m + cs[order], minlength=(edges.size + 1) * m).reshape(edges.size + 1, m).astype(np.float64)
     threshold = chdtri(m - 1, 0.05)
     while table.shape[0] > 1:
         stat = _adjacent_chi2(table)
