@@ -50,6 +50,7 @@ from relsynth.transform.encoders import (
     group_sums,
     level_positions,
     plain_value,
+    quantile_edges,
     rows_equal,
     to_normal,
 )
@@ -1024,7 +1025,7 @@ def _copula_gap(values: Codes, x: np.ndarray, z_c: np.ndarray, z_x: np.ndarray,
     assert values.uniques is not None
     codes = np.array([rank.get(plain_value(u), 0) for u in values.uniques], dtype=np.int64)[values.codes[idx]]
     xs = x[idx]
-    edges = np.unique(np.quantile(xs, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    edges = quantile_edges(xs, n_bins)
     b = np.searchsorted(edges, xs, side="right")
     real = group_sums(b * m + codes, 1.0 / n, (edges.size + 1) * m).reshape(edges.size + 1, m)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -46,6 +46,7 @@ __all__ = [
     "Codes",
     "cramers_v",
     "group_sums",
+    "quantile_edges",
     "rows_equal",
     "QuantileBins",
     "TextGenerator",
@@ -877,12 +878,13 @@ class QuantileBins:
         bins = np.full(x.size, -1, dtype=np.int64)
         if not ok.any():
             return cls(x, bins, 0)
-        edges = _quantile_edges(x[ok], n_bins)
+        edges = quantile_edges(x[ok], n_bins)
         bins[ok] = np.searchsorted(edges, x[ok], side="right")
         return cls(x, bins, edges.size + 1)
 
 
-def _quantile_edges(xs: np.ndarray, n_bins: int) -> np.ndarray:
+def quantile_edges(xs: np.ndarray, n_bins: int) -> np.ndarray:
+    """Inner edges of ``n_bins`` quantile bins of ``xs`` (no NaN); equal quantiles count once."""
     return np.unique(np.quantile(xs, np.linspace(0, 1, n_bins + 1)[1:-1]))
 
 
@@ -905,7 +907,7 @@ def cramers_v(values: np.ndarray | Codes, x: np.ndarray | QuantileBins, n_bins: 
         codes, b, k = codes[ok], binned.bins[ok], binned.count
     else:
         codes, xs = codes[ok], x[ok]
-        edges = _quantile_edges(xs, n_bins)
+        edges = quantile_edges(xs, n_bins)
         b, k = np.searchsorted(edges, xs, side="right"), edges.size + 1
     r, n = coded.size, codes.size
     if r < 2 or k < 2:
