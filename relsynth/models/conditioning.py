@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
 
 from relsynth.config import Condition, Rebalance, coerce_value
 from relsynth.errors import ConfigError, did_you_mean
@@ -35,6 +34,7 @@ from relsynth.transform.encoders import (
     ConditionalNumericEncoder,
     NumericEncoder,
 )
+from relsynth.transform.normal import ndtr, ndtri
 
 __all__ = ["GIBBS_SWEEPS", "LatentBounds", "TableTarget", "known_row_bounds", "rows_of", "truncated_gaussian"]
 

@@ -26,7 +26,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
 
 from relsynth.errors import ModelError
 from relsynth.models.conditioning import LatentBounds, rows_of, truncated_gaussian
@@ -56,6 +55,7 @@ from relsynth.transform.encoders import (
 )
 from relsynth.transform.keys import distinct_ints, rows_covered
 from relsynth.transform.native import NATIVE_GENERATORS, NativeGenerator, fit_native, generated_style
+from relsynth.transform.normal import ndtr, ndtri
 from relsynth.transform.pii import DEFAULT_LOCALE, PiiColumn, PiiGenerator, PoolCache
 
 __all__ = ["ColumnModel", "TableModel", "Role", "TEXT_DISTINCT_RATIO", "TEXT_MIN_DISTINCT", "is_free_text", "stratify"]

@@ -41,12 +41,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr
 
 from relsynth.config import NEURAL_EPOCHS, NEURAL_SECONDS
 from relsynth.errors import ConfigError, MissingExtraError
 from relsynth.models.conditioning import LatentBounds, rows_of
 from relsynth.transform.encoders import CategoricalEncoder, ConditionalCategoricalEncoder, to_normal
+from relsynth.transform.normal import ndtr
 
 
 __all__ = [

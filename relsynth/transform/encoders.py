@@ -30,9 +30,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import chdtri, ndtr, ndtri
 
 from relsynth.transform.keys import distinct_ints
+from relsynth.transform.normal import chdtri, ndtr, ndtri
 
 __all__ = [
     "to_normal",

@@ -195,7 +195,7 @@ def _mix64(z: np.ndarray) -> np.ndarray:
 
 def _rank_scores(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Normal scores of ``x``'s ranks (ties in random order; NaN rows get an independent draw)."""
-    from scipy.special import ndtri
+    from relsynth.transform.normal import ndtri
 
     n = x.size
     out = rng.standard_normal(n)
