@@ -218,3 +218,29 @@ def test_clone_keeps_every_check_and_the_target_enforces_them(tmp_path: Path, an
             "INSERT INTO emp (id, dept_id, salary, bonus, hired) VALUES (999999, :d, 2000, 5000, '2020-01-01')"
         ), {"d": int(out["dept_id"].iloc[0])})
     engine.dispose()
+
+
+def test_a_check_every_learned_category_satisfies_is_not_evaluated_on_the_rows() -> None:
+    """The sampler skips a CHECK on one learned category whose every category (and NULL) holds
+    it: no row can break it. It still enforces one that some category breaks (a DataFrame
+    source need not have held it), and one on a column the user's options rewrite."""
+    from relsynth.config import ColumnOptions, TableOptions
+    from relsynth.sampling.relational import _always_held
+    from relsynth.schema import schema_from_dataframes
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": np.arange(400), "grade": rng.choice(["A", "B", "C"], 400).astype(object),
+                          "score": rng.normal(50, 10, 400)})
+    schema = schema_from_dataframes({"t": frame}, primary_keys={"t": "id"})
+    table = schema.tables["t"]
+    table.checks = [CheckConstraint("grade IN ('A', 'B', 'C')", "all"), CheckConstraint("grade IN ('A', 'B')", "some"),
+                    CheckConstraint("score > 0", "number")]
+    model = relsynth.fit({"t": frame}, schema=schema)
+    rules = {r.check.name: r for r in compile_checks(table, None)}
+    tm = model.tables["t"]
+    assert _always_held(rules["all"], table, tm, None)
+    assert not _always_held(rules["some"], table, tm, None)
+    assert not _always_held(rules["number"], table, tm, None)  # a number's decode is not a list of values
+    assert not _always_held(rules["all"], table, tm, TableOptions(columns={"grade": ColumnOptions(values=["A", "D"])}))
+    out = model.sample(seed=1)["t"]
+    assert set(out["grade"]) == {"A", "B"}  # the one some category breaks: enforced

@@ -625,6 +625,17 @@ class TableModel:
                 and isinstance(self.encoders.get(cm.value_dim), ConditionalCategoricalEncoder)
                 and self.encoders[cm.value_dim].categories]
 
+    def decoded_values(self, column: str) -> list[Any] | None:
+        """Every value :meth:`decode` can give ``column`` (None standing for NULL), where it is a
+        learned category: the encoder's categories; None for any other column."""
+        cm = next((c for c in self.columns if c.name == column), None)
+        if cm is None or cm.role != "copula" or cm.kind in _NUMERIC_KINDS:
+            return None
+        enc = self.encoders.get(cm.value_dim)
+        if not isinstance(enc, (CategoricalEncoder, ConditionalCategoricalEncoder)):
+            return None
+        return [*enc.categories, None]
+
     def even(self, z: np.ndarray) -> np.ndarray:
         """Drawn scores made even (:func:`stratify`). Under the neural synthesizer a category
         whose slices follow the parent row is left as drawn: its rows' scores lie in different

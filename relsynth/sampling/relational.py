@@ -43,7 +43,7 @@ from relsynth.models.conditioning import LatentBounds, TableTarget, known_row_bo
 from relsynth.models.copula import TableModel, from_number
 from relsynth.models.relational import FKStats, Model, fk_key
 from relsynth.sampling.overrides import apply_overrides
-from relsynth.schema.checks import compile_checks
+from relsynth.schema.checks import CheckRule, compile_checks
 from relsynth.schema.frames import coerce_frame, numeric_values
 from relsynth.schema.model import Column, ForeignKey, Table
 from relsynth.transform.copies import NotACopy
@@ -622,7 +622,8 @@ class _Generator:
         #: Per table, the row rules enforced by redrawing: CHECK constraints, the ``rule`` overrides
         #: of its columns, and no copy of a source row.
         self.checks = {name: [r for r in compile_checks(t, self.schema.dialect)
-                              + (options[name].rules(t) if name in options else []) if r.enforceable]
+                              + (options[name].rules(t) if name in options else [])
+                              if r.enforceable and not _always_held(r, t, model.tables[name], options.get(name))]
                        + ([model.row_fingerprints[name].rule(t)] if name in model.row_fingerprints else [])
                        for name, t in self.schema.tables.items()}
 
@@ -1120,6 +1121,20 @@ class _Redraw:
             current = even.copy()
             self(out, current, parent_rows, np.flatnonzero(bad))
         return frame, z
+
+
+def _always_held(rule: CheckRule, table: Table, tm: TableModel, options: TableOptions | None) -> bool:
+    """Whether no generated row can break ``rule``: it reads one learned categorical column,
+    whose every category (and NULL) satisfies it, and nothing rewrites that column after the
+    decode (no column option, no UNIQUE repair). A CHECK the source enforced mostly is such
+    a one (``test IN ('glucose', ...)``), and evaluating it costs a hash of every row."""
+    if len(rule.columns) != 1:
+        return False
+    column = rule.columns[0]
+    values = tm.decoded_values(column)
+    if values is None or (options is not None and column in options.columns) or [column] in table.unique_sets:
+        return False
+    return bool(rule.holds(pd.DataFrame({column: pd.Series(values, dtype=object)})).all())
 
 
 def _draw_linked(frame: pd.DataFrame, table: Table, link: PiiLink, source: pd.DataFrame | None,

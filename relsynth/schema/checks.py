@@ -301,7 +301,9 @@ class _Evaluator:
         if kind in ("date", "datetime"):
             return _Value(pd.to_datetime(s).to_numpy(dtype="datetime64[us]"), null, "time")
         if kind in ("string", "uuid", "json"):
-            return _Value(s.astype(object).where(~null, "").to_numpy(dtype=object), null, "str")
+            text = s.to_numpy(dtype=object, copy=True)
+            text[null] = ""
+            return _Value(text, null, "str")
         raise _Unsupported(f"it reads the {kind} column {name!r}")
 
     def _literal(self, node: Any) -> _Scalar:
@@ -438,7 +440,7 @@ class _Evaluator:
                 a, b = self._pair(x, m)
                 hit |= np.asarray(a.data == b.data, dtype=bool) & ~b.null
         if literals:
-            hit |= pd.Series(x.data).isin(literals).to_numpy() if x.kind == "str" else np.isin(x.data, np.asarray(literals))
+            hit |= pd.Series(x.data, dtype=object).isin(literals).to_numpy() if x.kind == "str" else np.isin(x.data, np.asarray(literals))
         null = x.null | (~hit & has_null)
         return _Value(np.where(null, False, hit), null, "bool")
 
