@@ -91,7 +91,7 @@ def _column_hashes(column: Column, values: pd.Series, fresh: bool) -> np.ndarray
     if fresh:  # made anew: only NULL, blank or "a value" can be the same
         h = np.where(distinct.astype(str).str.strip().to_numpy() == "", np.uint64(1), np.uint64(2))
     elif kind in ("integer", "float", "decimal", "boolean"):
-        h = _number_hashes(numeric_values(distinct), kind, column.scale)
+        h = _number_hashes(_distinct_numbers(distinct), kind, column.scale)
     elif kind in ("date", "datetime"):
         stamps = distinct
         if not (pd.api.types.is_datetime64_dtype(distinct) and distinct.dt.tz is None):  # naive stamps as they are
@@ -103,6 +103,16 @@ def _column_hashes(column: Column, values: pd.Series, fresh: bool) -> np.ndarray
         # Text, and anything else as its text (the hash takes str() of what is not a string).
         h = pd.util.hash_array(distinct.to_numpy(dtype=object), hash_key=_TEXT_KEY, categorize=False)
     return np.append(h.astype(np.uint64), _NULL)[codes]  # code -1 (NULL): its own hash
+
+
+def _distinct_numbers(distinct: pd.Series) -> np.ndarray:
+    """A number column's few distinct values (object dtype: Python booleans, ints, Decimals, or
+    text) as floats: numpy converts the common ones at once, :func:`numeric_values` the rest
+    (its pandas path costs ~1 ms whatever the size, for the two values of a boolean)."""
+    try:
+        return np.asarray(distinct.to_numpy(), dtype=np.float64)
+    except (TypeError, ValueError):
+        return numeric_values(distinct)
 
 
 def _number_hashes(x: np.ndarray, kind: str, scale: int | None) -> np.ndarray:
