@@ -236,6 +236,13 @@ def test_encoders_fit_the_same_from_codes_as_from_values() -> None:
     assert c.categories == d.categories and np.array_equal(c.cum, d.cum) and np.array_equal(zc, zd)
     with pytest.raises(ValueError, match="non-null"):
         CategoricalEncoder.fit_transform(Codes.of(column), np.random.default_rng(1))
+    # A number's marginal per category: NULL (10% of the rows) is a category of its own.
+    y = rng.gamma(2.0, size=column.size)
+    for given in (column, column[::-1].copy()):
+        e, ze = ConditionalNumericEncoder.fit_transform(y, given, np.random.default_rng(3))
+        f, zf = ConditionalNumericEncoder.fit_transform(y, Codes.of(given), np.random.default_rng(3))
+        assert e.categories == f.categories and None in f.categories and np.array_equal(ze, zf)
+        assert all(np.array_equal(a.values, b.values) for a, b in zip(e.encoders, f.encoders))
 
 
 def test_group_sums_add_as_np_add_at_does_to_the_last_bit() -> None:

@@ -320,8 +320,8 @@ class TableModel:
                 decimals = col.scale if col.kind == "decimal" else None
                 cm.given = None if cm.offset_ref else _best_given(x, {c: codes[notna] for c, codes in coded.items()})
                 if cm.given is not None:
-                    given = frame.loc[notna, cm.given].to_numpy(dtype=object)
-                    enc, z_valid = ConditionalNumericEncoder.fit_transform(x, given, rng, integer, decimals)
+                    enc, z_valid = ConditionalNumericEncoder.fit_transform(x, coded[cm.given][notna], rng, integer,
+                                                                           decimals)
                 else:
                     enc, z_valid = NumericEncoder.fit_transform(x, rng, integer=integer, decimals=decimals)
                     if cm.offset_ref is None:
@@ -355,7 +355,7 @@ class TableModel:
             rows = np.flatnonzero(has_parent)
             context = parent.z[parent.rows[rows]]
         model._order_categories(own, rows, context, rng, facts)
-        model._condition_counts(frame, own, counts or {}, coded, rng)
+        model._condition_counts(own, counts or {}, coded, rng)
         model._condition_categories(frame, own, rows, context, rng, numbers, unique_single, facts, parent)
         joint = own if context is None else np.hstack([context, own[rows]])
         model.corr = _correlation(joint)
@@ -389,7 +389,7 @@ class TableModel:
             self.encoders[dim] = new_enc
             own[present, j] = z
 
-    def _condition_counts(self, frame: pd.DataFrame, own: np.ndarray, counts: dict[str, np.ndarray],
+    def _condition_counts(self, own: np.ndarray, counts: dict[str, np.ndarray],
                           sources: dict[str, Codes], rng: np.random.Generator) -> None:
         """Give a children-per-row count its own marginal per category of the row where the copula
         cannot follow the category (treatments per patient by diagnosis: fewest for pneumonia,
@@ -418,8 +418,8 @@ class TableModel:
                 if gap >= best[0]:
                     best = (gap, name)
             if best[1] is not None:
-                given = frame[best[1]].to_numpy(dtype=object)
-                self.encoders[dim], own[:, j] = ConditionalNumericEncoder.fit_transform(x, given, rng, integer=True)
+                self.encoders[dim], own[:, j] = ConditionalNumericEncoder.fit_transform(x, sources[best[1]], rng,
+                                                                                         integer=True)
                 self.count_givens[dim] = best[1]
 
     def _condition_categories(self, frame: pd.DataFrame, own: np.ndarray, rows: np.ndarray,

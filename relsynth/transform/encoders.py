@@ -255,12 +255,15 @@ def _category_order(counts: np.ndarray, uniques: np.ndarray, position: dict[Any,
     return np.lexsort((-counts, key))
 
 
-def _factorize(values: np.ndarray | Codes) -> tuple[np.ndarray, np.ndarray]:
+def _factorize(values: np.ndarray | Codes, nulls: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Codes and categories of ``values`` in the order they first occur (NULL, if any, is a
-    category); from :class:`Codes` of non-null values without hashing them again."""
+    category); from :class:`Codes` without hashing the values again (of non-null values
+    only, unless ``nulls``)."""
     if isinstance(values, Codes):
         if (values.codes < 0).any():
-            raise ValueError("the codes of non-null values only")
+            if not nulls:
+                raise ValueError("the codes of non-null values only")
+            values = values.null_as_category()
         return values.renumbered()
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=False, use_na_sentinel=False)
     return codes, np.asarray(uniques, dtype=object)
@@ -550,14 +553,16 @@ class ConditionalNumericEncoder:
 
     @classmethod
     def fit_transform(
-        cls, x: np.ndarray, given: np.ndarray, rng: np.random.Generator, integer: bool = False, decimals: int | None = None
+        cls, x: np.ndarray, given: np.ndarray | Codes, rng: np.random.Generator, integer: bool = False,
+        decimals: int | None = None,
     ) -> tuple[ConditionalNumericEncoder, np.ndarray]:
-        """Fit on non-null ``x`` with the category ``given`` of each row (object array, may hold None)."""
+        """Fit on non-null ``x`` with the category ``given`` of each row (object array, may hold
+        None, or the category column's :class:`Codes`)."""
         x = np.asarray(x, dtype=np.float64)
         if not integer and decimals is None:
             decimals = detect_decimals(x)
         pooled, z = NumericEncoder.fit_transform(x, rng, integer=integer, decimals=decimals)
-        codes, uniques = _factorize(given)
+        codes, uniques = _factorize(given, nulls=True)
         cats: list[Any] = []
         encs: list[NumericEncoder] = []
         for k, cat in enumerate(uniques):
@@ -655,6 +660,12 @@ class Codes:
     def __getitem__(self, rows: Any) -> Codes:
         """The codes of some rows (a mask, indices or a slice); the categories stay numbered."""
         return Codes(self.codes[rows], self.size, self.uniques)
+
+    def null_as_category(self) -> Codes:
+        """NULL as one more category (None), numbered after the others."""
+        assert self.uniques is not None
+        return Codes(np.where(self.codes < 0, self.size, self.codes), self.size + 1,
+                     np.concatenate([self.uniques, np.array([None], dtype=object)]))
 
     def renumbered(self) -> tuple[np.ndarray, np.ndarray]:
         """The non-NULL rows' codes and the categories, numbered in the order the categories
