@@ -236,6 +236,9 @@ def test_encoders_fit_the_same_from_codes_as_from_values() -> None:
     assert c.categories == d.categories and np.array_equal(c.cum, d.cum) and np.array_equal(zc, zd)
     with pytest.raises(ValueError, match="non-null"):
         CategoricalEncoder.fit_transform(Codes.of(column), np.random.default_rng(1))
+    # A parent's category as its place in the categories' order, from its values or its codes.
+    levels = ["d", "a", "c", "b", "z"]
+    assert np.array_equal(level_positions(levels, column), level_positions(levels, Codes.of(column)), equal_nan=True)
     # A number's marginal per category: NULL (10% of the rows) is a category of its own.
     y = rng.gamma(2.0, size=column.size)
     for given in (column, column[::-1].copy()):

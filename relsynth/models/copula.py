@@ -58,7 +58,8 @@ from relsynth.transform.native import NATIVE_GENERATORS, NativeGenerator, fit_na
 from relsynth.transform.normal import ndtr, ndtri
 from relsynth.transform.pii import DEFAULT_LOCALE, PiiColumn, PiiGenerator, PoolCache
 
-__all__ = ["ColumnModel", "TableModel", "Role", "TEXT_DISTINCT_RATIO", "TEXT_MIN_DISTINCT", "is_free_text", "stratify"]
+__all__ = ["ColumnFacts", "ColumnModel", "ParentContext", "TableModel", "Role", "TEXT_DISTINCT_RATIO", "TEXT_MIN_DISTINCT",
+           "is_free_text", "stratify"]
 
 Role = Literal["key", "fk", "copula", "derived", "text", "uuid", "binary", "native", "pii", "null"]
 
@@ -224,6 +225,7 @@ class TableModel:
         locale: str = DEFAULT_LOCALE,
         min_count: int = 5,
         pii_avoid: tuple[int, np.ndarray] | None = None,
+        facts: ColumnFacts | None = None,
     ) -> tuple[TableModel, np.ndarray]:
         """Fit one table.
 
@@ -242,6 +244,8 @@ class TableModel:
             pii_avoid: Fingerprints of the database's personal values
                 (:func:`~relsynth.transform.pii.personal_fingerprints`), none of which a
                 generated one may equal.
+            facts: ``frame``'s :class:`ColumnFacts`, where the caller keeps them for the
+                table's children (:attr:`ParentContext.facts`).
 
         Returns:
             The model and the table's own normal scores (rows × dims), the context of its children.
@@ -253,7 +257,7 @@ class TableModel:
         key_cols = _key_columns(table, fk_columns, driver_columns)
         unique_single = {u[0] for u in table.unique_sets if len(u) == 1}
         offsets = _choose_offsets(table, frame, parent)
-        facts = _ColumnFacts(frame)
+        facts = facts if facts is not None else ColumnFacts(frame)
 
         def add_dim(name: str, enc: Any, z: np.ndarray) -> None:
             dims.append(name)
@@ -363,7 +367,7 @@ class TableModel:
         return model, own
 
     def _order_categories(self, own: np.ndarray, rows: np.ndarray, context: np.ndarray | None,
-                          rng: np.random.Generator, facts: _ColumnFacts) -> None:
+                          rng: np.random.Generator, facts: ColumnFacts) -> None:
         """Re-encode each categorical dim with its categories ordered along what they go with.
 
         For every category, the mean normal score of every other dim (the parent's included) over
@@ -424,7 +428,7 @@ class TableModel:
 
     def _condition_categories(self, frame: pd.DataFrame, own: np.ndarray, rows: np.ndarray,
                               context: np.ndarray | None, rng: np.random.Generator,
-                              numbers: dict[str, np.ndarray], unique: set[str], facts: _ColumnFacts,
+                              numbers: dict[str, np.ndarray], unique: set[str], facts: ColumnFacts,
                               parent: ParentContext | None = None) -> None:
         """Encode categories per bin of a numeric of the row, or of a parent column, where the
         copula cannot follow it.
@@ -517,7 +521,7 @@ class TableModel:
                 if not 2 <= len(enc.categories) <= MAX_GIVEN_CATEGORIES:
                     continue
                 levels = list(enc.categories)
-                x = level_positions(levels, parent.frame[name])
+                x = level_positions(levels, parent.facts.codes(name) if parent.facts is not None else parent.frame[name])
             else:
                 x = numeric_values(parent.frame[name])
             n_distinct = np.unique(x[~np.isnan(x)]).size
@@ -816,13 +820,14 @@ class TableModel:
 @dataclass
 class ParentContext:
     """What a child's fit needs from its driver parent: its dims, scores and rows, the match,
-    and the encoders of its dims."""
+    the encoders of its dims, and the facts its own fit found about its columns."""
 
     dims: list[str]
     z: np.ndarray
     frame: pd.DataFrame
     rows: np.ndarray  # parent row of each child row, -1 where the FK is NULL or dangling
     encoders: dict[str, Any] = field(default_factory=dict)
+    facts: ColumnFacts | None = None
 
 
 def _decode_per_category(enc: ConditionalNumericEncoder, z: np.ndarray, given: np.ndarray, stratified: bool) -> np.ndarray:
@@ -893,7 +898,7 @@ def _key_model(col: Column, values: pd.Series, scope: str = "global") -> ColumnM
     return ColumnModel(col.name, col.kind, "key", key_start=start)
 
 
-def _generated_role(col: Column, values: pd.Series, n_valid: int, facts: _ColumnFacts) -> Role | None:
+def _generated_role(col: Column, values: pd.Series, n_valid: int, facts: ColumnFacts) -> Role | None:
     """How a column is generated rather than learned, if it is (``values``: its values, NULLs
     among them)."""
     if col.kind == "binary":
@@ -961,7 +966,7 @@ def _all_uuids(values: pd.Series) -> bool:
 
 
 def _find_derived(frame: pd.DataFrame, categorical: list[str], models: dict[str, ColumnModel],
-                  unique: set[str], facts: _ColumnFacts) -> None:
+                  unique: set[str], facts: ColumnFacts) -> None:
     """Mark categorical columns that are a function of another one (unit of a test) as derived."""
     n = len(frame)
     distinct = {c: facts.distinct(c) + int(not facts.present(c).all()) for c in categorical}  # NULL counting
@@ -1050,9 +1055,10 @@ def _copula_gap(values: Codes, x: np.ndarray, z_c: np.ndarray, z_x: np.ndarray,
     return float(0.5 * np.abs(real - implied).sum() - noise)
 
 
-class _ColumnFacts:
+class ColumnFacts:
     """Facts about each column of one frame, each found on first use and kept: a fit asks at
-    several steps, and a text column of 100,000 rows costs ~20 ms a distinct count, ~5 ms a NULL test."""
+    several steps (and its children's fits about their parent's columns), and a text column
+    of 100,000 rows costs ~20 ms a distinct count, ~5 ms a NULL test."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame

@@ -23,7 +23,7 @@ import pandas as pd
 
 from relsynth.blas import one_blas_thread
 from relsynth.errors import ConfigError, ModelError, SchemaError
-from relsynth.models.copula import ParentContext, TableModel, is_free_text, to_number
+from relsynth.models.copula import ColumnFacts, ParentContext, TableModel, is_free_text, to_number
 from relsynth.models.neural import AUTO_MIN_GAIN, AUTO_MIN_ROWS, NeuralOptions, fit_neural, require_torch
 from relsynth.plan import Plan, make_plan
 from relsynth.schema.checks import compile_checks
@@ -448,6 +448,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
     # Pass 2: fit each table, children seeing their parent's dims.
     models: dict[str, TableModel] = {}
     scores: dict[str, np.ndarray] = {}
+    facts: dict[str, ColumnFacts] = {}  # what a fit found about its columns, for its children's
     for name in plan.order:
         if progress is not None:
             progress(name)
@@ -457,11 +458,13 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
         if driver is not None:
             parent = driver.ref_table
             ctx = ParentContext(models[parent].dims, scores[parent], frames[parent], parent_rows[name],
-                                models[parent].encoders)
+                                models[parent].encoders, facts[parent])
+        facts[name] = ColumnFacts(frames[name])
         models[name], scores[name] = TableModel.fit(
             table, frames[name], rng, fk_columns=table.filled_fk_columns, counts=counts.get(name), parent=ctx,
             driver_columns=driver.columns if driver is not None else [],
             pii=detected[name], locale=locale, min_count=rare_category_threshold, pii_avoid=personal,
+            facts=facts[name],
         )
         choice = synthesizers.get(name, "copula")
         if choice == "neural" or (choice == "auto" and len(frames[name]) >= AUTO_MIN_ROWS

@@ -806,8 +806,12 @@ class ConditionalCategoricalEncoder:
 
 def level_positions(levels: list[Any], values: Any) -> np.ndarray:
     """Each value's position in ``levels`` as a float (NaN where NULL or not a level): a
-    categorical given of :class:`ConditionalCategoricalEncoder` as the numbers its bins are over."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+    categorical given of :class:`ConditionalCategoricalEncoder` as the numbers its bins are over.
+    ``values`` may be the column's :class:`Codes`."""
+    if isinstance(values, Codes) and values.uniques is not None:
+        codes, uniques = values.codes, values.uniques
+    else:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object))
     at = pd.Index(levels, dtype=object).get_indexer(pd.Index([plain_value(u) for u in uniques], dtype=object))
     x = np.append(at, -1)[codes].astype(np.float64)  # factorize's NULL code -1 takes the last entry
     x[x < 0] = np.nan
