@@ -347,3 +347,15 @@ def test_exit_codes_of_the_config_keys_on_fit_sample_inspect_report(hospital: st
     assert _run("sample", str(model), "--to", target).exit_code == 0
     r = _run("sample", str(model), "--to", target)
     assert r.exit_code == 1 and "error:" in r.output
+
+
+def test_names_that_look_like_emoji_codes_are_printed_as_they_are(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "emoji.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute('CREATE TABLE ":fire:" (id INTEGER PRIMARY KEY, ":smile:" TEXT)')
+        conn.executemany('INSERT INTO ":fire:" VALUES (?, ?)', [(i, f"v{i % 3}") for i in range(30)])
+    r = _run("inspect", f"sqlite:///{path}")
+    assert r.exit_code == 0, r.output
+    assert ":fire:" in r.output and "\N{FIRE}" not in r.output

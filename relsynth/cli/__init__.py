@@ -89,9 +89,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Pipes and CI logs get wide lines instead of rich's 80-column default.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# Pipes and CI logs get wide lines instead of rich's 80-column default. No emoji codes: a
+# table or value named ":fire:" is printed as it is (and the codes' table is not loaded).
+out = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, emoji=False)
 
 IfExistsOpt = Annotated[
     str,
