@@ -24,7 +24,7 @@ from relsynth.transform.encoders import (
     detect_decimals,
     group_sums,
     level_positions,
-    _tie_ranges,
+    _SortedRuns,
 )
 from relsynth.models.copula import stratify_within
 
@@ -211,13 +211,21 @@ def test_association_statistics_take_a_numeric_ranked_or_binned_once() -> None:
             assert cramers_v(Codes.of(values), binned) == cramers_v(values, holey_x) > 0.3
 
 
-def test_tie_ranges_are_where_each_value_starts_and_ends_in_the_sorted_values() -> None:
+def test_sorted_runs_give_tie_ranges_distinct_values_and_counts() -> None:
+    """One stable argsort stands for np.sort, np.unique and two binary searches of every value."""
     rng = np.random.default_rng(5)
-    for x in (rng.normal(size=500), np.round(rng.normal(size=500)), np.zeros(3), np.zeros(0), np.array([2.0, 1.0])):
-        left, right = _tie_ranges(x)
+    for x in (rng.normal(size=500), np.round(rng.normal(size=500)), np.zeros(3), np.zeros(0), np.array([2.0, 1.0]),
+              np.array([0.0, -0.0, 1.0, -0.0])):
+        runs = _SortedRuns.of(x)
+        left, right = runs.tie_ranges()
         s = np.sort(x)
+        assert np.array_equal(runs.sorted, s)
         assert np.array_equal(left, np.searchsorted(s, x, side="left"))
         assert np.array_equal(right, np.searchsorted(s, x, side="right"))
+        distinct, counts = runs.distinct()
+        expected, expected_counts = np.unique(s, return_counts=True)
+        assert np.array_equal(distinct, expected) and np.array_equal(counts, expected_counts)
+        assert np.array_equal(np.signbit(distinct), np.signbit(expected))  # -0.0 and 0.0 as np.unique keeps them
 
 
 def test_encoders_fit_the_same_from_codes_as_from_values() -> None:

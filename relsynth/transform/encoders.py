@@ -104,28 +104,46 @@ def detect_decimals(x: np.ndarray, limit: int = 6) -> int | None:
     return None
 
 
-def _distributional_transform(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Uniform scores of ``x`` under its own empirical CDF, ties spread over their mass."""
+def _distributional_transform(x: np.ndarray, rng: np.random.Generator, runs: _SortedRuns | None = None) -> np.ndarray:
+    """Uniform scores of ``x`` under its own empirical CDF, ties spread over their mass
+    (``runs``: ``x``'s :class:`_SortedRuns`, where the caller has them)."""
     n = x.size
-    left, right = _tie_ranges(x)
+    left, right = (runs or _SortedRuns.of(x)).tie_ranges()
     return (left + rng.random(n) * (right - left)) / n
 
 
-def _tie_ranges(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each value of ``x`` (no NaN), where its run of equal values starts and ends in
-    ``sort(x)``: ``searchsorted(sort(x), x, 'left')`` and ``'right'``, from one argsort (a third
-    of the time of two binary searches of every value)."""
-    n = x.size
-    order = np.argsort(x, kind="stable")
-    s = x[order]
-    breaks = np.flatnonzero(s[1:] != s[:-1]) + 1
-    run = np.zeros(n, dtype=np.int64)
-    run[breaks] = 1
-    run = np.cumsum(run)
-    left, right = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    left[order] = np.r_[0, breaks][run]
-    right[order] = np.r_[breaks, n][run]
-    return left, right
+@dataclass(frozen=True)
+class _SortedRuns:
+    """``x`` (no NaN) sorted by one stable argsort, and where its runs of equal values start:
+    what the marginal's distinct values, counts and knots and every value's tie range are read
+    from (``np.sort``, ``np.unique`` and a third sort each, before)."""
+
+    x: np.ndarray
+    order: np.ndarray
+    sorted: np.ndarray
+    starts: np.ndarray  # index in ``sorted`` of each run's first value, the first run's (0) included
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> _SortedRuns:
+        order = np.argsort(x, kind="stable")
+        s = x[order]
+        return cls(x, order, s, np.r_[0, np.flatnonzero(s[1:] != s[:-1]) + 1] if x.size else np.zeros(0, np.int64))
+
+    def distinct(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct values and how often each occurs (``np.unique(x, return_counts=True)``)."""
+        return self.sorted[self.starts], np.diff(np.r_[self.starts, self.x.size])
+
+    def tie_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each value of ``x``, where its run starts and ends in ``sort(x)``:
+        ``searchsorted(sort(x), x, 'left')`` and ``'right'``."""
+        n = self.x.size
+        run = np.zeros(n, dtype=np.int64)
+        run[self.starts[1:]] = 1
+        run = np.cumsum(run)
+        left, right = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        left[self.order] = self.starts[run]
+        right[self.order] = np.r_[self.starts[1:], n][run]
+        return left, right
 
 
 @dataclass
@@ -159,8 +177,9 @@ class NumericEncoder:
             decimals = 0
         elif decimals is None:
             decimals = detect_decimals(x)
-        s = np.sort(x)
-        distinct, counts = np.unique(s, return_counts=True)
+        runs = _SortedRuns.of(x)
+        s = runs.sorted
+        distinct, counts = runs.distinct()
         if distinct.size <= DISCRETE_LIMIT:
             enc = cls(True, distinct, np.cumsum(counts) / n, integer, decimals)
         else:
@@ -171,7 +190,7 @@ class NumericEncoder:
             frac = pos - lo
             knots = s[lo] * (1 - frac) + s[hi] * frac
             enc = cls(False, knots, p, integer, decimals)
-        return enc, to_normal(_distributional_transform(x, rng))
+        return enc, to_normal(_distributional_transform(x, rng, runs))
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Normal scores → values (float64, rounded as the column needs)."""
