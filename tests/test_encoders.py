@@ -88,6 +88,7 @@ def test_conditional_numeric_decodes_each_row_by_the_category_it_equals() -> Non
         rows = np.flatnonzero(given == cat)
         expected[rows] = e.decode(z[rows])
     assert np.array_equal(enc.decode(z, given), expected)
+    assert np.array_equal(enc.decode(z, given, Codes.of(given)), expected)  # the caller's codes: the same rows
 
 
 def _plans(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:

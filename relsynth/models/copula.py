@@ -833,9 +833,10 @@ class ParentContext:
 def _decode_per_category(enc: ConditionalNumericEncoder, z: np.ndarray, given: np.ndarray, stratified: bool) -> np.ndarray:
     """Decode a number with a marginal per category; ``stratified``: within each marginal (rows of
     categories without their own share the pooled one), as :func:`stratify` does for a column."""
+    coded = Codes.of(given)  # hashed once, for the levels and for each category's rows
     if stratified:
-        z = stratify_within(z, level_positions(enc.categories, given))
-    return enc.decode(z, given)
+        z = stratify_within(z, level_positions(enc.categories, coded))
+    return enc.decode(z, given, coded)
 
 
 def _given_numbers(given: str, enc: ConditionalCategoricalEncoder, numbers: dict[str, np.ndarray],

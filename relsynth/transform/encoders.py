@@ -594,12 +594,12 @@ class ConditionalNumericEncoder:
             encs.append(enc)
         return cls(cats, encs, pooled), z
 
-    def decode(self, z: np.ndarray, given: np.ndarray) -> np.ndarray:
+    def decode(self, z: np.ndarray, given: np.ndarray, coded: Codes | None = None) -> np.ndarray:
         """Normal scores and each row's category → values (rows of no category of their own:
-        the pooled marginal)."""
+        the pooled marginal); ``coded``: ``given``'s :class:`Codes`, where the caller has them."""
         out = np.empty(z.shape, dtype=np.float64)
         rest = np.ones(z.shape, dtype=bool)
-        for enc, rows in zip(self.encoders, rows_equal(np.asarray(given, dtype=object), self.categories)):
+        for enc, rows in zip(self.encoders, rows_equal(np.asarray(given, dtype=object), self.categories, coded)):
             if rows.size:
                 out[rows] = enc.decode(z[rows])
                 rest[rows] = False
@@ -623,11 +623,14 @@ class ConditionalNumericEncoder:
         )
 
 
-def rows_equal(values: np.ndarray, categories: list[Any]) -> list[np.ndarray]:
+def rows_equal(values: np.ndarray, categories: list[Any], coded: Codes | None = None) -> list[np.ndarray]:
     """For each category, the rows of ``values`` (an object array) equal to it, as
     ``np.flatnonzero(values == category)`` finds them, but comparing each distinct value once
-    (per category, that was a pass of Python comparisons over every row)."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object))  # NULLs (code -1) compared one by one
+    (per category, that was a pass of Python comparisons over every row); ``coded``:
+    ``values``' :class:`Codes` (:meth:`Codes.of`), where the caller has them."""
+    if coded is None or coded.uniques is None:
+        coded = Codes.of(values)
+    codes, uniques = coded.codes, coded.uniques  # NULLs (code -1) compared one by one
     missing = np.flatnonzero(codes < 0)
     out = []
     for category in categories:
