@@ -699,7 +699,9 @@ class TableModel:
                     values = values.mask(isnull)
                 if cm.kind in _NUMERIC_KINDS:
                     numbers[cm.name] = np.where(isnull, np.nan, raw)
-                if not col.nullable and values.isna().any():
+                # A category is never NULL but through the NULL dim (an object column's isna is a
+                # pass over every value); a number also through an offset from a NULL reference.
+                if not col.nullable and (values.isna().any() if cm.kind in _NUMERIC_KINDS else isnull.any()):
                     # A NOT NULL column had no NULLs in training, so this only comes from an offset
                     # whose reference is NULL: borrow neighbouring rows' values.
                     values = values.ffill().bfill()
