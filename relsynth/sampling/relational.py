@@ -1343,13 +1343,16 @@ def _finalize(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     for col in table.columns:
         s = frame[col.name] if col.name in frame else pd.Series([None] * len(frame), dtype=object)
         if col.kind == "integer":
-            s = pd.to_numeric(s).astype("Int64") if len(s) else s.astype("Int64")
+            if s.dtype != "Int64":  # the decode's and the keys' own dtype mostly: nothing to do
+                s = pd.to_numeric(s).astype("Int64") if len(s) else s.astype("Int64")
         elif col.kind in ("float", "decimal"):
-            s = pd.to_numeric(s).astype("float64")
+            if s.dtype != np.float64:
+                s = pd.to_numeric(s).astype("float64")
         elif col.kind == "boolean":
             s = s.astype("boolean")
         elif col.kind in ("date", "datetime"):
-            s = pd.to_datetime(s)
+            if not pd.api.types.is_datetime64_dtype(s.dtype):
+                s = pd.to_datetime(s)
         else:
             s = _text_column(s, col)
         out[col.name] = s.reset_index(drop=True)
