@@ -16,6 +16,7 @@ import relsynth
 from relsynth.config import Config, config_problems, interpolate, load_config
 from relsynth.data import write_hospital_sqlite
 from relsynth.errors import ConfigError
+from relsynth.evaluate.metrics import cardinality, children_per_parent
 from relsynth.schema import Schema, Table, read_schema, read_tables
 
 from conftest import dataset
@@ -263,7 +264,14 @@ foreign_keys:
     # learned: Track is generated under Album, with the children-per-album distribution
     model = config.fit()
     assert model.plan.tables["Track"].driver is not None
-    assert result.fidelity["Track"].cardinality is not None and result.fidelity["Track"].cardinality > 0.8
+    # (Not the table's score, the mean of both FKs': GenreId's, over 25 genres, swings 0.6-0.92
+    # from one seed to the next, with the same mean over 13 seeds before and after a change of
+    # the sampler's random draws.)
+    real, target = read_tables(chinook_without_fks, read_schema(chinook_without_fks)), read_schema(config.target)
+    (by_album,) = [fk for fk in target.tables["Track"].foreign_keys if fk.ref_table == "Album"]
+    out = read_tables(config.target, target)
+    assert cardinality(children_per_parent(real["Track"], by_album, real["Album"]),
+                       children_per_parent(out["Track"], by_album, out["Album"]))["score"] > 0.95
     # kept: declared as real FKs in the target, every value has its parent row
     declared = {n: {fk.label for fk in t.foreign_keys} for n, t in read_schema(config.target).tables.items()}
     assert declared["Album"] == {"(ArtistId) -> Artist(ArtistId)"}
