@@ -441,14 +441,17 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
                                                                            minlength=len(frames[parent]))
 
     source = frames
-    detected, frames, rare = _protect(schema, frames, overrides, rare_category_threshold, seed)
+    # What is found about each column (NULL masks, distinct counts, codes), kept from the
+    # personal-data scan to the table's fit and its children's.
+    facts = {name: ColumnFacts(frame) for name, frame in frames.items()}
+    detected, frames, rare = _protect(schema, frames, overrides, rare_category_threshold, seed, facts)
+    facts = {name: f if f.frame is frames[name] else ColumnFacts(frames[name]) for name, f in facts.items()}
     # Every personal value of the database: no generated one may equal any of them, whatever its column.
     personal = personal_fingerprints(personal_values(detected, frames))
 
     # Pass 2: fit each table, children seeing their parent's dims.
     models: dict[str, TableModel] = {}
     scores: dict[str, np.ndarray] = {}
-    facts: dict[str, ColumnFacts] = {}  # what a fit found about its columns, for its children's
     for name in plan.order:
         if progress is not None:
             progress(name)
@@ -459,7 +462,6 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
             parent = driver.ref_table
             ctx = ParentContext(models[parent].dims, scores[parent], frames[parent], parent_rows[name],
                                 models[parent].encoders, facts[parent])
-        facts[name] = ColumnFacts(frames[name])
         models[name], scores[name] = TableModel.fit(
             table, frames[name], rng, fk_columns=table.filled_fk_columns, counts=counts.get(name), parent=ctx,
             driver_columns=driver.columns if driver is not None else [],
@@ -581,11 +583,12 @@ def _how_made(model: TableModel, column: str, links: list[PiiLink] = ()) -> str:
 
 
 def _protect(schema: Schema, frames: dict[str, pd.DataFrame], overrides: dict[str, dict[str, str | None]],
-             k: int, seed: int) -> tuple[dict[str, dict[str, PiiColumn]], dict[str, pd.DataFrame], dict[str, dict[str, int]]]:
+             k: int, seed: int, facts: dict[str, ColumnFacts],
+             ) -> tuple[dict[str, dict[str, PiiColumn]], dict[str, pd.DataFrame], dict[str, dict[str, int]]]:
     """Per table: the personal-data columns, the frames with rare categories rewritten, and
-    how many rare categories each rewritten column had."""
+    how many rare categories each rewritten column had (``facts``: each frame's column facts)."""
     detected = {name: detect_pii(table, frames[name], set(table.primary_key) | set(table.fk_columns),
-                                 overrides.get(name))
+                                 overrides.get(name), facts[name].present)
                 for name, table in schema.tables.items()}
     personal = {str(v).strip().casefold() for v in personal_values(detected, frames)} - {""}
     protected = dict(frames)
@@ -598,7 +601,7 @@ def _protect(schema: Schema, frames: dict[str, pd.DataFrame], overrides: dict[st
         for col in table.columns:
             if col.name in frame and col.kind == "string" and (
                     generated_style(col.kind, col.native_type, col.element_kind) is not None
-                    or is_free_text(frame[col.name].nunique(), int(frame[col.name].notna().sum()))):
+                    or is_free_text(facts[name].distinct(col.name), int(facts[name].present(col.name).sum()))):
                 skip.add(col.name)
         # Contact data makes a table one of people (or firms); free text and URLs alone do not.
         people = any(p.kind not in ("text", "url") for p in found.values())

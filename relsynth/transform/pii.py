@@ -204,8 +204,8 @@ class _Sample:
         return int(self.counts.sum())
 
 
-def _sample(values: pd.Series) -> _Sample:
-    present = values.dropna()
+def _sample(values: pd.Series, present_mask: np.ndarray | None = None) -> _Sample:
+    present = values[present_mask] if present_mask is not None else values.dropna()
     if len(present) > SAMPLE_VALUES:
         present = present.sample(SAMPLE_VALUES, random_state=0)
     counts = pd.Series([str(v).strip() for v in present], dtype=object).value_counts(sort=False)
@@ -225,7 +225,8 @@ def _pattern_note(kind: str, share: float, n: int) -> str:
 
 
 def detect_pii(table: Table, frame: pd.DataFrame, skip: set[str] = frozenset(),
-               overrides: Mapping[str, str | None] | None = None) -> dict[str, PiiColumn]:
+               overrides: Mapping[str, str | None] | None = None,
+               present: Callable[[str], np.ndarray] | None = None) -> dict[str, PiiColumn]:
     """The columns of ``table`` that hold personal data, with the reason for each.
 
     Only text columns are looked at (keys and FK columns in ``skip`` are regenerated anyway).
@@ -242,6 +243,7 @@ def detect_pii(table: Table, frame: pd.DataFrame, skip: set[str] = frozenset(),
         frame: Its rows (or a sample of them), in the frame convention.
         skip: Columns never flagged (keys, FK columns).
         overrides: Column → kind (flag it so) or None (never flag it); beats detection.
+        present: A column's non-NULL mask, where the caller keeps them (the fit's column facts).
     """
     overrides = dict(overrides or {})
     found: dict[str, PiiColumn] = {}
@@ -253,7 +255,7 @@ def detect_pii(table: Table, frame: pd.DataFrame, skip: set[str] = frozenset(),
             continue
         if col.kind != "string" or col.name in skip or col.name not in frame:
             continue
-        sample = _sample(frame[col.name])
+        sample = _sample(frame[col.name], present(col.name) if present is not None else None)
         by_name = _kind_by_name(col.name, table.name)
         if by_name is not None:
             kind, why = by_name
