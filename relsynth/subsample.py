@@ -40,6 +40,9 @@ FIT_ROWS = 100_000
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SPAN = float(2**64)
+#: The largest hash, a threshold that keeps every row (``np.uint64(_SPAN - 1)`` overflows:
+#: the float is 2**64 itself).
+_ALL = np.uint64(2**64 - 1)
 
 
 def key_columns(schema: Schema) -> dict[str, list[str]]:
@@ -194,7 +197,7 @@ def plan_sample(schema: Schema, keys: dict[str, pd.DataFrame], fit_rows: int = F
             # A quantile of the kept parents' hashes, not of all hashes: a parent kept by the hash
             # of the same key has them all below its own threshold (TPC-H SF 0.1: orders kept
             # 2/3 of its rows, and a share of the whole range kept 148,000 lineitems, not 100,000).
-            threshold = (np.uint64(_SPAN - 1) if share >= 1.0
+            threshold = (_ALL if share >= 1.0
                          else parent_hashes[min(int(share * len(parent_hashes)), len(parent_hashes) - 1)])
             covered = int((kept_parents < threshold).sum())
             rule = _Rule(columns, threshold, parent_hashes, rate=covered / max(rows[parent], 1),
@@ -202,7 +205,7 @@ def plan_sample(schema: Schema, keys: dict[str, pd.DataFrame], fit_rows: int = F
         elif rows[name] > fit_rows:
             # Rows by their own key's hash: a uniform sample (counts per parent come from all rows).
             share = fit_rows / rows[name]
-            threshold = np.uint64(min(share * _SPAN, _SPAN - 1))
+            threshold = np.uint64(min(int(share * _SPAN), 2**64 - 1))
             columns = [c for c in (list(table.primary_key) or (table.unique_sets[0] if table.unique_sets else []))
                        if c in frame.columns]
             covered = int(round(share * rows[parent])) if parent is not None else 0
