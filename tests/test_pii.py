@@ -216,6 +216,19 @@ def test_phone_layout_and_lengths_follow_the_source() -> None:
     assert abs(out["Customer"]["Fax"].isna().mean() - frames["Customer"]["Fax"].isna().mean()) < 0.15
 
 
+def test_common_first_names_in_the_source_leave_unnumbered_names() -> None:
+    """Sakila's customers hold most of the common US first names: generated names come from
+    the rest of the locale's names, never a source name and never numbered (a third were
+    'DEBRA5991' when they were drawn from every name and numbered after ten redraws)."""
+    _, _, frames = _source("sakila")
+    source = frames["customer"]["first_name"]
+    gen = PiiGenerator.fit("first_name", source)
+    out = pd.Series(gen.generate(len(source), np.random.default_rng(0)))
+    assert not out.str.contains(r"\d").any()
+    assert not set(out.str.casefold()) & set(source.str.casefold())
+    assert out.str.isupper().all() and out.nunique() >= 30
+
+
 def test_emails_follow_the_generated_names_of_their_row() -> None:
     _, schema, frames = _source("sakila")
     model = relsynth.fit(frames, schema=schema)

@@ -701,6 +701,18 @@ class PiiGenerator:
         of :meth:`generate` (or once for a :class:`PoolCache`)."""
         return _pooled(pools, what, lambda: self._new_pool(what, fake, size, isinstance(pools, PoolCache)))
 
+    def _unseen_pool(self, what: str, fake: Any, pools: dict[str, np.ndarray], size: int) -> np.ndarray:
+        """The pool of ``what`` less its values that equal a source value (the whole pool where
+        that leaves none). Common first names are mostly source values too: drawn from the whole
+        pool, a third of sakila's customers still had one after every redraw and got a number."""
+        pool = self._pool(what, fake, pools, size)  # made first: a PoolCache's lock is not reentrant
+
+        def unseen() -> np.ndarray:
+            kept = pool[~self._rejected(pool)]
+            return kept if kept.size else pool
+
+        return _pooled(pools, f"{what} unseen", unseen)
+
     def _new_pool(self, what: str, fake: Any, size: int, kept: bool) -> np.ndarray:
         make = getattr(fake, what)
         # Twice the rows asked for (at least 100): few repeats in small tables; a kept pool serves
@@ -735,7 +747,7 @@ class PiiGenerator:
                   "city": "city", "credit_card": "credit_card_number", "iban": "iban", "url": "url",
                   "phone": "phone_number", "postal_code": "postcode", "national_id": "ssn"}
         if kind in simple:
-            pool = self._pool(simple[kind], fake, pools, n)
+            pool = self._unseen_pool(simple[kind], fake, pools, n)
             return pool[rng.integers(0, pool.size, n)]
         if kind == "full_name":
             first, last = self._pool("first_name", fake, pools, n), self._pool("last_name", fake, pools, n)
