@@ -18,7 +18,7 @@ from relsynth.cli import app
 from relsynth.data import build_hospital, hospital_schema
 from relsynth.evaluate.integrity import frame_integrity, violations
 from relsynth.evaluate.metrics import fidelity_summary
-from relsynth.models.relational import fit_model
+from relsynth.models.relational import fit_model, load_model
 from relsynth.schema.model import Column, ForeignKey, Schema, Table
 from relsynth.sinks.ddl import TargetDDL
 
@@ -119,6 +119,78 @@ def test_secondary_parent_is_materialized_and_keeps_its_degrees() -> None:
     synth_deg = np.sort(out["lines"]["product_id"].value_counts().reindex(out["products"]["id"], fill_value=0))
     assert synth_deg.max() > 0.5 * real_deg.max()
     assert fidelity_summary(schema, frames, out)["lines"].cardinality > 0.9
+
+
+def _rentals_schema(agree: float) -> tuple[Schema, dict[str, pd.DataFrame]]:
+    """Customers, their rentals, and one payment per rental whose customer is the rental's
+    customer in ``agree`` of the rows (sakila's payment.customer_id); a fifth of the customers
+    rent nothing, so the rental is each payment's driver parent."""
+    rng = np.random.default_rng(3)
+    n_c, n_r = 500, 4000
+    customers = pd.DataFrame({"id": np.arange(1, n_c + 1), "segment": rng.choice(["a", "b"], n_c)})
+    renters = rng.choice(customers["id"], int(0.8 * n_c), replace=False)
+    rentals = pd.DataFrame({"id": np.arange(1, n_r + 1), "customer_id": rng.choice(renters, n_r),
+                            "days": rng.integers(1, 10, n_r)})
+    payer = np.where(rng.random(n_r) < agree, rentals["customer_id"], rng.choice(renters, n_r))
+    payments = pd.DataFrame({"id": np.arange(1, n_r + 1), "rental_id": rentals["id"], "customer_id": payer,
+                             "amount": rng.gamma(2.0, 2.0, n_r).round(2)})
+    key = [Column("id", "integer", nullable=False)]
+    schema = Schema(tables={
+        "customers": Table("customers", key + [Column("segment", "string")], primary_key=["id"]),
+        "rentals": Table("rentals", key + [Column("customer_id", "integer", nullable=False), Column("days", "integer")],
+                         primary_key=["id"], foreign_keys=[ForeignKey(["customer_id"], "customers", ["id"])]),
+        "payments": Table("payments", key + [Column("rental_id", "integer", nullable=False),
+                                             Column("customer_id", "integer", nullable=False), Column("amount", "float")],
+                          primary_key=["id"], foreign_keys=[ForeignKey(["customer_id"], "customers", ["id"]),
+                                                             ForeignKey(["rental_id"], "rentals", ["id"])]),
+    })
+    return schema, {"customers": customers, "rentals": rentals, "payments": payments}
+
+
+def _payer_is_renter(out: dict[str, pd.DataFrame]) -> float:
+    joined = out["payments"].merge(out["rentals"], left_on="rental_id", right_on="id", suffixes=("", "_rental"))
+    assert len(joined) == len(out["payments"])
+    return float((joined["customer_id"] == joined["customer_id_rental"]).mean())
+
+
+@pytest.mark.parametrize("agree", [1.0, 0.95, 0.5])
+def test_a_secondary_fk_that_names_the_driver_parents_parent_follows_it(agree: float, tmp_path: Path) -> None:
+    schema, frames = _rentals_schema(agree)
+    model = fit_model(schema, frames, seed=0)
+    assert schema.tables["payments"].foreign_keys[model.drivers["payments"]].ref_table == "rentals"
+    follows = model.fk_stats["payments#0"].follows
+    if agree < 0.9:  # below FOLLOW_MIN_SHARE: assigned by its degrees like any secondary FK
+        assert follows is None
+        assert _payer_is_renter(model.sample(seed=1)) < 0.2
+        return
+    assert follows[0] == 0 and follows[1] == pytest.approx(_payer_is_renter(frames))
+    model.save(tmp_path / "m.rsm")
+    loaded = load_model(tmp_path / "m.rsm")
+    assert loaded.fk_stats["payments#0"].follows == follows
+    whole = loaded.sample(seed=1)
+    stream = model.stream(seed=1, partition_rows=1_000)
+    parts = _collect(stream)
+    assert stream.partitions >= 3
+    for out in (whole, parts):
+        assert violations(frame_integrity(schema, out)) == 0
+        assert _payer_is_renter(out) == pytest.approx(agree, abs=0.02)
+        # The payments that do not follow still spread over the customers as learned.
+        assert out["payments"]["customer_id"].nunique() > 0.5 * frames["payments"]["customer_id"].nunique()
+
+
+def test_a_followed_fk_keeps_its_draw_where_the_parents_fk_is_null() -> None:
+    schema, frames = _rentals_schema(1.0)
+    gone = np.random.default_rng(0).random(len(frames["rentals"])) < 0.3  # rentals of no customer
+    frames["rentals"]["customer_id"] = frames["rentals"]["customer_id"].astype("Int64").mask(gone)
+    schema.tables["rentals"].columns[1] = Column("customer_id", "integer", nullable=True)
+    model = fit_model(schema, frames, seed=0)
+    assert model.fk_stats["payments#0"].follows == [0, 1.0]  # the share counts rentals with a customer
+    out = model.sample(seed=2)
+    assert violations(frame_integrity(schema, out)) == 0
+    joined = out["payments"].merge(out["rentals"], left_on="rental_id", right_on="id", suffixes=("", "_rental"))
+    named = joined["customer_id_rental"].notna()
+    assert 0.2 < 1 - named.mean() < 0.4 and joined["customer_id"].notna().all()
+    assert (joined["customer_id"][named] == joined["customer_id_rental"][named]).all()
 
 
 def test_int_bounds_widen_the_target_type() -> None:

@@ -76,6 +76,11 @@ class FKStats:
             across the FK (Spearman ``rho``), which the sampler keeps when it assigns parents
             (:func:`relsynth.transform.keys.pair_by_attribute`); None when no pair reaches
             :data:`MATCH_MIN_RHO`.
+        follows: ``[index of an FK of the driver parent's table, share]``: a secondary FK that
+            names the same row as the driver parent's own FK in ``share`` (at least
+            :data:`FOLLOW_MIN_SHARE`) of the source rows (a payment's customer is its rental's
+            customer); the sampler copies it from the parent row in that share of the rows.
+            None otherwise, and in model files written before it was learned.
     """
 
     null_rate: float
@@ -84,10 +89,11 @@ class FKStats:
     dangling: int = 0
     tree: TreeStats | None = None
     match: list[Any] | None = None
+    follows: list[Any] | None = None
 
     def to_state(self) -> dict[str, Any]:
         state = {"null_rate": self.null_rate, "degree": self.degree.to_state(), "unique": self.unique,
-                 "dangling": self.dangling, "match": self.match}
+                 "dangling": self.dangling, "match": self.match, "follows": self.follows}
         if self.tree is not None:
             state["tree"] = self.tree.to_state()
         return state
@@ -97,7 +103,8 @@ class FKStats:
         tree = state.get("tree")
         return cls(float(state["null_rate"]), NumericEncoder.from_state(state["degree"]),
                    bool(state["unique"]), int(state["dangling"]),
-                   TreeStats.from_state(tree) if tree is not None else None, state.get("match"))
+                   TreeStats.from_state(tree) if tree is not None else None, state.get("match"),
+                   state.get("follows"))
 
 
 @dataclass
@@ -517,12 +524,14 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
                 if on_cycle:
                     notes.append(f"{name}.{fk.label}: {on_cycle} row(s) form cycles through the self-reference "
                                  "(no root above them); they were learned as roots")
-            match = None
+            match = follows = None
             if not is_self and not unique:
                 match = _attribute_match(schema, models, name, fk, child, parent, rows)
+            if fk in tp.secondary and not unique:
+                follows = _follows_driver(schema, plan, name, fk, matches)
             fk_stats[fk_key(name, schema, fk)] = FKStats(
                 null_rate=float(is_null.mean()) if len(is_null) else 0.0,
-                degree=degree, unique=unique, dangling=dangling, tree=tree, match=match,
+                degree=degree, unique=unique, dangling=dangling, tree=tree, match=match, follows=follows,
             )
     for note in notes:
         log.warning(note)
@@ -534,6 +543,51 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
                  pii=pii_report, rare_categories=rare, locale=locale, rare_category_threshold=rare_category_threshold,
                  pii_fingerprints=personal,
                  row_fingerprints={name: f for name, f in row_prints.items() if f is not None}, pii_links=links)
+
+
+#: A secondary FK is copied from its driver parent's row where it names the same row as that
+#: row's own FK in at least this share of the source rows (see :attr:`FKStats.follows`).
+FOLLOW_MIN_SHARE = 0.9
+
+
+def _follows_driver(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
+                    matches: Mapping[tuple[str, int], np.ndarray]) -> list[Any] | None:
+    """``[FK index in the driver parent's table, share]`` (:attr:`FKStats.follows`) for the
+    secondary FK ``fk`` of ``name``, or None.
+
+    The candidates are the driver parent table's driver and secondary FKs to ``fk``'s table and
+    key: those are filled when the parent rows are made, before ``name``'s. The share is over
+    the rows where ``fk``, the driver FK and the parent's candidate FK all name a source row.
+    ``fk`` is left alone where
+    one of its columns belongs to another FK too: copying it could break that FK.
+    """
+    table = schema.tables[name]
+    driver = plan.tables[name].driver
+    if driver is None:
+        return None
+    shared = {c for other in table.foreign_keys if other is not fk for c in other.columns}
+    if shared & set(fk.columns):
+        return None
+    parent = schema.tables[driver.ref_table]
+    through = matches[(name, table.fk_index(driver))]  # each row's driver parent row
+    own = matches[(name, table.fk_index(fk))]  # each row's fk parent row
+    seen = (through >= 0) & (own >= 0)
+    if not seen.any():
+        return None
+    ptp = plan.tables[driver.ref_table]
+    best: list[Any] | None = None
+    for via in ([ptp.driver] if ptp.driver is not None else []) + ptp.secondary:
+        if via.ref_table != fk.ref_table or sorted(via.ref_columns) != sorted(fk.ref_columns):
+            continue
+        index = parent.fk_index(via)
+        hops = matches[(driver.ref_table, index)][through[seen]]  # the driver parent's via parent row
+        named = hops >= 0  # a parent whose via is NULL has nothing to copy
+        if not named.any():
+            continue
+        share = float((hops[named] == own[seen][named]).mean())
+        if share >= FOLLOW_MIN_SHARE and (best is None or share > best[1]):
+            best = [index, share]
+    return best
 
 
 def _check_synthesizers(schema: Schema, synthesizers: Mapping[str, str] | None) -> dict[str, str]:

@@ -48,7 +48,7 @@ from relsynth.schema.frames import coerce_frame, numeric_values
 from relsynth.schema.model import Column, ForeignKey, Table
 from relsynth.transform.copies import NotACopy
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
-from relsynth.transform.keys import adjust_total, assign_parents, pair_by_attribute, permuted, take_keys
+from relsynth.transform.keys import adjust_total, assign_parents, null_any, pair_by_attribute, permuted, take_keys
 from relsynth.transform.pii import PiiLink, PoolCache
 from relsynth.transform.trees import grow_forest, random_forest
 
@@ -781,6 +781,9 @@ class _Generator:
         for fk in tp.secondary:
             stats = model.fk_stats[fk_key(name, schema, fk)]
             _fill_fk(frame, table, fk, frames[fk.ref_table], stats, rng, slots=self.cursors.get(fk_key(name, schema, fk)))
+            if stats.follows is not None and driver is not None:
+                _follow_driver(frame, fk, schema.tables[driver.ref_table].foreign_keys[int(stats.follows[0])],
+                               frames[driver.ref_table], rows, float(stats.follows[1]), rng)
         _number_within_key(tm, table, frame)
         redraw = _Redraw(model, name, driver, frames, scores, rng, own, bounds)
         frame, z, rows = _enforce_checks(frame, z, rows, checks, redraw, copies)
@@ -948,6 +951,29 @@ def _fill_fk(
             column = frame[col].astype(values.dtype) if len(values) else frame[col]
             column.iloc[target] = values.to_numpy()
             frame[col] = column
+
+
+def _follow_driver(frame: pd.DataFrame, fk: ForeignKey, via: ForeignKey, parent: pd.DataFrame, rows: np.ndarray,
+                   share: float, rng: np.random.Generator) -> None:
+    """Copy the secondary FK ``fk`` from each row's driver parent row (``rows``; -1 for none),
+    whose FK ``via`` references the same table and key, in about ``share`` of the rows
+    (:attr:`~relsynth.models.relational.FKStats.follows`): a payment's customer is its rental's.
+    Rows without a driver parent, those :func:`_fill_fk` left NULL and those whose parent's
+    ``via`` is NULL keep what :func:`_fill_fk` drew; every copied value is a parent row's key."""
+    if not len(frame):
+        return
+    at = np.where(rows >= 0, rows, 0)
+    parent_columns = dict(zip(via.ref_columns, via.columns))
+    values = {col: parent[parent_columns[ref]].iloc[at].reset_index(drop=True)
+              for col, ref in zip(fk.columns, fk.ref_columns)}
+    copied = (rows >= 0) & ~null_any(frame, fk.columns) & ~null_any(pd.DataFrame(values), fk.columns)
+    if share < 1:
+        copied &= rng.random(len(frame)) < share
+    at = np.flatnonzero(copied)
+    for col, value in values.items():
+        column = frame[col].copy()
+        column.iloc[at] = value.iloc[at].astype(column.dtype).to_numpy()  # non-NULL: any key dtype holds them
+        frame[col] = column
 
 
 class _SlotPool:
