@@ -81,6 +81,12 @@ class FKStats:
             :data:`FOLLOW_MIN_SHARE`) of the source rows (a payment's customer is its rental's
             customer); the sampler copies it from the parent row in that share of the rows.
             None otherwise, and in model files written before it was learned.
+        same_as: ``[index of another FK of the table, share]``: a secondary FK that names the
+            same row as an FK of its own row filled before it (the driver or an earlier
+            secondary FK to the same table and key) in ``share`` (at least
+            :data:`FOLLOW_MIN_SHARE`) of the source rows (an order's bill-to address is its
+            ship-to address); the sampler copies it in that share of the rows. Only where
+            ``follows`` is None.
     """
 
     null_rate: float
@@ -90,10 +96,11 @@ class FKStats:
     tree: TreeStats | None = None
     match: list[Any] | None = None
     follows: list[Any] | None = None
+    same_as: list[Any] | None = None
 
     def to_state(self) -> dict[str, Any]:
         state = {"null_rate": self.null_rate, "degree": self.degree.to_state(), "unique": self.unique,
-                 "dangling": self.dangling, "match": self.match, "follows": self.follows}
+                 "dangling": self.dangling, "match": self.match, "follows": self.follows, "same_as": self.same_as}
         if self.tree is not None:
             state["tree"] = self.tree.to_state()
         return state
@@ -104,7 +111,7 @@ class FKStats:
         return cls(float(state["null_rate"]), NumericEncoder.from_state(state["degree"]),
                    bool(state["unique"]), int(state["dangling"]),
                    TreeStats.from_state(tree) if tree is not None else None, state.get("match"),
-                   state.get("follows"))
+                   state.get("follows"), state.get("same_as"))
 
 
 @dataclass
@@ -524,14 +531,16 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
                 if on_cycle:
                     notes.append(f"{name}.{fk.label}: {on_cycle} row(s) form cycles through the self-reference "
                                  "(no root above them); they were learned as roots")
-            match = follows = None
+            match = follows = same_as = None
             if not is_self and not unique:
                 match = _attribute_match(schema, models, name, fk, child, parent, rows)
-            if fk in tp.secondary and not unique:
+            if fk in tp.secondary and not unique and _copyable(schema.tables[name], fk):
                 follows = _follows_driver(schema, plan, name, fk, matches)
+                same_as = None if follows is not None else _same_as_sibling(schema, plan, name, fk, matches)
             fk_stats[fk_key(name, schema, fk)] = FKStats(
                 null_rate=float(is_null.mean()) if len(is_null) else 0.0,
                 degree=degree, unique=unique, dangling=dangling, tree=tree, match=match, follows=follows,
+                same_as=same_as,
             )
     for note in notes:
         log.warning(note)
@@ -558,15 +567,10 @@ def _follows_driver(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
     The candidates are the driver parent table's driver and secondary FKs to ``fk``'s table and
     key: those are filled when the parent rows are made, before ``name``'s. The share is over
     the rows where ``fk``, the driver FK and the parent's candidate FK all name a source row.
-    ``fk`` is left alone where
-    one of its columns belongs to another FK too: copying it could break that FK.
     """
     table = schema.tables[name]
     driver = plan.tables[name].driver
     if driver is None:
-        return None
-    shared = {c for other in table.foreign_keys if other is not fk for c in other.columns}
-    if shared & set(fk.columns):
         return None
     parent = schema.tables[driver.ref_table]
     through = matches[(name, table.fk_index(driver))]  # each row's driver parent row
@@ -588,6 +592,38 @@ def _follows_driver(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
         if share >= FOLLOW_MIN_SHARE and (best is None or share > best[1]):
             best = [index, share]
     return best
+
+
+def _same_as_sibling(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
+                     matches: Mapping[tuple[str, int], np.ndarray]) -> list[Any] | None:
+    """``[FK index in name, share]`` (:attr:`FKStats.same_as`) for the secondary FK ``fk``, or
+    None: the driver or an earlier secondary FK to the same table and key naming the same row
+    in the largest share, at least :data:`FOLLOW_MIN_SHARE`, of the rows where both name one."""
+    table = schema.tables[name]
+    tp = plan.tables[name]
+    earlier = ([tp.driver] if tp.driver is not None else []) + tp.secondary[: tp.secondary.index(fk)]
+    own = matches[(name, table.fk_index(fk))]
+    best: list[Any] | None = None
+    for sibling in earlier:
+        if sibling.ref_table != fk.ref_table or sorted(sibling.ref_columns) != sorted(fk.ref_columns):
+            continue
+        index = table.fk_index(sibling)
+        theirs = matches[(name, index)]
+        both = (own >= 0) & (theirs >= 0)
+        if not both.any():
+            continue
+        share = float((own[both] == theirs[both]).mean())
+        if share >= FOLLOW_MIN_SHARE and (best is None or share > best[1]):
+            best = [index, share]
+    return best
+
+
+def _copyable(table: Table, fk: ForeignKey) -> bool:
+    """Whether ``fk``'s values may be copied from another row's or FK's (:attr:`FKStats.follows`,
+    :attr:`FKStats.same_as`): not where one of its columns belongs to another FK too, whose
+    rows the copy could break."""
+    shared = {c for other in table.foreign_keys if other is not fk for c in other.columns}
+    return not shared & set(fk.columns)
 
 
 def _check_synthesizers(schema: Schema, synthesizers: Mapping[str, str] | None) -> dict[str, str]:

@@ -781,9 +781,12 @@ class _Generator:
         for fk in tp.secondary:
             stats = model.fk_stats[fk_key(name, schema, fk)]
             _fill_fk(frame, table, fk, frames[fk.ref_table], stats, rng, slots=self.cursors.get(fk_key(name, schema, fk)))
-            if stats.follows is not None and driver is not None:
-                _follow_driver(frame, fk, schema.tables[driver.ref_table].foreign_keys[int(stats.follows[0])],
-                               frames[driver.ref_table], rows, float(stats.follows[1]), rng)
+            if stats.follows is not None and driver is not None:  # from the driver parent row
+                _copy_fk(frame, fk, schema.tables[driver.ref_table].foreign_keys[int(stats.follows[0])],
+                         frames[driver.ref_table], rows, float(stats.follows[1]), rng)
+            elif stats.same_as is not None:  # from another FK of the same row
+                _copy_fk(frame, fk, table.foreign_keys[int(stats.same_as[0])], frame, np.arange(len(frame)),
+                         float(stats.same_as[1]), rng)
         _number_within_key(tm, table, frame)
         redraw = _Redraw(model, name, driver, frames, scores, rng, own, bounds)
         frame, z, rows = _enforce_checks(frame, z, rows, checks, redraw, copies)
@@ -953,18 +956,19 @@ def _fill_fk(
             frame[col] = column
 
 
-def _follow_driver(frame: pd.DataFrame, fk: ForeignKey, via: ForeignKey, parent: pd.DataFrame, rows: np.ndarray,
-                   share: float, rng: np.random.Generator) -> None:
-    """Copy the secondary FK ``fk`` from each row's driver parent row (``rows``; -1 for none),
-    whose FK ``via`` references the same table and key, in about ``share`` of the rows
-    (:attr:`~relsynth.models.relational.FKStats.follows`): a payment's customer is its rental's.
-    Rows without a driver parent, those :func:`_fill_fk` left NULL and those whose parent's
-    ``via`` is NULL keep what :func:`_fill_fk` drew; every copied value is a parent row's key."""
+def _copy_fk(frame: pd.DataFrame, fk: ForeignKey, via: ForeignKey, source: pd.DataFrame, rows: np.ndarray,
+             share: float, rng: np.random.Generator) -> None:
+    """Copy the secondary FK ``fk`` from the FK ``via`` (same referenced table and key) of each
+    row's ``source`` row (``rows``; -1 for none), in about ``share`` of the rows: from the
+    driver parent row (:attr:`~relsynth.models.relational.FKStats.follows`: a payment's customer
+    is its rental's) or from the row itself (``same_as``: the bill-to address is the ship-to).
+    Rows without a source row, those :func:`_fill_fk` left NULL and those whose ``via`` is NULL
+    keep what :func:`_fill_fk` drew; every copied value is a row's key of ``fk``'s table."""
     if not len(frame):
         return
     at = np.where(rows >= 0, rows, 0)
-    parent_columns = dict(zip(via.ref_columns, via.columns))
-    values = {col: parent[parent_columns[ref]].iloc[at].reset_index(drop=True)
+    source_columns = dict(zip(via.ref_columns, via.columns))
+    values = {col: source[source_columns[ref]].iloc[at].reset_index(drop=True)
               for col, ref in zip(fk.columns, fk.ref_columns)}
     copied = (rows >= 0) & ~null_any(frame, fk.columns) & ~null_any(pd.DataFrame(values), fk.columns)
     if share < 1:
