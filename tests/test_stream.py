@@ -226,6 +226,59 @@ def test_a_secondary_fk_that_names_the_same_row_as_a_sibling_fk_copies_it(tmp_pa
         assert (out["orders"]["bill_to"] == out["orders"]["ship_to"]).mean() == pytest.approx(0.95, abs=0.02)
 
 
+def test_a_secondary_fk_paired_with_the_driver_by_a_bridge_table_keeps_to_its_pairs(tmp_path: Path) -> None:
+    """Orders shipped to one of their customer's addresses (as customer_addresses pairs them)
+    in 95% of the rows; AdventureWorksLT's orders pick their customer among their billing
+    address's through CustomerAddress in all 32."""
+    rng = np.random.default_rng(6)
+    n_c, n_o = 400, 3000
+    owner = np.concatenate([np.arange(1, n_c + 1), rng.integers(1, n_c + 1, 500)])  # 1-4 addresses each
+    addresses = pd.DataFrame({"id": np.arange(1, owner.size + 301), "zone": rng.choice(["n", "s"], owner.size + 300)})
+    links = pd.DataFrame({"customer_id": owner, "address_id": np.arange(1, owner.size + 1)})
+    customer = np.concatenate([np.arange(1, n_c + 1), rng.integers(1, n_c + 1, n_o - n_c)])
+    own = links.groupby("customer_id")["address_id"].agg(list)
+    ship = np.array([rng.choice(own[c]) for c in customer])
+    stray = rng.random(n_o) >= 0.95
+    ship[stray] = rng.integers(1, len(addresses) + 1, int(stray.sum()))
+    orders = pd.DataFrame({"id": np.arange(1, n_o + 1), "customer_id": customer, "ship_to": ship,
+                           "total": rng.gamma(2.0, 50.0, n_o).round(2)})
+    key = [Column("id", "integer", nullable=False)]
+    schema = Schema(tables={
+        "customers": Table("customers", list(key), primary_key=["id"]),
+        "addresses": Table("addresses", key + [Column("zone", "string")], primary_key=["id"]),
+        "customer_addresses": Table("customer_addresses", [Column("customer_id", "integer", nullable=False),
+                                                           Column("address_id", "integer", nullable=False)],
+                                    primary_key=["customer_id", "address_id"],
+                                    foreign_keys=[ForeignKey(["customer_id"], "customers", ["id"]),
+                                                  ForeignKey(["address_id"], "addresses", ["id"])]),
+        "orders": Table("orders", key + [Column("customer_id", "integer", nullable=False),
+                                         Column("ship_to", "integer", nullable=False), Column("total", "float")],
+                        primary_key=["id"], foreign_keys=[ForeignKey(["customer_id"], "customers", ["id"]),
+                                                           ForeignKey(["ship_to"], "addresses", ["id"])]),
+    })
+    frames = {"customers": pd.DataFrame({"id": np.arange(1, n_c + 1)}), "addresses": addresses,
+              "customer_addresses": links, "orders": orders}
+    model = fit_model(schema, frames, seed=0)
+    assert schema.tables["orders"].foreign_keys[model.drivers["orders"]].ref_table == "customers"
+    within = model.fk_stats["orders#1"].within
+    assert within[:3] == ["customer_addresses", 0, 1] and within[3] == pytest.approx(0.95, abs=0.01)
+    model.save(tmp_path / "m.rsm")
+    assert load_model(tmp_path / "m.rsm").fk_stats["orders#1"].within == within
+
+    def held(out: dict[str, pd.DataFrame]) -> float:
+        pairs = out["orders"].merge(out["customer_addresses"], left_on=["customer_id", "ship_to"],
+                                    right_on=["customer_id", "address_id"], how="left", indicator=True)
+        return float((pairs["_merge"] == "both").mean())
+
+    assert held(frames) == pytest.approx(0.95, abs=0.01)
+    stream = model.stream(seed=1, partition_rows=1_000)
+    parts = _collect(stream)
+    assert stream.partitions >= 3
+    for out in (model.sample(seed=1), parts):
+        assert violations(frame_integrity(schema, out)) == 0
+        assert held(out) == pytest.approx(0.95, abs=0.02)
+
+
 def test_int_bounds_widen_the_target_type() -> None:
     schema, frames = _orders_schema()
     plain = TargetDDL(schema, "postgresql", frames)

@@ -87,6 +87,13 @@ class FKStats:
             :data:`FOLLOW_MIN_SHARE`) of the source rows (an order's bill-to address is its
             ship-to address); the sampler copies it in that share of the rows. Only where
             ``follows`` is None.
+        within: ``[table, index of its FK to the driver's table, index of its FK to this FK's
+            table, share]``: a secondary FK whose parent is, with the row's driver parent, a
+            pair that rows of a third table generated earlier hold, in ``share`` (at least
+            :data:`FOLLOW_MIN_SHARE`) of the source rows (AdventureWorksLT orders one of its
+            billing address's customers, as ``CustomerAddress`` pairs them); the sampler picks
+            one of the synthetic pairs of the row's driver parent in that share of the rows.
+            Only where ``follows`` and ``same_as`` are None.
     """
 
     null_rate: float
@@ -97,10 +104,12 @@ class FKStats:
     match: list[Any] | None = None
     follows: list[Any] | None = None
     same_as: list[Any] | None = None
+    within: list[Any] | None = None
 
     def to_state(self) -> dict[str, Any]:
         state = {"null_rate": self.null_rate, "degree": self.degree.to_state(), "unique": self.unique,
-                 "dangling": self.dangling, "match": self.match, "follows": self.follows, "same_as": self.same_as}
+                 "dangling": self.dangling, "match": self.match, "follows": self.follows, "same_as": self.same_as,
+                 "within": self.within}
         if self.tree is not None:
             state["tree"] = self.tree.to_state()
         return state
@@ -111,7 +120,7 @@ class FKStats:
         return cls(float(state["null_rate"]), NumericEncoder.from_state(state["degree"]),
                    bool(state["unique"]), int(state["dangling"]),
                    TreeStats.from_state(tree) if tree is not None else None, state.get("match"),
-                   state.get("follows"), state.get("same_as"))
+                   state.get("follows"), state.get("same_as"), state.get("within"))
 
 
 @dataclass
@@ -531,16 +540,18 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
                 if on_cycle:
                     notes.append(f"{name}.{fk.label}: {on_cycle} row(s) form cycles through the self-reference "
                                  "(no root above them); they were learned as roots")
-            match = follows = same_as = None
+            match = follows = same_as = within = None
             if not is_self and not unique:
                 match = _attribute_match(schema, models, name, fk, child, parent, rows)
             if fk in tp.secondary and not unique and _copyable(schema.tables[name], fk):
                 follows = _follows_driver(schema, plan, name, fk, matches)
                 same_as = None if follows is not None else _same_as_sibling(schema, plan, name, fk, matches)
+                if follows is None and same_as is None:
+                    within = _within_pairs(schema, plan, name, fk, matches)
             fk_stats[fk_key(name, schema, fk)] = FKStats(
                 null_rate=float(is_null.mean()) if len(is_null) else 0.0,
                 degree=degree, unique=unique, dangling=dangling, tree=tree, match=match, follows=follows,
-                same_as=same_as,
+                same_as=same_as, within=within,
             )
     for note in notes:
         log.warning(note)
@@ -615,6 +626,45 @@ def _same_as_sibling(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
         share = float((own[both] == theirs[both]).mean())
         if share >= FOLLOW_MIN_SHARE and (best is None or share > best[1]):
             best = [index, share]
+    return best
+
+
+def _within_pairs(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
+                  matches: Mapping[tuple[str, int], np.ndarray]) -> list[Any] | None:
+    """``[table, its FK index to the driver's table, its FK index to fk's table, share]``
+    (:attr:`FKStats.within`) for the secondary FK ``fk``, or None: the table generated before
+    ``name`` whose rows pair the driver parent with ``fk``'s parent (a bridge such as
+    ``CustomerAddress``) for the largest share, at least :data:`FOLLOW_MIN_SHARE`, of the rows
+    where both FKs name a row."""
+    table = schema.tables[name]
+    driver = plan.tables[name].driver
+    if driver is None:
+        return None
+    through = matches[(name, table.fk_index(driver))]
+    own = matches[(name, table.fk_index(fk))]
+    both = (through >= 0) & (own >= 0)
+    if not both.any():
+        return None
+    span = np.int64(max(int(own.max()) + 1, 1))
+    pairs = through[both] * span + own[both]
+    best: list[Any] | None = None
+    for bridge in plan.order[: plan.order.index(name)]:
+        btp = plan.tables[bridge]
+        filled = ([btp.driver] if btp.driver is not None else []) + btp.secondary  # set when its rows are made
+        links = schema.tables[bridge].foreign_keys
+        for to_driver in filled:
+            if to_driver.ref_table != driver.ref_table or sorted(to_driver.ref_columns) != sorted(driver.ref_columns):
+                continue
+            for to_parent in filled:
+                if to_parent is to_driver or to_parent.ref_table != fk.ref_table \
+                        or sorted(to_parent.ref_columns) != sorted(fk.ref_columns):
+                    continue
+                i, j = links.index(to_driver), links.index(to_parent)
+                a, b = matches[(bridge, i)], matches[(bridge, j)]
+                held = (a >= 0) & (b >= 0) & (b < span)
+                share = float(np.isin(pairs, a[held] * span + b[held]).mean())
+                if share >= FOLLOW_MIN_SHARE and (best is None or share > best[3]):
+                    best = [bridge, i, j, share]
     return best
 
 

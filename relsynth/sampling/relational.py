@@ -48,7 +48,15 @@ from relsynth.schema.frames import coerce_frame, numeric_values
 from relsynth.schema.model import Column, ForeignKey, Table
 from relsynth.transform.copies import NotACopy
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
-from relsynth.transform.keys import adjust_total, assign_parents, null_any, pair_by_attribute, permuted, take_keys
+from relsynth.transform.keys import (
+    adjust_total,
+    assign_parents,
+    match_rows,
+    null_any,
+    pair_by_attribute,
+    permuted,
+    take_keys,
+)
 from relsynth.transform.pii import PiiLink, PoolCache
 from relsynth.transform.trees import grow_forest, random_forest
 
@@ -787,6 +795,12 @@ class _Generator:
             elif stats.same_as is not None:  # from another FK of the same row
                 _copy_fk(frame, fk, table.foreign_keys[int(stats.same_as[0])], frame, np.arange(len(frame)),
                          float(stats.same_as[1]), rng)
+            elif stats.within is not None and driver is not None and stats.within[0] in frames:
+                bridge, to_driver, to_parent, share = stats.within
+                links = schema.tables[bridge].foreign_keys
+                _copy_fk(frame, fk, links[int(to_parent)], frames[bridge],
+                         _pair_rows(frames[bridge], links[int(to_driver)], frames[driver.ref_table], rows, rng),
+                         float(share), rng)
         _number_within_key(tm, table, frame)
         redraw = _Redraw(model, name, driver, frames, scores, rng, own, bounds)
         frame, z, rows = _enforce_checks(frame, z, rows, checks, redraw, copies)
@@ -978,6 +992,24 @@ def _copy_fk(frame: pd.DataFrame, fk: ForeignKey, via: ForeignKey, source: pd.Da
         column = frame[col].copy()
         column.iloc[at] = value.iloc[at].astype(column.dtype).to_numpy()  # non-NULL: any key dtype holds them
         frame[col] = column
+
+
+def _pair_rows(bridge: pd.DataFrame, to_driver: ForeignKey, parent: pd.DataFrame, rows: np.ndarray,
+               rng: np.random.Generator) -> np.ndarray:
+    """For each row's driver parent row (``rows``; -1 for none), one ``bridge`` row whose FK
+    ``to_driver`` names it, drawn uniformly among them; -1 where there is none
+    (:attr:`~relsynth.models.relational.FKStats.within`)."""
+    owner = match_rows(bridge, to_driver.columns, parent, to_driver.ref_columns)  # each bridge row's parent row
+    held = np.flatnonzero(owner >= 0)
+    counts = np.bincount(owner[held], minlength=len(parent))
+    by_owner = held[np.argsort(owner[held], kind="stable")]  # bridge rows grouped by parent row
+    starts = np.cumsum(counts) - counts
+    out = np.full(rows.size, -1, dtype=np.int64)
+    live = rows >= 0
+    live[live] = counts[rows[live]] > 0
+    at = rows[live]
+    out[live] = by_owner[starts[at] + (rng.random(at.size) * counts[at]).astype(np.int64)]
+    return out
 
 
 class _SlotPool:
