@@ -334,6 +334,36 @@ def test_all_rare_categories_of_people_become_new_values() -> None:
     assert not titles & set(frames["Employee"]["Title"].dropna())
 
 
+def test_all_rare_countries_and_companies_become_other_real_ones() -> None:
+    """Northwind's 29 suppliers in 16 countries and its 6 shippers, every value rare: Faker's
+    countries and company names instead of pattern text ('Bzwrtto'), none a source value, each
+    source country its own new one; two-letter codes stay codes."""
+    from faker.providers.address.en_US import Provider
+
+    _, schema, frames = _source("northwind")
+    model = relsynth.fit(frames, schema=schema)
+    assert model.rare_categories["suppliers"]["country"] == 16
+    out = model.sample(seed=1)
+    countries = set(Provider.countries)
+    made = out["suppliers"]["country"].dropna()
+    assert set(made) <= countries and not set(made) & set(frames["suppliers"]["country"])
+    assert made.nunique() >= 10  # 16 in the model; the copula draws most of them again
+    shippers = out["shippers"]["company_name"]
+    assert not set(shippers) & set(frames["shippers"]["company_name"])
+    assert shippers.str.contains(r"^[A-Z][a-z]+(?:[ ,\-]|$)").all()  # "Lopez Group", "Terry-Smith", ...
+
+    from relsynth.schema.model import Column as Col
+    from relsynth.transform.rare import suppress_rare_categories
+
+    codes = pd.DataFrame({"id": range(8), "country_code": ["US", "DE", "FR", "US", "NL", "BE", "US", "JP"]})
+    table = Table("firms", [Col("id", "integer"), Col("country_code", "string", length=2)], primary_key=["id"])
+    remade, changed = suppress_rare_categories(table, codes, 5, {"id"}, False, np.random.default_rng(0))
+    assert changed == {"country_code": 6}
+    new = remade["country_code"]
+    assert new.str.fullmatch(r"[A-Z]{2}").all() and not set(new) & set(codes["country_code"])
+    assert (new[codes["country_code"] == "US"].nunique(), new.nunique()) == (1, 6)  # one new code per source code
+
+
 def test_model_save_load_keeps_pii_report(tmp_path: Path) -> None:
     _, schema, frames = _source("chinook")
     model = relsynth.fit(frames, schema=schema, locale="de_DE", rare_category_threshold=3)

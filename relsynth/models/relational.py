@@ -467,7 +467,7 @@ def fit_model(schema: Schema, frames: dict[str, pd.DataFrame], seed: int = 0,
     # What is found about each column (NULL masks, distinct counts, codes), kept from the
     # personal-data scan to the table's fit and its children's.
     facts = {name: ColumnFacts(frame) for name, frame in frames.items()}
-    detected, frames, rare = _protect(schema, frames, overrides, rare_category_threshold, seed, facts)
+    detected, frames, rare = _protect(schema, frames, overrides, rare_category_threshold, seed, facts, locale)
     facts = {name: f if f.frame is frames[name] else ColumnFacts(frames[name]) for name, f in facts.items()}
     # Every personal value of the database: no generated one may equal any of them, whatever its column.
     personal = personal_fingerprints(personal_values(detected, frames))
@@ -723,10 +723,11 @@ def _how_made(model: TableModel, column: str, links: list[PiiLink] = ()) -> str:
 
 
 def _protect(schema: Schema, frames: dict[str, pd.DataFrame], overrides: dict[str, dict[str, str | None]],
-             k: int, seed: int, facts: dict[str, ColumnFacts],
+             k: int, seed: int, facts: dict[str, ColumnFacts], locale: str,
              ) -> tuple[dict[str, dict[str, PiiColumn]], dict[str, pd.DataFrame], dict[str, dict[str, int]]]:
     """Per table: the personal-data columns, the frames with rare categories rewritten, and
-    how many rare categories each rewritten column had (``facts``: each frame's column facts)."""
+    how many rare categories each rewritten column had (``facts``: each frame's column facts;
+    ``locale``: Faker's, for the all-rare countries and companies)."""
     detected = {name: detect_pii(table, frames[name], set(table.primary_key) | set(table.fk_columns),
                                  overrides.get(name), facts[name].present)
                 for name, table in schema.tables.items()}
@@ -745,7 +746,7 @@ def _protect(schema: Schema, frames: dict[str, pd.DataFrame], overrides: dict[st
                 skip.add(col.name)
         # Contact data makes a table one of people (or firms); free text and URLs alone do not.
         people = any(p.kind not in ("text", "url") for p in found.values())
-        protected[name], changed = suppress_rare_categories(table, frame, k, skip, people, rng, personal)
+        protected[name], changed = suppress_rare_categories(table, frame, k, skip, people, rng, personal, locale)
         if changed:
             rare[name] = changed
     return detected, protected, rare

@@ -51,6 +51,7 @@ __all__ = [
     "personal_fingerprints",
     "personal_links",
     "personal_values",
+    "faker_values",
     "DEFAULT_LOCALE",
 ]
 
@@ -876,6 +877,15 @@ def _check_locale(locale: str) -> None:
     """Raise a ConfigError for a locale Faker does not know; each locale is tried once (making a
     Faker loads every provider: 33 ms, for each of TPC-H's 11 personal columns before)."""
     _faker(locale)
+
+
+def faker_values(locale: str, method: str, count: int, rng: np.random.Generator) -> list[str]:
+    """``count`` values of Faker's ``method`` (``"country"``, ``"company"``, ...) in ``locale``,
+    from a Faker seeded by ``rng``."""
+    fake = _faker(locale)
+    fake.seed_instance(int(rng.integers(0, 2**32 - 1)))
+    make = getattr(fake, method)
+    return [str(make()) for _ in range(count)]
 
 
 def _faker(locale: str) -> Any:

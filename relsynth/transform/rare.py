@@ -10,7 +10,10 @@ fitting, :func:`suppress_rare_categories` rewrites such values in a table's text
   shares, and the rare mass spreads over them rather than piling onto a single neighbour;
 - where every category is rare (eight employees' job titles), the column's values are made
   anew from its character patterns (:class:`~relsynth.transform.encoders.TextGenerator`),
-  so the model learns new values of the column's kind and never the real ones.
+  so the model learns new values of the column's kind and never the real ones; a column whose
+  name says it holds countries or companies (:data:`FAKER_REMAKES`) gets Faker's countries
+  (codes where the source has codes) or company names instead, none a source value: northwind's
+  suppliers come from 'Bhutan', not 'Bzwrtto'.
 
 A category equal to a personal value of the database, compared case-insensitively (a
 composer called like a customer, a state named like a customer's city), is rewritten the
@@ -25,18 +28,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from relsynth.schema.model import Table
+from relsynth.schema.model import Column, Table
 from relsynth.transform.encoders import TextGenerator
+from relsynth.transform.pii import DEFAULT_LOCALE, faker_values, name_tokens
 
-__all__ = ["RARE_CATEGORY_THRESHOLD", "suppress_rare_categories"]
+__all__ = ["FAKER_REMAKES", "RARE_CATEGORY_THRESHOLD", "suppress_rare_categories"]
 
 #: Default ``k``: categories held by fewer source rows are not reproduced.
 RARE_CATEGORY_THRESHOLD = 5
 
+#: A word of a column's name → the Faker method that remakes the column where every category
+#: is rare (``"country_code"`` instead where the source holds codes of up to 3 letters).
+FAKER_REMAKES = {"country": "country", "company": "company"}
+#: The most Faker values drawn for one such column.
+_REMAKE_DRAWS = 2_000
+
 
 def suppress_rare_categories(table: Table, frame: pd.DataFrame, k: int, skip: set[str], person_table: bool,
-                             rng: np.random.Generator, personal: set[str] = frozenset()
-                             ) -> tuple[pd.DataFrame, dict[str, int]]:
+                             rng: np.random.Generator, personal: set[str] = frozenset(),
+                             locale: str = DEFAULT_LOCALE) -> tuple[pd.DataFrame, dict[str, int]]:
     """Rewrite the categories fewer than ``k`` rows hold, and personal values, in ``table``'s text columns.
 
     Args:
@@ -47,6 +57,7 @@ def suppress_rare_categories(table: Table, frame: pd.DataFrame, k: int, skip: se
         person_table: The table holds personal data: its all-distinct columns are rewritten too.
         rng: Random generator.
         personal: The database's personal values (stripped, case-folded): rewritten whatever their count.
+        locale: Faker locale of the countries and companies of :data:`FAKER_REMAKES`.
 
     Returns:
         The frame (a copy where anything changed) and, per rewritten column, how many distinct
@@ -74,7 +85,9 @@ def suppress_rare_categories(table: Table, frame: pd.DataFrame, k: int, skip: se
                               p=(frequent / frequent.sum()).to_numpy(dtype=np.float64))
         else:
             unique = any(u == [col.name] for u in table.unique_sets)
-            fill = TextGenerator.fit([str(v) for v in rare.index], unique=unique).generate(int(is_rare.sum()), rng)
+            fill = _remade(col, values[is_rare], rng, locale, personal)
+            if fill is None:
+                fill = TextGenerator.fit([str(v) for v in rare.index], unique=unique).generate(int(is_rare.sum()), rng)
         if out is frame:
             out = frame.copy()
         column = out[col.name].astype(object)
@@ -82,3 +95,30 @@ def suppress_rare_categories(table: Table, frame: pd.DataFrame, k: int, skip: se
         out[col.name] = column
         changed[col.name] = len(rare)
     return out, changed
+
+
+def _remade(col: Column, rare: pd.Series, rng: np.random.Generator, locale: str,
+            personal: set[str]) -> np.ndarray | None:
+    """New values for the rare values ``rare`` of an all-rare column ``col`` whose name says it
+    holds countries or companies (:data:`FAKER_REMAKES`), else None: each distinct source value
+    becomes its own Faker value, so the column keeps how many rows share a value (29 suppliers
+    in 16 countries stay in 16). None is equal to a source value of the column or a personal
+    value of the database (``personal``; stripped and case-folded), longer than the column, or
+    in another case where the source is upper case; None where Faker gives too few."""
+    words = set(name_tokens(col.name))
+    method = next((m for word, m in FAKER_REMAKES.items() if word in words), None)
+    if method is None or rare.empty:
+        return None
+    codes, distinct = pd.factorize(rare.astype(str))
+    source = [str(v) for v in distinct]
+    if method == "country" and all(len(v.strip()) <= 3 and v.strip().isalpha() for v in source):
+        method = "country_code"
+    upper = all(v == v.upper() for v in source)
+    seen = {v.strip().casefold() for v in source} | set(personal)
+    drawn = faker_values(locale, method, min(max(4 * len(source), 200), _REMAKE_DRAWS), rng)
+    pool = list(dict.fromkeys(
+        v.upper() if upper else v for v in drawn
+        if v.strip().casefold() not in seen and (col.length is None or len(v) <= col.length)))
+    if len(pool) < len(source):
+        return None
+    return np.asarray(pool, dtype=object)[rng.permutation(len(pool))[: len(source)]][codes]
