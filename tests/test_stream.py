@@ -279,6 +279,44 @@ def test_a_secondary_fk_paired_with_the_driver_by_a_bridge_table_keeps_to_its_pa
         assert held(out) == pytest.approx(0.95, abs=0.02)
 
 
+def test_a_secondary_parent_that_belongs_to_the_driver_parent_is_one_of_its_own() -> None:
+    """Each ticket's contact is one of its customer's contacts: the FK's own table pairs the
+    two (FKStats.within with index -1)."""
+    rng = np.random.default_rng(8)
+    n_c, n_t = 300, 2500
+    owner = np.concatenate([np.arange(1, n_c + 1), rng.integers(1, n_c + 1, 600)])
+    contacts = pd.DataFrame({"id": np.arange(1, owner.size + 1), "customer_id": owner,
+                             "role": rng.choice(["buyer", "it", "ceo"], owner.size)})
+    customer = np.concatenate([np.arange(1, n_c + 1), rng.integers(1, n_c + 1, n_t - n_c)])
+    theirs = contacts.groupby("customer_id")["id"].agg(list)
+    tickets = pd.DataFrame({"id": np.arange(1, n_t + 1), "customer_id": customer,
+                            "contact_id": [rng.choice(theirs[c]) for c in customer],
+                            "hours": rng.gamma(2.0, 3.0, n_t).round(1)})
+    key = [Column("id", "integer", nullable=False)]
+    belongs = [Column("customer_id", "integer", nullable=False)]
+    schema = Schema(tables={
+        "customers": Table("customers", list(key), primary_key=["id"]),
+        "contacts": Table("contacts", key + belongs + [Column("role", "string")], primary_key=["id"],
+                          foreign_keys=[ForeignKey(["customer_id"], "customers", ["id"])]),
+        "tickets": Table("tickets", key + belongs + [Column("contact_id", "integer", nullable=False),
+                                                     Column("hours", "float")], primary_key=["id"],
+                         foreign_keys=[ForeignKey(["customer_id"], "customers", ["id"]),
+                                       ForeignKey(["contact_id"], "contacts", ["id"])]),
+    })
+    frames = {"customers": pd.DataFrame({"id": np.arange(1, n_c + 1)}), "contacts": contacts, "tickets": tickets}
+    model = fit_model(schema, frames, seed=0)
+    assert schema.tables["tickets"].foreign_keys[model.drivers["tickets"]].ref_table == "customers"
+    assert model.fk_stats["tickets#1"].within == ["contacts", 0, -1, 1.0]
+    stream = model.stream(seed=1, partition_rows=800)
+    parts = _collect(stream)
+    assert stream.partitions >= 3
+    for out in (model.sample(seed=1), parts):
+        assert violations(frame_integrity(schema, out)) == 0
+        joined = out["tickets"].merge(out["contacts"], left_on="contact_id", right_on="id", suffixes=("", "_contact"))
+        assert len(joined) == len(out["tickets"])
+        assert (joined["customer_id"] == joined["customer_id_contact"]).all()
+
+
 def test_int_bounds_widen_the_target_type() -> None:
     schema, frames = _orders_schema()
     plain = TargetDDL(schema, "postgresql", frames)

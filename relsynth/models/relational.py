@@ -93,7 +93,9 @@ class FKStats:
             :data:`FOLLOW_MIN_SHARE`) of the source rows (AdventureWorksLT orders one of its
             billing address's customers, as ``CustomerAddress`` pairs them); the sampler picks
             one of the synthetic pairs of the row's driver parent in that share of the rows.
-            Only where ``follows`` and ``same_as`` are None.
+            The table may be this FK's own, its rows paired with themselves (index -1: a
+            ticket's contact is one of its customer's contacts). Only where ``follows`` and
+            ``same_as`` are None.
     """
 
     null_rate: float
@@ -635,7 +637,8 @@ def _within_pairs(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
     (:attr:`FKStats.within`) for the secondary FK ``fk``, or None: the table generated before
     ``name`` whose rows pair the driver parent with ``fk``'s parent (a bridge such as
     ``CustomerAddress``) for the largest share, at least :data:`FOLLOW_MIN_SHARE`, of the rows
-    where both FKs name a row."""
+    where both FKs name a row. ``fk``'s own table is a candidate too, its rows paired with
+    themselves (index -1): a ticket's contact is one of its customer's contacts."""
     table = schema.tables[name]
     driver = plan.tables[name].driver
     if driver is None:
@@ -655,12 +658,14 @@ def _within_pairs(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
         for to_driver in filled:
             if to_driver.ref_table != driver.ref_table or sorted(to_driver.ref_columns) != sorted(driver.ref_columns):
                 continue
-            for to_parent in filled:
-                if to_parent is to_driver or to_parent.ref_table != fk.ref_table \
-                        or sorted(to_parent.ref_columns) != sorted(fk.ref_columns):
+            for to_parent in filled + ([None] if bridge == fk.ref_table else []):
+                if to_parent is not None and (to_parent is to_driver or to_parent.ref_table != fk.ref_table
+                                              or sorted(to_parent.ref_columns) != sorted(fk.ref_columns)):
                     continue
-                i, j = links.index(to_driver), links.index(to_parent)
-                a, b = matches[(bridge, i)], matches[(bridge, j)]
+                i = links.index(to_driver)
+                j = links.index(to_parent) if to_parent is not None else -1
+                a = matches[(bridge, i)]
+                b = matches[(bridge, j)] if to_parent is not None else np.arange(a.size)
                 held = (a >= 0) & (b >= 0) & (b < span)
                 share = float(np.isin(pairs, a[held] * span + b[held]).mean())
                 if share >= FOLLOW_MIN_SHARE and (best is None or share > best[3]):

@@ -798,7 +798,9 @@ class _Generator:
             elif stats.within is not None and driver is not None and stats.within[0] in frames:
                 bridge, to_driver, to_parent, share = stats.within
                 links = schema.tables[bridge].foreign_keys
-                _copy_fk(frame, fk, links[int(to_parent)], frames[bridge],
+                # -1: the bridge is fk's own table and each of its rows its own pair (its key)
+                via = links[int(to_parent)] if int(to_parent) >= 0 else ForeignKey(fk.ref_columns, bridge, fk.ref_columns)
+                _copy_fk(frame, fk, via, frames[bridge],
                          _pair_rows(frames[bridge], links[int(to_driver)], frames[driver.ref_table], rows, rng),
                          float(share), rng)
         _number_within_key(tm, table, frame)
