@@ -362,6 +362,10 @@ def test_all_rare_countries_and_companies_become_other_real_ones() -> None:
     new = remade["country_code"]
     assert new.str.fullmatch(r"[A-Z]{2}").all() and not set(new) & set(codes["country_code"])
     assert (new[codes["country_code"] == "US"].nunique(), new.nunique()) == (1, 6)  # one new code per source code
+    sizes = codes.rename(columns={"country_code": "company_size"})
+    table = Table("firms", [Col("id", "integer"), Col("company_size", "string")], primary_key=["id"])
+    remade, _ = suppress_rare_categories(table, sizes, 5, {"id"}, False, np.random.default_rng(0))
+    assert remade["company_size"].str.fullmatch(r"[A-Z]{2}").all()  # patterns: a size is no company
 
 
 def test_model_save_load_keeps_pii_report(tmp_path: Path) -> None:

@@ -37,8 +37,9 @@ __all__ = ["FAKER_REMAKES", "RARE_CATEGORY_THRESHOLD", "suppress_rare_categories
 #: Default ``k``: categories held by fewer source rows are not reproduced.
 RARE_CATEGORY_THRESHOLD = 5
 
-#: A word of a column's name → the Faker method that remakes the column where every category
-#: is rare (``"country_code"`` instead where the source holds codes of up to 3 letters).
+#: A word of a column's name (the last, or followed only by "name" or "code") → the Faker method
+#: that remakes the column where every category is rare (``"country_code"`` instead where the
+#: source holds codes of up to 3 letters).
 FAKER_REMAKES = {"country": "country", "company": "company"}
 #: The most Faker values drawn for one such column.
 _REMAKE_DRAWS = 2_000
@@ -105,8 +106,11 @@ def _remade(col: Column, rare: pd.Series, rng: np.random.Generator, locale: str,
     in 16 countries stay in 16). None is equal to a source value of the column or a personal
     value of the database (``personal``; stripped and case-folded), longer than the column, or
     in another case where the source is upper case; None where Faker gives too few."""
-    words = set(name_tokens(col.name))
-    method = next((m for word, m in FAKER_REMAKES.items() if word in words), None)
+    words = name_tokens(col.name)
+    # The kind's word ends the name, or only "name"/"code" follow it: ship_country, company_name,
+    # country_code; not company_type or company_size.
+    method = next((m for word, m in FAKER_REMAKES.items() if word in words
+                   and set(words[words.index(word) + 1:]) <= {"name", "code"}), None)
     if method is None or rare.empty:
         return None
     codes, distinct = pd.factorize(rare.astype(str))
