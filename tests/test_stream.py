@@ -317,6 +317,16 @@ def test_a_secondary_parent_that_belongs_to_the_driver_parent_is_one_of_its_own(
         assert (joined["customer_id"] == joined["customer_id_contact"]).all()
 
 
+def test_copying_an_fk_from_no_rows_leaves_the_drawn_values() -> None:
+    from relsynth.sampling.relational import _copy_fk
+
+    frame = pd.DataFrame({"id": [1, 2, 3], "customer_id": [7, 8, 9]})
+    fk = ForeignKey(["customer_id"], "customers", ["id"])
+    empty = pd.DataFrame({"id": pd.Series([], dtype="int64"), "customer_id": pd.Series([], dtype="int64")})
+    _copy_fk(frame, fk, fk, empty, np.full(3, -1), 1.0, np.random.default_rng(0))  # free rows, no parent rows
+    assert frame["customer_id"].tolist() == [7, 8, 9]
+
+
 def test_int_bounds_widen_the_target_type() -> None:
     schema, frames = _orders_schema()
     plain = TargetDDL(schema, "postgresql", frames)

@@ -654,7 +654,6 @@ def _within_pairs(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
     for bridge in plan.order[: plan.order.index(name)]:
         btp = plan.tables[bridge]
         filled = ([btp.driver] if btp.driver is not None else []) + btp.secondary  # set when its rows are made
-        links = schema.tables[bridge].foreign_keys
         for to_driver in filled:
             if to_driver.ref_table != driver.ref_table or sorted(to_driver.ref_columns) != sorted(driver.ref_columns):
                 continue
@@ -662,8 +661,8 @@ def _within_pairs(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
                 if to_parent is not None and (to_parent is to_driver or to_parent.ref_table != fk.ref_table
                                               or sorted(to_parent.ref_columns) != sorted(fk.ref_columns)):
                     continue
-                i = links.index(to_driver)
-                j = links.index(to_parent) if to_parent is not None else -1
+                i = schema.tables[bridge].fk_index(to_driver)
+                j = schema.tables[bridge].fk_index(to_parent) if to_parent is not None else -1
                 a = matches[(bridge, i)]
                 b = matches[(bridge, j)] if to_parent is not None else np.arange(a.size)
                 held = (a >= 0) & (b >= 0) & (b < span)
@@ -675,8 +674,8 @@ def _within_pairs(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
 
 def _copyable(table: Table, fk: ForeignKey) -> bool:
     """Whether ``fk``'s values may be copied from another row's or FK's (:attr:`FKStats.follows`,
-    :attr:`FKStats.same_as`): not where one of its columns belongs to another FK too, whose
-    rows the copy could break."""
+    :attr:`FKStats.same_as`, :attr:`FKStats.within`): not where one of its columns belongs to
+    another FK too, whose rows the copy could break."""
     shared = {c for other in table.foreign_keys if other is not fk for c in other.columns}
     return not shared & set(fk.columns)
 

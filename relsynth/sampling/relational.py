@@ -980,7 +980,7 @@ def _copy_fk(frame: pd.DataFrame, fk: ForeignKey, via: ForeignKey, source: pd.Da
     is its rental's) or from the row itself (``same_as``: the bill-to address is the ship-to).
     Rows without a source row, those :func:`_fill_fk` left NULL and those whose ``via`` is NULL
     keep what :func:`_fill_fk` drew; every copied value is a row's key of ``fk``'s table."""
-    if not len(frame):
+    if not len(frame) or not len(source):
         return
     at = np.where(rows >= 0, rows, 0)
     source_columns = dict(zip(via.ref_columns, via.columns))
