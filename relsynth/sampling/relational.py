@@ -45,7 +45,7 @@ from relsynth.models.relational import FKStats, Model, fk_key
 from relsynth.sampling.overrides import apply_overrides
 from relsynth.schema.checks import CheckRule, compile_checks
 from relsynth.schema.frames import coerce_frame, numeric_values
-from relsynth.schema.model import Column, ForeignKey, Table
+from relsynth.schema.model import Column, ForeignKey, Schema, Table
 from relsynth.transform.copies import NotACopy
 from relsynth.transform.encoders import CategoricalEncoder, TextGenerator, UuidGenerator
 from relsynth.transform.keys import (
@@ -789,20 +789,8 @@ class _Generator:
         for fk in tp.secondary:
             stats = model.fk_stats[fk_key(name, schema, fk)]
             _fill_fk(frame, table, fk, frames[fk.ref_table], stats, rng, slots=self.cursors.get(fk_key(name, schema, fk)))
-            if stats.follows is not None and driver is not None:  # from the driver parent row
-                _copy_fk(frame, fk, schema.tables[driver.ref_table].foreign_keys[int(stats.follows[0])],
-                         frames[driver.ref_table], rows, float(stats.follows[1]), rng)
-            elif stats.same_as is not None:  # from another FK of the same row
-                _copy_fk(frame, fk, table.foreign_keys[int(stats.same_as[0])], frame, np.arange(len(frame)),
-                         float(stats.same_as[1]), rng)
-            elif stats.within is not None and driver is not None and stats.within[0] in frames:
-                bridge, to_driver, to_parent, share = stats.within
-                links = schema.tables[bridge].foreign_keys
-                # -1: the bridge is fk's own table and each of its rows its own pair (its key)
-                via = links[int(to_parent)] if int(to_parent) >= 0 else ForeignKey(fk.ref_columns, bridge, fk.ref_columns)
-                _copy_fk(frame, fk, via, frames[bridge],
-                         _pair_rows(frames[bridge], links[int(to_driver)], frames[driver.ref_table], rows, rng),
-                         float(share), rng)
+            if driver is not None:
+                _agree_with_paths(frame, table, fk, stats, driver, frames, rows, schema, rng)
         _number_within_key(tm, table, frame)
         redraw = _Redraw(model, name, driver, frames, scores, rng, own, bounds)
         frame, z, rows = _enforce_checks(frame, z, rows, checks, redraw, copies)
@@ -972,14 +960,38 @@ def _fill_fk(
             frame[col] = column
 
 
+def _agree_with_paths(frame: pd.DataFrame, table: Table, fk: ForeignKey, stats: FKStats, driver: ForeignKey,
+                      frames: Mapping[str, pd.DataFrame], rows: np.ndarray, schema: Schema,
+                      rng: np.random.Generator) -> None:
+    """Make the secondary FK ``fk``, as :func:`_fill_fk` drew it, agree with the other path to
+    its parent that the fit found (``stats``; ``rows``: each row's driver parent row): copied
+    from the driver parent row (``follows``), from an earlier FK of the row (``same_as``), or
+    from a bridge row of the driver parent (``within``)."""
+    if stats.follows is not None:
+        index, share = stats.follows
+        _copy_fk(frame, fk, schema.tables[driver.ref_table].foreign_keys[int(index)], frames[driver.ref_table],
+                 rows, float(share), rng)
+    elif stats.same_as is not None:
+        index, share = stats.same_as
+        _copy_fk(frame, fk, table.foreign_keys[int(index)], frame, np.arange(len(frame)), float(share), rng)
+    elif stats.within is not None and stats.within[0] in frames:
+        bridge, to_driver, to_parent, share = stats.within
+        links = schema.tables[bridge].foreign_keys
+        # -1: the bridge is fk's own table, each of its rows its own pair (its key)
+        via = links[int(to_parent)] if int(to_parent) >= 0 else ForeignKey(fk.ref_columns, bridge, fk.ref_columns)
+        pairs = _pair_rows(frames[bridge], links[int(to_driver)], frames[driver.ref_table], rows, rng)
+        _copy_fk(frame, fk, via, frames[bridge], pairs, float(share), rng)
+
+
 def _copy_fk(frame: pd.DataFrame, fk: ForeignKey, via: ForeignKey, source: pd.DataFrame, rows: np.ndarray,
              share: float, rng: np.random.Generator) -> None:
     """Copy the secondary FK ``fk`` from the FK ``via`` (same referenced table and key) of each
-    row's ``source`` row (``rows``; -1 for none), in about ``share`` of the rows: from the
-    driver parent row (:attr:`~relsynth.models.relational.FKStats.follows`: a payment's customer
-    is its rental's) or from the row itself (``same_as``: the bill-to address is the ship-to).
-    Rows without a source row, those :func:`_fill_fk` left NULL and those whose ``via`` is NULL
-    keep what :func:`_fill_fk` drew; every copied value is a row's key of ``fk``'s table."""
+    row's ``source`` row (``rows``; -1 for none), in about ``share`` of the rows: the driver
+    parent row (:attr:`~relsynth.models.relational.FKStats.follows`: a payment's customer is its
+    rental's), the row itself (``same_as``: the bill-to address is the ship-to) or a bridge row
+    (``within``: one of the billing address's customers). Rows without a source row, those
+    :func:`_fill_fk` left NULL and those whose ``via`` is NULL keep what :func:`_fill_fk` drew;
+    every copied value is a row's key of ``fk``'s table."""
     if not len(frame) or not len(source):
         return
     at = np.where(rows >= 0, rows, 0)
