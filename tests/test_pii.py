@@ -22,6 +22,7 @@ from relsynth.schema import read_schema, read_tables, schema_from_dataframes
 from relsynth.sampling.relational import collect
 from relsynth.schema.model import Column, Schema, Table, UniqueConstraint
 from relsynth.transform.pii import PiiGenerator, detect_pii, name_tokens
+from relsynth.transform.rare import suppress_rare_categories
 
 from conftest import dataset
 
@@ -338,7 +339,7 @@ def test_all_rare_countries_and_companies_become_other_real_ones() -> None:
     """Northwind's 29 suppliers in 16 countries and its 6 shippers, every value rare: Faker's
     countries and company names instead of pattern text ('Bzwrtto'), none a source value, each
     source country its own new one; two-letter codes stay codes."""
-    from faker.providers.address.en_US import Provider
+    from faker.providers.address.en_US import Provider  # Faker's US list of countries
 
     _, schema, frames = _source("northwind")
     model = relsynth.fit(frames, schema=schema)
@@ -352,18 +353,15 @@ def test_all_rare_countries_and_companies_become_other_real_ones() -> None:
     assert not set(shippers) & set(frames["shippers"]["company_name"])
     assert shippers.str.contains(r"^[A-Z][a-z]+(?:[ ,\-]|$)").all()  # "Lopez Group", "Terry-Smith", ...
 
-    from relsynth.schema.model import Column as Col
-    from relsynth.transform.rare import suppress_rare_categories
-
     codes = pd.DataFrame({"id": range(8), "country_code": ["US", "DE", "FR", "US", "NL", "BE", "US", "JP"]})
-    table = Table("firms", [Col("id", "integer"), Col("country_code", "string", length=2)], primary_key=["id"])
+    table = Table("firms", [Column("id", "integer"), Column("country_code", "string", length=2)], primary_key=["id"])
     remade, changed = suppress_rare_categories(table, codes, 5, {"id"}, False, np.random.default_rng(0))
     assert changed == {"country_code": 6}
     new = remade["country_code"]
     assert new.str.fullmatch(r"[A-Z]{2}").all() and not set(new) & set(codes["country_code"])
     assert (new[codes["country_code"] == "US"].nunique(), new.nunique()) == (1, 6)  # one new code per source code
     sizes = codes.rename(columns={"country_code": "company_size"})
-    table = Table("firms", [Col("id", "integer"), Col("company_size", "string")], primary_key=["id"])
+    table = Table("firms", [Column("id", "integer"), Column("company_size", "string")], primary_key=["id"])
     remade, _ = suppress_rare_categories(table, sizes, 5, {"id"}, False, np.random.default_rng(0))
     assert remade["company_size"].str.fullmatch(r"[A-Z]{2}").all()  # patterns: a size is no company
 
