@@ -38,6 +38,12 @@ class TablePlan:
     deferred: list[ForeignKey] = field(default_factory=list)
     depth: int = 0
 
+    @property
+    def filled(self) -> list[ForeignKey]:
+        """The FKs set as the table's rows are made: the driver, then the secondary FKs in the
+        order they are filled (self-references and deferred FKs come later)."""
+        return ([self.driver] if self.driver is not None else []) + self.secondary
+
 
 @dataclass
 class Plan:

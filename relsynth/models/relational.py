@@ -593,8 +593,8 @@ def _follows_driver(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
         return None
     ptp = plan.tables[driver.ref_table]
     best: list[Any] | None = None
-    for via in ([ptp.driver] if ptp.driver is not None else []) + ptp.secondary:
-        if via.ref_table != fk.ref_table or sorted(via.ref_columns) != sorted(fk.ref_columns):
+    for via in ptp.filled:
+        if not _same_key(via, fk):
             continue
         index = parent.fk_index(via)
         hops = matches[(driver.ref_table, index)][through[seen]]  # the driver parent's via parent row
@@ -614,11 +614,11 @@ def _same_as_sibling(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
     in the largest share, at least :data:`FOLLOW_MIN_SHARE`, of the rows where both name one."""
     table = schema.tables[name]
     tp = plan.tables[name]
-    earlier = ([tp.driver] if tp.driver is not None else []) + tp.secondary[: tp.secondary.index(fk)]
+    earlier = tp.filled[: tp.filled.index(fk)]
     own = matches[(name, table.fk_index(fk))]
     best: list[Any] | None = None
     for sibling in earlier:
-        if sibling.ref_table != fk.ref_table or sorted(sibling.ref_columns) != sorted(fk.ref_columns):
+        if not _same_key(sibling, fk):
             continue
         index = table.fk_index(sibling)
         theirs = matches[(name, index)]
@@ -652,14 +652,12 @@ def _within_pairs(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
     pairs = through[both] * span + own[both]
     best: list[Any] | None = None
     for bridge in plan.order[: plan.order.index(name)]:
-        btp = plan.tables[bridge]
-        filled = ([btp.driver] if btp.driver is not None else []) + btp.secondary  # set when its rows are made
+        filled = plan.tables[bridge].filled
         for to_driver in filled:
-            if to_driver.ref_table != driver.ref_table or sorted(to_driver.ref_columns) != sorted(driver.ref_columns):
+            if not _same_key(to_driver, driver):
                 continue
             for to_parent in filled + ([None] if bridge == fk.ref_table else []):
-                if to_parent is not None and (to_parent is to_driver or to_parent.ref_table != fk.ref_table
-                                              or sorted(to_parent.ref_columns) != sorted(fk.ref_columns)):
+                if to_parent is not None and (to_parent is to_driver or not _same_key(to_parent, fk)):
                     continue
                 i = schema.tables[bridge].fk_index(to_driver)
                 j = schema.tables[bridge].fk_index(to_parent) if to_parent is not None else -1
@@ -670,6 +668,11 @@ def _within_pairs(schema: Schema, plan: Plan, name: str, fk: ForeignKey,
                 if share >= FOLLOW_MIN_SHARE and (best is None or share > best[3]):
                     best = [bridge, i, j, share]
     return best
+
+
+def _same_key(a: ForeignKey, b: ForeignKey) -> bool:
+    """Whether two FKs reference the same table and key, so one's values may stand for the other's."""
+    return a.ref_table == b.ref_table and sorted(a.ref_columns) == sorted(b.ref_columns)
 
 
 def _copyable(table: Table, fk: ForeignKey) -> bool:
@@ -824,7 +827,7 @@ def choose_drivers(
     base = make_plan(schema)
     drivers: dict[str, int] = {}
     for name, tp in base.tables.items():
-        candidates = ([tp.driver] if tp.driver else []) + tp.secondary
+        candidates = tp.filled
         if len(candidates) < 2:
             continue
         child = frames[name]
